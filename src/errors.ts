@@ -1,0 +1,27 @@
+/**
+ * The error base of the project. Every error we raise on purpose has a stable `code` (documented in the README's
+ * error table) and says whether trying again can help: `retriable` is false unless the failure is known to be
+ * transient (a network timeout, a 5xx, a broker that is electing a leader), so a retry loop never spins on a bug.
+ */
+export class SidecarError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** A configuration value is missing or wrong; `key` and `source` (a file path, `env`, or `argv`) say where. */
+export class ConfigError extends SidecarError {
+  constructor(
+    readonly key: string,
+    readonly source: string,
+    message: string,
+  ) {
+    super('CONFIG_INVALID', `${source}: ${key}: ${message}`);
+  }
+}
