@@ -1,0 +1,159 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
+import { sleep } from '../retry.js';
+import { toLineProtocol, type FeedPoint } from './point.js';
+
+/**
+ * What every feeder shares: the counters, the sink interface (InfluxDB or stdout), and the loop that runs a pass
+ * every interval until a signal stops it.
+ */
+
+export type CounterName = 'read' | 'written' | 'rejected' | 'retried' | 'dropped';
+
+export interface CounterSnapshot {
+  read: number;
+  written: number;
+  rejected: number;
+  retried: number;
+  /** Total of `droppedBy`. */
+  dropped: number;
+  droppedBy: Record<string, number>;
+}
+
+/**
+ * Counters of one feeder process. `stats()` gives a snapshot; every change is also emitted as a `count` event
+ * (`{ name, n, reason? }`) so a metrics exporter can mirror them without polling.
+ */
+export class FeederCounters extends EventEmitter {
+  private values: CounterSnapshot = { read: 0, written: 0, rejected: 0, retried: 0, dropped: 0, droppedBy: {} };
+
+  add(name: Exclude<CounterName, 'dropped'>, n = 1): void {
+    if (n === 0) return;
+    this.values[name] += n;
+    if (this.listenerCount('count') > 0) this.emit('count', { name, n });
+  }
+
+  drop(reason: string, n = 1): void {
+    if (n === 0) return;
+    this.values.dropped += n;
+    this.values.droppedBy[reason] = (this.values.droppedBy[reason] ?? 0) + n;
+    if (this.listenerCount('count') > 0) this.emit('count', { name: 'dropped', n, reason });
+  }
+
+  stats(): CounterSnapshot {
+    return { ...this.values, droppedBy: { ...this.values.droppedBy } };
+  }
+}
+
+/** Where points go. `writeConfirmed` resolves only once InfluxDB accepted every one of the points. */
+export interface PointSink {
+  write(points: FeedPoint[]): void;
+  writeConfirmed(points: FeedPoint[]): Promise<void>;
+  /** Sends what is buffered (including lines waiting for a retry) and waits for the outcome. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `--stdout`: line protocol on stdout instead of InfluxDB; "accepted" as soon as the lines are handed to stdout. */
+export class StdoutSink implements PointSink {
+  constructor(
+    private readonly counters: FeederCounters,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {}
+
+  write(points: FeedPoint[]): void {
+    const lines = points.map(toLineProtocol).filter((l): l is string => l !== undefined);
+    if (lines.length === 0) return;
+    this.out.write(lines.join('\n') + '\n');
+    this.counters.add('written', lines.length);
+    this.counters.drop('no_fields', points.length - lines.length);
+  }
+
+  async writeConfirmed(points: FeedPoint[]): Promise<void> {
+    this.write(points);
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.out.write('', () => resolve()));
+  }
+}
+
+export interface LoopOptions {
+  name: string;
+  intervalMs: number;
+  once: boolean;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs `pass` now and then every `intervalMs` (measured start to start, so a slow pass does not drift the schedule;
+ * a pass longer than the interval makes the next one start at once, never two at a time). A failing pass is logged
+ * and the loop goes on: a feeder survives a source that is down for a while.
+ */
+export async function runEvery(opts: LoopOptions, pass: () => Promise<void>): Promise<void> {
+  for (;;) {
+    const started = Date.now();
+    try {
+      await pass();
+    } catch (err) {
+      opts.log.error(`${opts.name} pass failed`, { error: errorText(err) });
+      if (opts.once) throw err;
+    }
+    if (opts.once || opts.signal.aborted) return;
+    await sleep(Math.max(0, started + opts.intervalMs - Date.now()), opts.signal);
+    if (opts.signal.aborted) return;
+  }
+}
+
+/** An AbortController aborted by the first SIGINT/SIGTERM; the second one exits at once. */
+export function shutdownSignal(log: Logger): AbortController {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      log.warn(`second ${sig}: exiting without flushing`);
+      process.exit(130);
+    }
+    log.info(`${sig}: stopping after the current pass and flushing`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/**
+ * Aggregates per-item problems of one pass (a key that is not JSON, a garbled reply) so each kind is logged once per
+ * interval with a count and a few examples, not once per item.
+ */
+export class ProblemLog {
+  private readonly byReason = new Map<string, { count: number; examples: string[] }>();
+
+  constructor(private readonly maxExamples = 3) {}
+
+  add(reason: string, example: string): void {
+    const entry = this.byReason.get(reason) ?? { count: 0, examples: [] };
+    entry.count++;
+    if (entry.examples.length < this.maxExamples) entry.examples.push(example);
+    this.byReason.set(reason, entry);
+  }
+
+  /** Logs one warning per reason and forgets them. */
+  report(log: Logger, context: Record<string, unknown>): void {
+    for (const [reason, { count, examples }] of this.byReason) {
+      log.warn(`skipped ${count} item(s): ${reason}`, { ...context, reason, count, examples });
+    }
+    this.byReason.clear();
+  }
+
+  get size(): number {
+    return this.byReason.size;
+  }
+}
