@@ -1,0 +1,280 @@
+/**
+ * Metrics and health for the sidecar and the feeders. Nothing outside this file imports prom-client: callers get small
+ * typed recorders and call plain methods on them.
+ *
+ * Usage:
+ *   const metrics = new Metrics();                         // one per process; owns its own prom-client Registry
+ *   const fn = metrics.forFunction('edgeDetect');          // cached: call it per connection if convenient
+ *   fn.connectionOpened(); ... fn.connectionClosed();      // gauge udf_sidecar_function_connections
+ *   fn.pointsIn(1); fn.pointsOut(n); fn.initFailed(); fn.error(); fn.snapshot(bytes.length);
+ *   const feeder = metrics.forFeeder('redis');
+ *   feeder.read(n); feeder.written(n); feeder.rejected(n); feeder.retried(); feeder.dropped(n); feeder.lag(seconds);
+ *
+ *   const server = await startMetricsServer({ metrics, port: 9273, health: () => ({ ok: agent.listening }) });
+ *   const status = startStatusLine({ metrics, logger, intervalMs: 60_000 });
+ *   ...; status.stop(); await server.close();
+ *
+ * HTTP: `GET /metrics` is the Prometheus text format; `GET /healthz` calls the caller's health callback and answers
+ * 200 with its JSON when `ok` is true, 503 otherwise (also when the callback throws or takes longer than 2 s, because
+ * an orchestrator's probe must get an answer rather than hang).
+ *
+ * Counters are kept twice on purpose: in prom-client for scraping and as plain numbers for the status line, so the
+ * status line is synchronous and does not depend on the exposition format.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import client from 'prom-client';
+import type { Logger } from './log.js';
+
+export interface FunctionMetrics {
+  connectionOpened(): void;
+  connectionClosed(): void;
+  pointsIn(n?: number): void;
+  pointsOut(n?: number): void;
+  initFailed(): void;
+  error(): void;
+  /** The size in bytes of a snapshot the function answered with. */
+  snapshot(bytes: number): void;
+}
+
+export interface FeederMetrics {
+  read(n?: number): void;
+  written(n?: number): void;
+  /** Points InfluxDB refused (4xx): they will never be accepted, so they are counted apart from drops. */
+  rejected(n?: number): void;
+  retried(n?: number): void;
+  /** Points given up on (retries exhausted, buffer full, invalid input). */
+  dropped(n?: number): void;
+  /** How far behind the source the feeder is, in seconds (e.g. Kafka consumer lag turned into time, or now - point time). */
+  lag(seconds: number): void;
+}
+
+export interface FunctionCounts {
+  connections: number;
+  pointsIn: number;
+  pointsOut: number;
+  initFailures: number;
+  errors: number;
+  snapshots: number;
+  lastSnapshotBytes: number;
+}
+
+export interface FeederCounts {
+  read: number;
+  written: number;
+  rejected: number;
+  retried: number;
+  dropped: number;
+  lagSeconds: number;
+}
+
+export interface MetricsSummary {
+  functions: Record<string, FunctionCounts>;
+  feeders: Record<string, FeederCounts>;
+}
+
+const SNAPSHOT_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly functions = new Map<string, FunctionMetrics>();
+  private readonly feeders = new Map<string, FeederMetrics>();
+  private readonly functionCounts = new Map<string, FunctionCounts>();
+  private readonly feederCounts = new Map<string, FeederCounts>();
+
+  private readonly fnConnections: client.Gauge<'function'>;
+  private readonly fnPointsIn: client.Counter<'function'>;
+  private readonly fnPointsOut: client.Counter<'function'>;
+  private readonly fnInitFailures: client.Counter<'function'>;
+  private readonly fnErrors: client.Counter<'function'>;
+  private readonly fnSnapshotBytes: client.Histogram<'function'>;
+  private readonly fdRead: client.Counter<'feeder'>;
+  private readonly fdWritten: client.Counter<'feeder'>;
+  private readonly fdRejected: client.Counter<'feeder'>;
+  private readonly fdRetried: client.Counter<'feeder'>;
+  private readonly fdDropped: client.Counter<'feeder'>;
+  private readonly fdLag: client.Gauge<'feeder'>;
+
+  /** `defaultMetrics` adds Node's process metrics (event loop lag, heap, fds) — useful in the sidecar, noise in tests. */
+  constructor(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
+    const p = options.prefix ?? 'udf_sidecar_';
+    const registers = [this.registry];
+    const fn = ['function'] as const;
+    const fd = ['feeder'] as const;
+    this.fnConnections = new client.Gauge({ name: `${p}function_connections`, help: 'Open Kapacitor connections per function', labelNames: fn, registers });
+    this.fnPointsIn = new client.Counter({ name: `${p}function_points_in_total`, help: 'Points received from Kapacitor', labelNames: fn, registers });
+    this.fnPointsOut = new client.Counter({ name: `${p}function_points_out_total`, help: 'Points sent back to Kapacitor', labelNames: fn, registers });
+    this.fnInitFailures = new client.Counter({ name: `${p}function_init_failures_total`, help: 'Init requests answered with success=false', labelNames: fn, registers });
+    this.fnErrors = new client.Counter({ name: `${p}function_errors_total`, help: 'Connections ended by an error', labelNames: fn, registers });
+    this.fnSnapshotBytes = new client.Histogram({ name: `${p}function_snapshot_bytes`, help: 'Size of snapshots answered', labelNames: fn, buckets: SNAPSHOT_BUCKETS, registers });
+    this.fdRead = new client.Counter({ name: `${p}feeder_points_read_total`, help: 'Points read from the source', labelNames: fd, registers });
+    this.fdWritten = new client.Counter({ name: `${p}feeder_points_written_total`, help: 'Points accepted by InfluxDB', labelNames: fd, registers });
+    this.fdRejected = new client.Counter({ name: `${p}feeder_points_rejected_total`, help: 'Points refused by InfluxDB', labelNames: fd, registers });
+    this.fdRetried = new client.Counter({ name: `${p}feeder_write_retries_total`, help: 'Write attempts retried', labelNames: fd, registers });
+    this.fdDropped = new client.Counter({ name: `${p}feeder_points_dropped_total`, help: 'Points given up on', labelNames: fd, registers });
+    this.fdLag = new client.Gauge({ name: `${p}feeder_lag_seconds`, help: 'How far behind its source a feeder is', labelNames: fd, registers });
+    if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  forFunction(name: string): FunctionMetrics {
+    let recorder = this.functions.get(name);
+    if (recorder) return recorder;
+    const c: FunctionCounts = { connections: 0, pointsIn: 0, pointsOut: 0, initFailures: 0, errors: 0, snapshots: 0, lastSnapshotBytes: 0 };
+    this.functionCounts.set(name, c);
+    const l = { function: name };
+    // Touch every series so a function shows up with zeros before its first connection: absent != 0 in alerts.
+    for (const m of [this.fnConnections, this.fnPointsIn, this.fnPointsOut, this.fnInitFailures, this.fnErrors]) m.inc(l, 0);
+    recorder = {
+      connectionOpened: () => (c.connections++, this.fnConnections.inc(l)),
+      connectionClosed: () => (c.connections--, this.fnConnections.dec(l)),
+      pointsIn: (n = 1) => (c.pointsIn += n, this.fnPointsIn.inc(l, n)),
+      pointsOut: (n = 1) => (c.pointsOut += n, this.fnPointsOut.inc(l, n)),
+      initFailed: () => (c.initFailures++, this.fnInitFailures.inc(l)),
+      error: () => (c.errors++, this.fnErrors.inc(l)),
+      snapshot: (bytes) => (c.snapshots++, (c.lastSnapshotBytes = bytes), this.fnSnapshotBytes.observe(l, bytes)),
+    };
+    this.functions.set(name, recorder);
+    return recorder;
+  }
+
+  forFeeder(name: string): FeederMetrics {
+    let recorder = this.feeders.get(name);
+    if (recorder) return recorder;
+    const c: FeederCounts = { read: 0, written: 0, rejected: 0, retried: 0, dropped: 0, lagSeconds: 0 };
+    this.feederCounts.set(name, c);
+    const l = { feeder: name };
+    for (const m of [this.fdRead, this.fdWritten, this.fdRejected, this.fdRetried, this.fdDropped]) m.inc(l, 0);
+    this.fdLag.set(l, 0);
+    recorder = {
+      read: (n = 1) => (c.read += n, this.fdRead.inc(l, n)),
+      written: (n = 1) => (c.written += n, this.fdWritten.inc(l, n)),
+      rejected: (n = 1) => (c.rejected += n, this.fdRejected.inc(l, n)),
+      retried: (n = 1) => (c.retried += n, this.fdRetried.inc(l, n)),
+      dropped: (n = 1) => (c.dropped += n, this.fdDropped.inc(l, n)),
+      lag: (seconds) => ((c.lagSeconds = seconds), this.fdLag.set(l, seconds)),
+    };
+    this.feeders.set(name, recorder);
+    return recorder;
+  }
+
+  /** A copy of the current counts, for the status line and for tests. */
+  summary(): MetricsSummary {
+    const copy = <T extends object>(m: Map<string, T>) => Object.fromEntries([...m].map(([k, v]) => [k, { ...v }]));
+    return { functions: copy(this.functionCounts), feeders: copy(this.feederCounts) };
+  }
+
+  /** The Prometheus exposition text. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+export interface Health {
+  ok: boolean;
+  [detail: string]: unknown;
+}
+
+export interface MetricsServerOptions {
+  metrics: Metrics;
+  port: number;
+  /** Loopback by default: exposing metrics beyond the host is a deliberate choice (0.0.0.0 in a container). */
+  host?: string;
+  health: () => Health | Promise<Health>;
+  healthTimeoutMs?: number;
+}
+
+export interface MetricsServer {
+  /** e.g. http://127.0.0.1:9273 — the real port when 0 was asked for. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { metrics, health } = options;
+  const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      metrics.exposition().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),
+      );
+    } else if (path === '/healthz') {
+      probe(health, healthTimeoutMs).then((h) =>
+        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function probe(health: MetricsServerOptions['health'], timeoutMs: number): Promise<Health> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Health>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, reason: `health check took longer than ${timeoutMs} ms` }), timeoutMs);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(health), timeout]);
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Logs one `status` line per interval with the totals and what changed since the previous line, so a log reader sees
+ * throughput without a Prometheus server. The timer is unref'd: it never keeps the process alive on its own.
+ */
+export function startStatusLine(options: { metrics: Metrics; logger: Logger; intervalMs: number }): { stop(): void } {
+  let previous = options.metrics.summary();
+  const timer = setInterval(() => {
+    const current = options.metrics.summary();
+    options.logger.info('status', statusFields(previous, current, options.intervalMs));
+    previous = current;
+  }, options.intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The status line's fields: totals per function and feeder plus per-second rates over the interval. Pure. */
+export function statusFields(previous: MetricsSummary, current: MetricsSummary, intervalMs: number): Record<string, unknown> {
+  const perSecond = (now: number, before: number | undefined) => Math.round(((now - (before ?? 0)) * 1000 * 100) / intervalMs) / 100;
+  const functions = Object.fromEntries(
+    Object.entries(current.functions).map(([name, c]) => {
+      const p = previous.functions[name];
+      return [name, { ...c, pointsInPerSec: perSecond(c.pointsIn, p?.pointsIn), pointsOutPerSec: perSecond(c.pointsOut, p?.pointsOut) }];
+    }),
+  );
+  const feeders = Object.fromEntries(
+    Object.entries(current.feeders).map(([name, c]) => {
+      const p = previous.feeders[name];
+      return [name, { ...c, writtenPerSec: perSecond(c.written, p?.written) }];
+    }),
+  );
+  return { functions, feeders };
+}
