@@ -1,0 +1,85 @@
+import { FrameError } from './errors.js';
+
+/** Kapacitor's own frames are small (one point each); 16 MiB leaves room for huge tag sets and snapshots. */
+export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into varint-length-delimited frames, sans-IO: chunks in, complete frames out.
+ *
+ * The length prefix is read byte by byte as a small state machine, so a prefix split across chunks needs no buffer,
+ * and it is checked against the limit before a single body byte is kept: a corrupt prefix fails at once instead of
+ * growing a buffer. A frame wholly inside a chunk is handed out as a view of that chunk (no copy); only a frame that
+ * spans chunks is copied, once, into a buffer of its exact size. Frames handed out are valid only during the callback.
+ */
+export class FrameDecoder {
+  private lenValue = 0;
+  private lenShift = 0;
+  private lenBytes = 0;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
+
+  constructor(readonly maxFrame: number = DEFAULT_MAX_FRAME) {}
+
+  /** True while part of a frame (prefix or body) has been seen but not all of it. */
+  get midFrame(): boolean {
+    return this.body !== null || this.lenBytes > 0;
+  }
+
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.body !== null) {
+        const take = Math.min(this.body.length - this.bodyFilled, n - i);
+        this.body.set(chunk.subarray(i, i + take), this.bodyFilled);
+        this.bodyFilled += take;
+        i += take;
+        if (this.bodyFilled === this.body.length) {
+          const frame = this.body;
+          this.body = null;
+          onFrame(frame);
+        }
+        continue;
+      }
+      const b = chunk[i++];
+      // Multiplication, not shifts: 32-bit shifts would wrap long before the limit check could see the value.
+      this.lenValue += (b & 0x7f) * 2 ** this.lenShift;
+      this.lenShift += 7;
+      this.lenBytes++;
+      if (this.lenValue > this.maxFrame) {
+        throw new FrameError(`frame length ${this.lenValue} exceeds the limit of ${this.maxFrame} bytes`);
+      }
+      if (b & 0x80) {
+        if (this.lenBytes >= 10) throw new FrameError('frame length varint is longer than 10 bytes');
+        continue;
+      }
+      const len = this.lenValue;
+      this.lenValue = 0;
+      this.lenShift = 0;
+      this.lenBytes = 0;
+      if (n - i >= len) {
+        onFrame(chunk.subarray(i, i + len));
+        i += len;
+      } else {
+        this.body = Buffer.allocUnsafe(len);
+        this.bodyFilled = 0;
+      }
+    }
+  }
+}
+
+/** Appends the unsigned varint of `value` (a safe integer ≥ 0) to `out`; used by test drivers and the echo baseline. */
+export function encodeVarint(value: number, out: number[] = []): number[] {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+/** One frame: varint length, then the body. */
+export function frame(body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(encodeVarint(body.length)), body]);
+}

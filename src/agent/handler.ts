@@ -1,0 +1,46 @@
+/**
+ * What a function author writes. A function is a definition: a name, an option schema and `create`, which turns
+ * validated options into the per-group logic (or throws an OptionError, which becomes InitResponse success=false).
+ * The logic says how to make a fresh state for a group and what to do with one point given that group's state.
+ *
+ * Everything else is the agent's: the protocol, keepalives, the group map and its bound, snapshots (a state must be
+ * plain data — objects, arrays, numbers, strings, booleans, bigints — so the agent can serialize it), batch envelopes.
+ * Every definition is served twice: stream → stream as `name`, and batch → batch as `nameBatch`, with state kept per
+ * group across batches.
+ */
+import type { EdgeType, Point } from './messages.js';
+import type { OptionSchema, ParsedOptions } from './options.js';
+
+export type Emit = (point: Point) => void;
+
+export interface UdfLogic<State> {
+  newState(): State;
+  point(point: Point, state: State, emit: Emit): void;
+}
+
+export interface UdfDefinition<S extends OptionSchema = OptionSchema, State = unknown> {
+  name: string;
+  /** One line for `--help`, the README and the InfoResponse log. */
+  doc: string;
+  options: S;
+  create(options: ParsedOptions<S>): UdfLogic<State>;
+}
+
+/** Declares a function with its option types inferred from the schema literal. */
+export function defineUdf<const S extends OptionSchema, State>(def: UdfDefinition<S, State>): UdfDefinition<S, State> {
+  return def;
+}
+
+/** A definition as served on one socket: stream or batch. */
+export interface ServedFunction {
+  name: string;
+  edge: EdgeType;
+  definition: UdfDefinition<OptionSchema, unknown>;
+}
+
+export function servedVariants(def: UdfDefinition<OptionSchema, unknown>): ServedFunction[] {
+  return [
+    { name: def.name, edge: 'stream', definition: def },
+    { name: `${def.name}Batch`, edge: 'batch', definition: def },
+  ];
+}

@@ -1,0 +1,250 @@
+/**
+ * The protocol state machine of one connection, sans-IO: Requests in, Responses pushed to a sink.
+ *
+ *   fresh ──Init ok──▶ ready ⇄ (BeginBatch … EndBatch) in batch
+ *
+ * Info, Keepalive and Snapshot are answered in any state. A point before Init, a batch message on a stream function
+ * (or the reverse), or an EndBatch without BeginBatch is a protocol error: the session answers ErrorResponse and asks
+ * its connection to close. Init that fails answers success=false and leaves the session fresh (Kapacitor then stops the
+ * task); Restore of unreadable bytes answers success=false and keeps the current state.
+ */
+import type { Logger } from '../log.js';
+import { GroupStates, DEFAULT_MAX_GROUPS } from './groups.js';
+import type { ServedFunction, UdfLogic } from './handler.js';
+import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from './messages.js';
+import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { ProtocolError } from './errors.js';
+
+export interface ResponseSink {
+  push(r: Response): void;
+}
+
+/** Instrumentation hooks; every one optional, so an unobserved session pays nothing. */
+export interface SessionObserver {
+  init?(fn: string, ok: boolean, error?: string): void;
+  pointsIn?(fn: string, n: number): void;
+  pointsOut?(fn: string, n: number): void;
+  snapshot?(fn: string, bytes: number): void;
+  restore?(fn: string, ok: boolean, error?: string): void;
+  protocolError?(fn: string, error: string): void;
+}
+
+export interface SessionOptions {
+  maxGroups?: number;
+  log?: Logger;
+  observer?: SessionObserver;
+}
+
+interface OpenBatch {
+  begin: BeginBatch;
+  out: Point[];
+}
+
+export class Session {
+  private logic: UdfLogic<unknown> | null = null;
+  private groups: GroupStates<unknown> | null = null;
+  private fingerprint = '';
+  private batch: OpenBatch | null = null;
+  private readonly emitStream: (p: Point) => void;
+  private readonly emitBatch: (p: Point) => void;
+  private pointsOut = 0;
+  taskId = '';
+  nodeId = '';
+  /** Set once the session has answered with an ErrorResponse; the connection closes after flushing. */
+  failed = false;
+
+  constructor(
+    readonly fn: ServedFunction,
+    private readonly sink: ResponseSink,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.emitStream = (point) => {
+      this.pointsOut++;
+      this.sink.push({ kind: 'point', point });
+    };
+    this.emitBatch = (point) => {
+      this.pointsOut++;
+      (this.batch as OpenBatch).out.push(point);
+    };
+  }
+
+  /** Handles one request. Returns false once the connection should close (after an ErrorResponse). */
+  handle(req: Request): boolean {
+    if (this.failed) return false;
+    try {
+      this.dispatch(req);
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
+    }
+    return !this.failed;
+  }
+
+  /** Answers ErrorResponse (which aborts the task in Kapacitor) and marks the session finished. */
+  fail(message: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.options.log?.error('ending connection with ErrorResponse', {
+      function: this.fn.name,
+      task: this.taskId,
+      node: this.nodeId,
+      error: message,
+    });
+    this.options.observer?.protocolError?.(this.fn.name, message);
+    this.sink.push({ kind: 'error', error: message });
+  }
+
+  /** Points emitted since the last call; the connection reports them in bulk, not per point. */
+  takePointsOut(): number {
+    const n = this.pointsOut;
+    this.pointsOut = 0;
+    return n;
+  }
+
+  private dispatch(req: Request): void {
+    switch (req.kind) {
+      case 'info':
+        this.sink.push({
+          kind: 'info',
+          info: { wants: this.fn.edge, provides: this.fn.edge, options: infoOptions(this.fn.definition.options) },
+        });
+        return;
+      case 'keepalive':
+        this.sink.push({ kind: 'keepalive', time: req.time });
+        return;
+      case 'init':
+        this.init(req.options, req.taskId, req.nodeId);
+        return;
+      case 'snapshot':
+        this.snapshot();
+        return;
+      case 'restore':
+        this.restore(req.snapshot);
+        return;
+      case 'point':
+        this.point(req.point);
+        return;
+      case 'begin':
+        this.begin(req.begin);
+        return;
+      case 'end':
+        this.end(req.end);
+        return;
+    }
+  }
+
+  private init(options: InitOption[], taskId: string, nodeId: string): void {
+    if (this.logic) throw new ProtocolError(`${this.fn.name}: Init received twice`);
+    this.taskId = taskId;
+    this.nodeId = nodeId;
+    try {
+      const parsed = parseOptions(this.fn.definition.options, options);
+      this.logic = this.fn.definition.create(parsed);
+      this.fingerprint = optionsFingerprint(parsed);
+      this.groups = new GroupStates(this.logic.newState.bind(this.logic), this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
+    } catch (err) {
+      this.logic = null;
+      const error = `${this.fn.name}: ${(err as Error).message}`;
+      this.options.log?.warn('init failed', { function: this.fn.name, task: taskId, node: nodeId, error });
+      this.options.observer?.init?.(this.fn.name, false, error);
+      this.sink.push({ kind: 'init', success: false, error });
+      return;
+    }
+    this.options.log?.info('task attached', { function: this.fn.name, task: taskId, node: nodeId });
+    this.options.observer?.init?.(this.fn.name, true);
+    this.sink.push({ kind: 'init', success: true, error: '' });
+  }
+
+  private snapshot(): void {
+    // Before Init there is nothing to keep; Kapacitor stores only non-empty snapshots.
+    if (!this.groups) {
+      this.sink.push({ kind: 'snapshot', snapshot: new Uint8Array(0) });
+      return;
+    }
+    const bytes = encodeSnapshot({
+      function: this.fn.definition.name,
+      options: this.fingerprint,
+      groups: [...this.groups.entries()],
+    });
+    this.options.observer?.snapshot?.(this.fn.name, bytes.length);
+    this.sink.push({ kind: 'snapshot', snapshot: bytes });
+  }
+
+  private restore(bytes: Uint8Array): void {
+    const answer = (success: boolean, error = ''): void => {
+      this.options.observer?.restore?.(this.fn.name, success, error || undefined);
+      this.sink.push({ kind: 'restore', success, error });
+    };
+    if (!this.groups) return answer(false, `${this.fn.name}: Restore before a successful Init`);
+    if (bytes.length === 0) return answer(true);
+    let contents;
+    try {
+      contents = decodeSnapshot(bytes);
+    } catch (err) {
+      return answer(false, `${this.fn.name}: ${(err as Error).message}`);
+    }
+    if (contents.function !== this.fn.definition.name) {
+      return answer(false, `${this.fn.name}: snapshot was taken by ${contents.function}, not ${this.fn.definition.name}`);
+    }
+    if (contents.options !== this.fingerprint) {
+      // The task was redefined with other options: the old state does not describe the new computation. Starting
+      // fresh is what the operator wants; refusing would block the task on every restart.
+      this.options.log?.warn('snapshot taken under other options; starting fresh', {
+        function: this.fn.name,
+        task: this.taskId,
+        node: this.nodeId,
+      });
+      return answer(true);
+    }
+    this.groups.replaceAll(contents.groups);
+    this.options.log?.info('state restored', { function: this.fn.name, task: this.taskId, groups: this.groups.size });
+    answer(true);
+  }
+
+  private ready(what: string): UdfLogic<unknown> {
+    if (!this.logic) throw new ProtocolError(`${this.fn.name}: ${what} before a successful Init`);
+    return this.logic;
+  }
+
+  private point(p: Point): void {
+    const logic = this.ready('point');
+    const groups = this.groups as GroupStates<unknown>;
+    if (this.fn.edge === 'stream') {
+      logic.point(p, groups.get(p.group), this.emitStream);
+      return;
+    }
+    if (!this.batch) throw new ProtocolError(`${this.fn.name}: batch point outside BeginBatch/EndBatch`);
+    logic.point(p, groups.get(this.batch.begin.group), this.emitBatch);
+  }
+
+  private begin(b: BeginBatch): void {
+    this.ready('BeginBatch');
+    if (this.fn.edge === 'stream') {
+      throw new ProtocolError(`${this.fn.name} is a stream function and got a BeginBatch: use ${this.fn.name}Batch`);
+    }
+    if (this.batch) throw new ProtocolError(`${this.fn.name}: BeginBatch inside an open batch`);
+    this.batch = { begin: b, out: [] };
+  }
+
+  private end(e: EndBatch): void {
+    this.ready('EndBatch');
+    if (this.fn.edge === 'stream') {
+      throw new ProtocolError(`${this.fn.name} is a stream function and got an EndBatch: use ${this.fn.name}Batch`);
+    }
+    const batch = this.batch;
+    if (!batch) throw new ProtocolError(`${this.fn.name}: EndBatch without BeginBatch`);
+    this.batch = null;
+    // The output batch goes out whole: its size is known only now, and an EndBatch never leaves without its
+    // BeginBatch (an orphan EndBatch crashes kapacitord).
+    const { begin } = batch;
+    this.sink.push({
+      kind: 'begin',
+      begin: { name: begin.name, group: begin.group, tags: begin.tags, size: BigInt(batch.out.length), byName: begin.byName },
+    });
+    for (const point of batch.out) this.sink.push({ kind: 'point', point });
+    this.sink.push({
+      kind: 'end',
+      end: { name: e.name || begin.name, group: e.group || begin.group, tmax: e.tmax, tags: e.tags, byName: begin.byName },
+    });
+  }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+/**
+ * udf-sidecar: the one command. `serve` hosts every function on Unix sockets; `run` serves one on stdin/stdout;
+ * `replay` runs a recording through a function; `kapacitor-conf` prints the matching kapacitor.conf section; feeders,
+ * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { mkdir } from 'node:fs/promises';
+import type { ServedFunction } from './agent/handler.js';
+import { UdfServer } from './agent/server.js';
+import { runStdio } from './agent/stdio.js';
+import { SidecarError } from './errors.js';
+import { kapacitorUdfSection } from './kapacitor-conf.js';
+import { createLogger } from './log.js';
+import { replayFile } from './replay.js';
+import { findFunction, servedFunctions } from './udf/registry.js';
+import type { OptionInput } from './udf/testing.js';
+
+const intArg = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+function collect(v: string, acc: string[]): string[] {
+  return [...acc, v];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('udf-sidecar')
+    .description('Kapacitor UDF sidecar: edgeDetect, movingAverage and rate over Unix sockets, plus feeders')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('serve every function on DIR/<name>.sock until SIGTERM/SIGINT')
+    .requiredOption('--socket-dir <dir>', 'directory for the sockets (created if missing)')
+    .option('--socket-mode <octal>', 'file mode of the sockets', '0660')
+    .option('--functions <names>', 'comma-separated subset of functions to serve (default: all)')
+    .option('--max-groups <n>', 'per connection, groups kept before the least recently seen is evicted', intArg('--max-groups'), 100_000)
+    .option('--max-frame <bytes>', 'largest accepted request frame', intArg('--max-frame'), 16 * 1024 * 1024)
+    .action(async (opts) => {
+      const log = createLogger('sidecar');
+      const mode = Number.parseInt(opts.socketMode, 8);
+      if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
+      const functions: ServedFunction[] = opts.functions
+        ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
+        : servedFunctions;
+      await mkdir(opts.socketDir, { recursive: true });
+      const server = new UdfServer(functions, {
+        socketDir: opts.socketDir,
+        socketMode: mode,
+        maxGroups: opts.maxGroups,
+        maxFrame: opts.maxFrame,
+        log,
+      });
+      await server.listen();
+      log.info('ready', { sockets: server.listening.map((l) => l.socketPath) });
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping', { signal, connections: server.connectionCount });
+        await server.close();
+        log.info('stopped');
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+
+  program
+    .command('run <name>')
+    .description('serve one function on stdin/stdout (Kapacitor process mode: prog = "udf-sidecar", args = ["run", "<name>"])')
+    .action(async (name: string) => {
+      const log = createLogger('sidecar');
+      await runStdio(findFunction(name), { log });
+    });
+
+  program
+    .command('replay <name> <file>')
+    .description('run line protocol (.lp), a stream recording (.srpl) or a batch recording (.brpl) through a function; print line protocol')
+    .option('-o, --option <name=value>', 'a function option, as in TICKscript (repeatable): -o field=value -o minDuration=2m', collect, [])
+    .option('--group-by <tags>', 'stream: comma-separated tags to group by (default: every tag)')
+    .action(async (name: string, file: string, opts) => {
+      const options: Record<string, OptionInput[]> = {};
+      for (const kv of opts.option as string[]) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new InvalidArgumentError(`--option ${kv} is not name=value`);
+        (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
+      }
+      const lines = await replayFile(name, file, {
+        options,
+        groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined,
+      });
+      process.stdout.write(lines.map((l) => l + '\n').join(''));
+    });
+
+  program
+    .command('kapacitor-conf')
+    .description('print the kapacitor.conf [udf] section for every function')
+    .requiredOption('--socket-dir <dir>', 'the directory `serve --socket-dir` uses')
+    .option('--timeout <duration>', 'keepalive timeout Kapacitor applies to each function', '10s')
+    .action((opts) => {
+      process.stdout.write(kapacitorUdfSection(opts.socketDir, opts.timeout));
+    });
+
+  // feeders
+  // influx
+  // kapacitor
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    const code = err instanceof SidecarError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+    process.stderr.write(`udf-sidecar: ${(err as Error).message}\n`);
+    process.exit(code);
+  }
+}
+
+void main();

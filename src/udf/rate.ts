@@ -1,0 +1,59 @@
+/**
+ * rate: per-unit rate of change of a field, per group. Counters (the default) treat a decrease as a reset — the
+ * increase is then the new value itself — or, with `max`, as a wrap past max. Kapacitor's derivative with nonNegative
+ * drops the reset point instead; this keeps it.
+ */
+import { OptionError } from '../agent/errors.js';
+import { defineUdf } from '../agent/handler.js';
+import { nonEmpty, positive } from '../agent/options.js';
+
+interface RateState {
+  time: bigint | null;
+  value: number | bigint;
+}
+
+export const rate = defineUdf({
+  name: 'rate',
+  doc: 'per-unit rate of change of a field; counter resets and wraps compensated',
+  options: {
+    field: { type: 'string', required: true, check: nonEmpty, doc: 'int or float field' },
+    unit: { type: 'duration', default: 1_000_000_000n, check: positive, doc: 'rate per this duration (default 1s)' },
+    counter: { type: 'bool', default: true, doc: 'a decrease is a counter reset (false: plain derivative)' },
+    // DOUBLE, not INT: TICKscript checks option types exactly, and one declared type must serve every counter.
+    max: { type: 'double', check: positive, doc: 'counter wraps after this value: write it as a float, .max(4294967295.0)' },
+    as: { type: 'string', default: 'rate', check: nonEmpty, doc: 'name of the output float field' },
+  },
+  create(o) {
+    if (o.max !== undefined && !o.counter) throw new OptionError('max', 'applies only to counters; drop counter(false)');
+    const { field, as, counter, max } = o;
+    const unit = Number(o.unit);
+    return {
+      newState: (): RateState => ({ time: null, value: 0 }),
+      point(p, s: RateState, emit) {
+        // Keep int fields as bigint until the subtraction, so counters past 2^53 still give exact increases.
+        const v = p.fieldsInt[field] ?? p.fieldsDouble[field];
+        if (typeof v !== 'bigint' && typeof v !== 'number') return;
+        if (s.time === null) {
+          s.time = p.time;
+          s.value = v;
+          return;
+        }
+        const elapsed = p.time - s.time;
+        if (elapsed <= 0n) return; // a duplicate or out-of-order point says nothing about the rate
+        const prev = s.value;
+        const delta = typeof v === 'bigint' && typeof prev === 'bigint' ? Number(v - prev) : Number(v) - Number(prev);
+        let increase = delta;
+        if (counter && delta < 0) increase = max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
+        s.time = p.time;
+        s.value = v;
+        emit({
+          ...p,
+          fieldsDouble: { [as]: (increase / Number(elapsed)) * unit },
+          fieldsInt: {},
+          fieldsString: {},
+          fieldsBool: {},
+        });
+      },
+    };
+  },
+});

@@ -1,0 +1,18 @@
+/** The only list of functions the sidecar serves. Each is served as `name` (stream) and `nameBatch` (batch). */
+import { servedVariants, type ServedFunction, type UdfDefinition } from '../agent/handler.js';
+import type { OptionSchema } from '../agent/options.js';
+import { edgeDetect } from './edge-detect.js';
+import { movingAverage } from './moving-average.js';
+import { rate } from './rate.js';
+
+export const definitions = [edgeDetect, movingAverage, rate] as unknown as UdfDefinition<OptionSchema, unknown>[];
+
+export const servedFunctions: ServedFunction[] = definitions.flatMap(servedVariants);
+
+export function findFunction(name: string): ServedFunction {
+  const fn = servedFunctions.find((f) => f.name === name);
+  if (!fn) {
+    throw new Error(`unknown function ${name} (known: ${servedFunctions.map((f) => f.name).join(', ')})`);
+  }
+  return fn;
+}
