@@ -13,6 +13,7 @@ import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
 import { createLogger } from './log.js';
 import { replayFile } from './replay.js';
+import { registerInfluxCommands } from './influx/command.js';
 import { findFunction, servedFunctions } from './udf/registry.js';
 import type { OptionInput } from './udf/testing.js';
 
@@ -107,6 +108,7 @@ export function buildProgram(): Command {
 
   // feeders
   // influx
+  registerInfluxCommands(program);
   // kapacitor
 
   return program;
