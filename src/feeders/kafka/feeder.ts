@@ -1,0 +1,254 @@
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
+import { createLogger, type Logger } from '../../log.js';
+import { backoffDelay, isRetriable, sleep } from '../../retry.js';
+import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
+import type { FeedPoint } from '../point.js';
+import type { KafkaFeederConfig } from './config.js';
+import { summarize, tenantFromHeaders } from './transform.js';
+import { WindowedCounts } from './windows.js';
+
+/** kafkajs logs through our winston logger (component `kafkajs`), so stderr keeps one format. */
+export function kafkaLogCreator(): logCreator {
+  const log = createLogger('kafkajs');
+  const levels: Record<number, string> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+  return () =>
+    ({ namespace, level, log: { message, ...extra } }) =>
+      log.log(levels[level] ?? 'info', message, { namespace, ...extra });
+}
+
+interface Classified {
+  points: Array<{ point: FeedPoint; message: KafkaMessage }>;
+  deadLetters: Array<{ message: KafkaMessage; reason: string }>;
+  filtered: number;
+}
+
+export class KafkaFeeder {
+  private readonly kafka: Kafka;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly windows = new WindowedCounts();
+  /** Latest known lag per partition (from each batch's high watermark). */
+  private readonly lag = new Map<number, number>();
+  /** Next offset to consume per partition, after the last accepted write. */
+  private readonly committed = new Map<number, bigint>();
+  private problems = new ProblemLog();
+
+  constructor(
+    private readonly config: KafkaFeederConfig,
+    private readonly sink: PointSink,
+    readonly counters: FeederCounters,
+    private readonly log: Logger,
+  ) {
+    this.kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: config.ssl,
+      sasl: config.sasl,
+      logLevel: process.env.LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN,
+      logCreator: kafkaLogCreator(),
+    });
+    this.consumer = this.kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
+    this.admin = this.kafka.admin();
+  }
+
+  async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
+    await this.admin.connect();
+    await this.ensureDeadLetterTopic();
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
+    const target = opts.once ? await this.highWatermarks() : undefined;
+
+    const status = setInterval(() => this.logStatus(), this.config.statusIntervalMs);
+    try {
+      await this.consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        // Offsets are resolved only after InfluxDB accepted the points; a threshold of 1 commits every resolve.
+        autoCommitThreshold: 1,
+        eachBatch: (payload) => this.handleBatch(payload),
+      });
+      await new Promise<void>((resolve) => {
+        if (opts.signal.aborted) return resolve();
+        opts.signal.addEventListener('abort', () => resolve(), { once: true });
+        if (target) {
+          const check = setInterval(() => {
+            if (this.caughtUp(target)) {
+              clearInterval(check);
+              resolve();
+            }
+          }, 200);
+          opts.signal.addEventListener('abort', () => clearInterval(check), { once: true });
+        }
+      });
+    } finally {
+      clearInterval(status);
+      await this.stop();
+    }
+  }
+
+  private async ensureDeadLetterTopic(): Promise<void> {
+    try {
+      const topics = await this.admin.listTopics();
+      if (!topics.includes(this.config.deadLetterTopic)) {
+        await this.admin.createTopics({ topics: [{ topic: this.config.deadLetterTopic }], waitForLeaders: true });
+        this.log.info('created dead-letter topic', { topic: this.config.deadLetterTopic });
+      }
+    } catch (err) {
+      // Without the right to create topics the topic may still exist or be created by an operator: say so, go on.
+      this.log.warn('could not check or create the dead-letter topic', { topic: this.config.deadLetterTopic, error: errorText(err) });
+    }
+  }
+
+  private async highWatermarks(): Promise<Map<number, bigint>> {
+    const offsets = await this.admin.fetchTopicOffsets(this.config.topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+
+  private caughtUp(target: Map<number, bigint>): boolean {
+    for (const [partition, high] of target) {
+      if (high === 0n) continue;
+      if ((this.committed.get(partition) ?? -1n) < high) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A batch is cut into chunks of `batchSize`; for each: dead letters are produced, points are written and confirmed,
+   * and only then is the chunk's last offset resolved and committed. If InfluxDB stays down the chunk is retried
+   * (with backoff, heartbeating) for as long as this consumer still owns the partition; nothing is skipped.
+   */
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    this.lag.set(batch.partition, Number(batch.offsetLag()));
+    for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + this.config.batchSize);
+      const now = Date.now();
+      this.counters.add('read', chunk.length);
+      this.windows.add('consumed', chunk.length, now);
+      const work = this.classify(chunk);
+      const accepted = await this.deliver(work, batch.topic, batch.partition, { heartbeat, isRunning, isStale });
+      if (!accepted) return;
+      const last = chunk[chunk.length - 1].offset;
+      resolveOffset(last);
+      await commitOffsetsIfNecessary();
+      this.committed.set(batch.partition, BigInt(last) + 1n);
+      this.lag.set(batch.partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+      this.windows.add('written', work.points.length, Date.now());
+      this.windows.add('filtered', work.filtered, Date.now());
+      this.windows.add('dead_lettered', work.deadLetters.length, Date.now());
+      await heartbeat();
+    }
+    this.problems.report(this.log, { topic: batch.topic, partition: batch.partition });
+  }
+
+  private classify(messages: KafkaMessage[]): Classified {
+    const out: Classified = { points: [], deadLetters: [], filtered: 0 };
+    const allowed = this.config.tenants;
+    for (const message of messages) {
+      const headerTenant = tenantFromHeaders(message.headers, this.config.tenantHeader);
+      if (allowed.length > 0 && headerTenant !== undefined && !allowed.includes(headerTenant)) {
+        out.filtered++;
+        continue;
+      }
+      const r = summarize(message.value, message.timestamp, this.config.rules);
+      if (!r.ok) {
+        out.deadLetters.push({ message, reason: `${r.reason}: ${r.detail}` });
+        this.problems.add(r.reason, `offset ${message.offset}: ${r.detail}`);
+        continue;
+      }
+      if (allowed.length > 0 && headerTenant === undefined && (r.tenant === undefined || !allowed.includes(r.tenant))) {
+        out.filtered++;
+        continue;
+      }
+      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`);
+      out.points.push({ point: r.point, message });
+    }
+    this.counters.drop('filtered', out.filtered);
+    return out;
+  }
+
+  /** True once every point is in InfluxDB and every dead letter is in its topic; false if the partition was lost. */
+  private async deliver(
+    work: Classified,
+    topic: string,
+    partition: number,
+    ctl: Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>,
+  ): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.withHeartbeat(this.sink.writeConfirmed(work.points.map((p) => p.point)), ctl.heartbeat);
+        break;
+      } catch (err) {
+        if (!isRetriable(err)) {
+          // InfluxDB refused these points (a 4xx): retrying cannot help, so their messages become dead letters.
+          this.log.error('InfluxDB refused a chunk: dead-lettering its messages', { topic, partition, error: errorText(err) });
+          work.deadLetters.push(...work.points.map(({ message }) => ({ message, reason: 'rejected by InfluxDB' })));
+          work.points = [];
+          break;
+        }
+        if (!ctl.isRunning() || ctl.isStale()) return false;
+        const delay = backoffDelay(attempt, { minDelayMs: 1000, maxDelayMs: 30_000 });
+        this.log.warn('InfluxDB did not accept a chunk: offsets stay uncommitted, writing it again', {
+          topic,
+          partition,
+          attempt,
+          delayMs: delay,
+          error: errorText(err),
+        });
+        await this.withHeartbeat(sleep(delay), ctl.heartbeat);
+      }
+    }
+    if (work.deadLetters.length > 0) await this.sendDeadLetters(work.deadLetters, topic, partition);
+    return true;
+  }
+
+  private async sendDeadLetters(items: Array<{ message: KafkaMessage; reason: string }>, topic: string, partition: number): Promise<void> {
+    await this.producer.send({
+      topic: this.config.deadLetterTopic,
+      acks: -1,
+      messages: items.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          'dlq-reason': reason,
+          'dlq-source-topic': topic,
+          'dlq-source-partition': String(partition),
+          'dlq-source-offset': message.offset,
+        },
+      })),
+    });
+    this.counters.drop('dead_lettered', items.length);
+  }
+
+  /** Keeps the group membership alive while a write waits for InfluxDB (a session timeout would rebalance). */
+  private async withHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
+    const timer = setInterval(() => heartbeat().catch(() => undefined), 3000);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  logStatus(): void {
+    const now = Date.now();
+    const c = this.counters.stats();
+    this.log.info('kafka status', {
+      windows: this.windows.summary(['consumed', 'written', 'filtered', 'dead_lettered'], now),
+      lag: [...this.lag.values()].reduce((a, b) => a + b, 0),
+      totals: c,
+    });
+  }
+
+  private async stop(): Promise<void> {
+    await this.consumer.disconnect().catch((err) => this.log.warn('consumer disconnect failed', { error: errorText(err) }));
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+    this.logStatus();
+  }
+}
