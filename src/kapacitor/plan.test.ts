@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { durationNs, formatSyncPlan, isNoop, planSync, SyncPlanError, taskId, type RemoteTask, type SyncWants } from './plan.js';
+import type { LocalTemplate } from './tickscript.js';
+
+const edge: LocalTemplate = {
+  id: 'edge_detect',
+  type: 'stream',
+  script: 'stream|from()',
+  file: 'tickscripts/edge_detect.tick',
+  vars: { measurement: 'string', minDuration: 'duration', groups: 'list' },
+};
+const rate: LocalTemplate = {
+  id: 'rate_batch',
+  type: 'batch',
+  script: 'batch|query(q)',
+  file: 'tickscripts/rate_batch.tick',
+  vars: { database: 'string', retentionPolicy: 'string', every: 'duration' },
+};
+
+const wants: SyncWants = {
+  templates: [edge, rate],
+  databases: [{ db: 'telemetry', rp: 'autogen' }],
+  taskName: '{template}.{db}.{rp}',
+  vars: { edge_detect: { measurement: 'cpu', minDuration: '2m' } },
+  status: 'enabled',
+  prune: false,
+};
+
+function remoteOf(plan: ReturnType<typeof planSync>): { templates: { id: string; type: 'stream' | 'batch'; script: string }[]; tasks: RemoteTask[] } {
+  const templates = plan.steps.flatMap((s) => (s.kind === 'create-template' ? [{ id: s.id, type: s.type, script: s.script }] : []));
+  const tasks = plan.steps.flatMap((s) =>
+    s.kind === 'create-task' ? [{ id: s.id, templateID: s.templateID, type: 'stream' as const, dbrps: s.dbrps, vars: s.vars, status: s.status }] : [],
+  );
+  return { templates, tasks };
+}
+
+describe('planSync', () => {
+  it('creates every template, then one task per template and database/rp, with typed vars', () => {
+    const plan = planSync(wants, [], []);
+    expect(plan.steps.map((s) => `${s.kind} ${s.id}`)).toEqual([
+      'create-template edge_detect',
+      'create-template rate_batch',
+      'create-task edge_detect.telemetry.autogen',
+      'create-task rate_batch.telemetry.autogen',
+    ]);
+    expect(plan.steps[2]).toEqual({
+      kind: 'create-task',
+      id: 'edge_detect.telemetry.autogen',
+      templateID: 'edge_detect',
+      dbrps: [{ db: 'telemetry', rp: 'autogen' }],
+      vars: { measurement: { type: 'string', value: 'cpu' }, minDuration: { type: 'duration', value: '2m' } },
+      status: 'enabled',
+    });
+  });
+
+  it('fills database and retentionPolicy vars from the task dbrp when the template declares them', () => {
+    const plan = planSync(wants, [], []);
+    expect(plan.steps[3]).toMatchObject({ vars: { database: { type: 'string', value: 'telemetry' }, retentionPolicy: { type: 'string', value: 'autogen' } } });
+  });
+
+  it('is a no-op when Kapacitor already has exactly that (applying the plan twice changes nothing)', () => {
+    const first = planSync(wants, [], []);
+    const { templates, tasks } = remoteOf(first);
+    const second = planSync(wants, templates, tasks);
+    expect(isNoop(second)).toBe(true);
+    expect(second.steps.map((s) => s.kind)).toEqual(['keep-template', 'keep-template', 'keep-task', 'keep-task']);
+  });
+
+  it('compares durations by value: Kapacitor may answer 120000000000 or 2m for 2m', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    tasks[0].vars.minDuration = { type: 'duration', value: 120_000_000_000 };
+    expect(isNoop(planSync(wants, templates, tasks))).toBe(true);
+  });
+
+  it('updates a template whose script changed, and says what changed', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    templates[0].script = 'stream|from().measurement(m)';
+    const plan = planSync(wants, templates, tasks);
+    expect(plan.steps[0]).toEqual({ kind: 'update-template', id: 'edge_detect', type: 'stream', script: 'stream|from()', changed: ['script'] });
+  });
+
+  it('updates a task whose vars, dbrps or status drifted', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    tasks[0].vars.measurement = { type: 'string', value: 'mem' };
+    tasks[0].status = 'disabled';
+    tasks[1].dbrps = [{ db: 'telemetry', rp: 'other' }];
+    const steps = planSync(wants, templates, tasks).steps.filter((s) => s.kind === 'update-task');
+    expect(steps.map((s) => s.kind === 'update-task' && [s.id, s.changed])).toEqual([
+      ['edge_detect.telemetry.autogen', ['vars', 'status']],
+      ['rate_batch.telemetry.autogen', ['dbrps']],
+    ]);
+  });
+
+  it('counts a var removed from config as drift', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    const plan = planSync({ ...wants, vars: { edge_detect: { measurement: 'cpu' } } }, templates, tasks);
+    expect(plan.steps).toContainEqual(expect.objectContaining({ kind: 'update-task', id: 'edge_detect.telemetry.autogen', changed: ['vars'] }));
+  });
+
+  it('prunes only tasks made from our templates that are no longer wanted, and only when asked', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    const stale = { ...tasks[0], id: 'edge_detect.old.autogen', dbrps: [{ db: 'old', rp: 'autogen' }] };
+    const foreign = { ...tasks[0], id: 'someone_else', templateID: 'their_template' };
+    const remote = [...tasks, stale, foreign];
+    expect(planSync(wants, templates, remote).steps.some((s) => s.kind === 'delete-task')).toBe(false);
+    const pruned = planSync({ ...wants, prune: true }, templates, remote).steps.filter((s) => s.kind === 'delete-task');
+    expect(pruned).toEqual([{ kind: 'delete-task', id: 'edge_detect.old.autogen', templateID: 'edge_detect' }]);
+  });
+
+  it('turns list vars into Kapacitor list vars, * into a star', () => {
+    const plan = planSync({ ...wants, templates: [edge], vars: { edge_detect: { groups: ['host', '*'] } } }, [], []);
+    expect(plan.steps[1]).toMatchObject({ vars: { groups: { type: 'list', value: [{ type: 'string', value: 'host' }, { type: 'star', value: '' }] } } });
+  });
+
+  it('names the config key for a var the template does not declare, a wrong type, or an unknown template', () => {
+    const err = (w: Partial<SyncWants>) => {
+      try {
+        planSync({ ...wants, ...w }, [], []);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SyncPlanError);
+        return `${(e as SyncPlanError).key}: ${(e as Error).message}`;
+      }
+      throw new Error('no error');
+    };
+    expect(err({ vars: { edge_detect: { feild: 'x' } } })).toMatch(/^vars\.edge_detect\.feild: .*declares no var feild/);
+    expect(err({ vars: { edge_detect: { minDuration: 5 } } })).toMatch(/^vars\.edge_detect\.minDuration: expected a duration/);
+    expect(err({ vars: { nope: {} } })).toMatch(/^vars\.nope: no template nope/);
+  });
+
+  it('refuses a naming pattern that gives two tasks the same ID', () => {
+    expect(() => planSync({ ...wants, taskName: '{db}' }, [], [])).toThrow(/same task ID telemetry/);
+  });
+});
+
+describe('taskId', () => {
+  it('fills the placeholders and refuses characters Kapacitor would refuse', () => {
+    expect(taskId('udf-{template}-{db}-{rp}', 'rate', { db: 'telemetry', rp: '30d' })).toBe('udf-rate-telemetry-30d');
+    expect(() => taskId('{template} {db}', 'rate', { db: 'a', rp: 'b' })).toThrow(SyncPlanError);
+  });
+});
+
+describe('durationNs', () => {
+  it('reads InfluxQL duration literals and nanosecond counts', () => {
+    expect(durationNs('1h30m')).toBe(5_400_000_000_000n);
+    expect(durationNs('10s')).toBe(10_000_000_000n);
+    expect(durationNs('250ms')).toBe(250_000_000n);
+    expect(durationNs(1000)).toBe(1000n);
+    expect(durationNs('10 s')).toBeUndefined();
+    expect(durationNs('1.5h')).toBeUndefined();
+  });
+});
+
+describe('formatSyncPlan', () => {
+  it('prints one line per step', () => {
+    expect(formatSyncPlan(planSync({ ...wants, templates: [edge] }, [], [])).split('\n')).toEqual([
+      '+ template edge_detect (stream)',
+      '+ task edge_detect.telemetry.autogen from edge_detect on telemetry.autogen with measurement=cpu minDuration=2m (enabled)',
+    ]);
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * The sync plan: the tickscripts/ as Kapacitor templates, and one task per (template, database/rp), diffed against
+ * what Kapacitor has. Pure; `--dry-run` prints it and client.ts applies it.
+ *
+ * Naming convention: a task's ID is `taskName` with {template}, {db} and {rp} filled in (default
+ * `{template}.{db}.{rp}`). Only tasks made from one of our templates are ever updated or (with prune) deleted.
+ * Vars: the values in config, typed by the template's declarations; a template that declares a `database` or
+ * `retentionPolicy` string var gets the task's db/rp there unless config sets it (batch scripts need it in their query).
+ */
+import type { LocalTemplate, TaskType, VarType } from './tickscript.js';
+
+export interface Dbrp {
+  db: string;
+  rp: string;
+}
+
+export interface VarValue {
+  type: VarType;
+  value: unknown;
+}
+
+export interface RemoteTemplate {
+  id: string;
+  type: TaskType;
+  script: string;
+}
+
+export interface RemoteTask {
+  id: string;
+  templateID: string;
+  type: TaskType;
+  dbrps: Dbrp[];
+  vars: Record<string, VarValue>;
+  status: 'enabled' | 'disabled';
+}
+
+export interface SyncWants {
+  templates: LocalTemplate[];
+  databases: Dbrp[];
+  taskName: string;
+  /** Raw config values per template ID. */
+  vars: Record<string, Record<string, unknown>>;
+  status: 'enabled' | 'disabled';
+  prune: boolean;
+}
+
+export interface TaskSpec {
+  id: string;
+  templateID: string;
+  dbrps: Dbrp[];
+  vars: Record<string, VarValue>;
+  status: 'enabled' | 'disabled';
+}
+
+export type SyncStep =
+  | { kind: 'create-template'; id: string; type: TaskType; script: string }
+  | { kind: 'update-template'; id: string; type: TaskType; script: string; changed: string[] }
+  | { kind: 'keep-template'; id: string }
+  | ({ kind: 'create-task' } & TaskSpec)
+  | ({ kind: 'update-task'; changed: string[] } & TaskSpec)
+  | { kind: 'keep-task'; id: string }
+  | { kind: 'delete-task'; id: string; templateID: string };
+
+export interface SyncPlan {
+  steps: SyncStep[];
+}
+
+/** A problem with the wanted state; `key` is the config key (below `kapacitor.sync`) it comes from. */
+export class SyncPlanError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TASK_ID = /^[-._\p{L}0-9]+$/u;
+
+export function taskId(pattern: string, template: string, dbrp: Dbrp): string {
+  const id = pattern.replaceAll('{template}', template).replaceAll('{db}', dbrp.db).replaceAll('{rp}', dbrp.rp);
+  if (!TASK_ID.test(id)) {
+    throw new SyncPlanError('taskName', `task ID ${JSON.stringify(id)} (from ${JSON.stringify(pattern)}) may hold only letters, digits, '-', '_' and '.'`);
+  }
+  return id;
+}
+
+export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], remoteTasks: RemoteTask[]): SyncPlan {
+  const steps: SyncStep[] = [];
+  for (const t of wants.templates) {
+    const remote = remoteTemplates.find((r) => r.id === t.id);
+    if (!remote) {
+      steps.push({ kind: 'create-template', id: t.id, type: t.type, script: t.script });
+      continue;
+    }
+    const changed = [...(remote.type !== t.type ? ['type'] : []), ...(remote.script !== t.script ? ['script'] : [])];
+    steps.push(changed.length ? { kind: 'update-template', id: t.id, type: t.type, script: t.script, changed } : { kind: 'keep-template', id: t.id });
+  }
+  for (const id of Object.keys(wants.vars)) {
+    if (!wants.templates.some((t) => t.id === id)) throw new SyncPlanError(`vars.${id}`, `no template ${id} (templates: ${wants.templates.map((t) => t.id).join(', ')})`);
+  }
+
+  const wanted = new Map<string, TaskSpec>();
+  for (const t of wants.templates) {
+    for (const dbrp of wants.databases) {
+      const id = taskId(wants.taskName, t.id, dbrp);
+      const previous = wanted.get(id);
+      if (previous) {
+        throw new SyncPlanError('taskName', `${JSON.stringify(wants.taskName)} gives the same task ID ${id} to ${previous.templateID} on ${fmt(previous.dbrps[0])} and ${t.id} on ${fmt(dbrp)}: add {template}, {db} and {rp}`);
+      }
+      wanted.set(id, { id, templateID: t.id, dbrps: [dbrp], vars: taskVars(t, wants.vars[t.id] ?? {}, dbrp), status: wants.status });
+    }
+  }
+  for (const spec of wanted.values()) {
+    const remote = remoteTasks.find((r) => r.id === spec.id);
+    if (!remote) {
+      steps.push({ kind: 'create-task', ...spec });
+      continue;
+    }
+    const changed: string[] = [];
+    if (remote.templateID !== spec.templateID) changed.push('template');
+    if (!sameDbrps(remote.dbrps, spec.dbrps)) changed.push('dbrps');
+    if (!sameVars(remote.vars, spec.vars)) changed.push('vars');
+    if (remote.status !== spec.status) changed.push('status');
+    steps.push(changed.length ? { kind: 'update-task', ...spec, changed } : { kind: 'keep-task', id: spec.id });
+  }
+  if (wants.prune) {
+    const ours = new Set(wants.templates.map((t) => t.id));
+    for (const r of remoteTasks) {
+      if (ours.has(r.templateID) && !wanted.has(r.id)) steps.push({ kind: 'delete-task', id: r.id, templateID: r.templateID });
+    }
+  }
+  return { steps };
+}
+
+/** Config values → Kapacitor vars, typed by the template's declarations. */
+export function taskVars(template: LocalTemplate, values: Record<string, unknown>, dbrp: Dbrp): Record<string, VarValue> {
+  const vars: Record<string, VarValue> = {};
+  if (template.vars.database === 'string' && !('database' in values)) vars.database = { type: 'string', value: dbrp.db };
+  if (template.vars.retentionPolicy === 'string' && !('retentionPolicy' in values)) vars.retentionPolicy = { type: 'string', value: dbrp.rp };
+  for (const [name, raw] of Object.entries(values)) {
+    const type = template.vars[name];
+    const key = `vars.${template.id}.${name}`;
+    if (!type) throw new SyncPlanError(key, `${template.file} declares no var ${name} (declared: ${Object.keys(template.vars).join(', ') || 'none'})`);
+    vars[name] = { type, value: varValue(type, raw, key) };
+  }
+  return vars;
+}
+
+function varValue(type: VarType, raw: unknown, key: string): unknown {
+  const bad = (what: string) => new SyncPlanError(key, `expected ${what} for a ${type} var, got ${JSON.stringify(raw)}`);
+  switch (type) {
+    case 'string':
+    case 'lambda':
+    case 'regex':
+      if (typeof raw !== 'string') throw bad('a string');
+      return raw;
+    case 'int':
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) throw bad('an integer');
+      return raw;
+    case 'float':
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) throw bad('a number');
+      return raw;
+    case 'bool':
+      if (typeof raw !== 'boolean') throw bad('true or false');
+      return raw;
+    case 'duration':
+      if (typeof raw !== 'string' || durationNs(raw) === undefined) throw bad('a duration literal like 10s or 1h30m');
+      return raw;
+    case 'list':
+      if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string')) throw bad('a list of strings');
+      return raw.map((v) => (v === '*' ? { type: 'star', value: '' } : { type: 'string', value: v }));
+    case 'star':
+      return '';
+  }
+}
+
+const UNIT_NS: Record<string, bigint> = { ns: 1n, u: 1_000n, µ: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n, w: 604_800_000_000_000n };
+
+/** An InfluxQL duration literal (`1h30m`, `10s`) or a number of nanoseconds, in nanoseconds. */
+export function durationNs(v: unknown): bigint | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v !== 'string' || !/^(\d+(ns|u|µ|ms|s|m|h|d|w))+$/.test(v)) return undefined;
+  let total = 0n;
+  for (const [, n, unit] of v.matchAll(/(\d+)(ns|u|µ|ms|s|m|h|d|w)/g)) total += BigInt(n) * UNIT_NS[unit];
+  return total;
+}
+
+function normalVar(v: VarValue): string {
+  if (v.type === 'duration') return `duration:${durationNs(v.value) ?? String(v.value)}`;
+  if (v.type === 'list') return `list:${JSON.stringify((v.value as VarValue[] | null ?? []).map(normalVar))}`;
+  if (v.type === 'star') return 'star';
+  return `${v.type}:${JSON.stringify(v.value)}`;
+}
+
+function sameVars(a: Record<string, VarValue>, b: Record<string, VarValue>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => a[k] !== undefined && b[k] !== undefined && normalVar(a[k]) === normalVar(b[k]));
+}
+
+function sameDbrps(a: Dbrp[], b: Dbrp[]): boolean {
+  const key = (l: Dbrp[]) => l.map(fmt).sort().join(',');
+  return key(a) === key(b);
+}
+
+function fmt(d: Dbrp): string {
+  return `${d.db}.${d.rp}`;
+}
+
+export function isNoop(plan: SyncPlan): boolean {
+  return plan.steps.every((s) => s.kind === 'keep-template' || s.kind === 'keep-task');
+}
+
+/** `+` create, `~` update (with what changed), `=` keep, `-` delete. */
+export function formatSyncPlan(plan: SyncPlan): string {
+  return plan.steps
+    .map((s) => {
+      switch (s.kind) {
+        case 'create-template':
+          return `+ template ${s.id} (${s.type})`;
+        case 'update-template':
+          return `~ template ${s.id}: ${s.changed.join(', ')}`;
+        case 'keep-template':
+          return `= template ${s.id}`;
+        case 'create-task':
+          return `+ task ${s.id} from ${s.templateID} on ${s.dbrps.map(fmt).join(', ')}${varsText(s.vars)} (${s.status})`;
+        case 'update-task':
+          return `~ task ${s.id}: ${s.changed.join(', ')}`;
+        case 'keep-task':
+          return `= task ${s.id}`;
+        case 'delete-task':
+          return `- task ${s.id} (from ${s.templateID}, no longer wanted)`;
+      }
+    })
+    .join('\n');
+}
+
+function varsText(vars: Record<string, VarValue>): string {
+  const entries = Object.entries(vars);
+  if (entries.length === 0) return '';
+  return ' with ' + entries.map(([k, v]) => `${k}=${v.type === 'list' ? (v.value as VarValue[]).map((i) => (i.type === 'star' ? '*' : i.value)).join('|') : String(v.value)}`).join(' ');
+}
