@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { loadConfigFile, type ConfigSection } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
+import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
+import { readKafkaConfig } from './kafka/config.js';
+import { KafkaFeeder } from './kafka/feeder.js';
+import { readRedisConfig } from './redis/config.js';
+import { RedisFeeder } from './redis/feeder.js';
+import { readRouterConfig } from './router/config.js';
+import { RouterFeeder } from './router/feeder.js';
+
+/**
+ * `feed redis|kafka|router --config FILE [--stdout] [--once]`. A config error throws a ConfigError (the program exits
+ * 2 with the key and the file); otherwise a feeder runs until SIGINT/SIGTERM, then flushes what it holds and exits.
+ */
+
+interface Feeder {
+  run(opts: { once: boolean; signal: AbortSignal }): Promise<void>;
+  close?(): Promise<void>;
+}
+
+type FeederFactory = (root: ConfigSection, sink: PointSink, counters: FeederCounters, log: Logger) => Feeder;
+
+const FEEDERS: Record<string, { description: string; create: FeederFactory }> = {
+  redis: {
+    description: 'read the building-management Redis every interval (SCAN + MGET) and write its families as points',
+    create: (root, sink, counters, log) => new RedisFeeder(readRedisConfig(root), sink, counters, log),
+  },
+  kafka: {
+    description: 'consume monitoring notifications; commit offsets only after InfluxDB accepted their points',
+    create: (root, sink, counters, log) => new KafkaFeeder(readKafkaConfig(root), sink, counters, log),
+  },
+  router: {
+    description: 'poll ADSL routers over SSH (show adsl status) and write adsl_connection points',
+    create: (root, sink, counters, log) => new RouterFeeder(readRouterConfig(root), sink, counters, log),
+  },
+};
+
+export function registerFeedCommands(program: Command): void {
+  const feed = program.command('feed').description('feeders: Redis, Kafka and routers into InfluxDB');
+  for (const [name, { description, create }] of Object.entries(FEEDERS)) {
+    feed
+      .command(name)
+      .description(description)
+      .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
+      .option('--stdout', 'print line protocol on stdout instead of writing to InfluxDB')
+      .option('--once', 'one pass (kafka: until caught up with the end of the topic at start), then exit')
+      .action(async (opts: { config: string; stdout?: boolean; once?: boolean }) => {
+        await runFeeder(name, create, opts);
+      });
+  }
+}
+
+export async function runFeeder(name: string, create: FeederFactory, opts: { config: string; stdout?: boolean; once?: boolean }): Promise<void> {
+  const log = createLogger(`feed-${name}`);
+  const { root } = loadConfigFile(opts.config);
+  const counters = new FeederCounters();
+  // Config is read entirely before anything connects, so every config error surfaces at start.
+  const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters);
+  const feeder = create(root, sink, counters, log);
+  const stop = shutdownSignal(log);
+  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout) });
+  try {
+    await feeder.run({ once: Boolean(opts.once), signal: stop.signal });
+  } finally {
+    await feeder.close?.();
+    await sink.close();
+    log.info('stopped', { counters: counters.stats() });
+  }
+}
+
+function influxSink(root: ConfigSection, counters: FeederCounters): InfluxWriter {
+  const { target, tuning } = readInfluxConfig(root.section('influxdb'));
+  return new InfluxWriter(target, tuning, counters);
+}
