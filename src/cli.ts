@@ -14,6 +14,7 @@ import { kapacitorUdfSection } from './kapacitor-conf.js';
 import { createLogger } from './log.js';
 import { replayFile } from './replay.js';
 import { registerInfluxCommands } from './influx/command.js';
+import { registerKapacitorCommands } from './kapacitor/command.js';
 import { findFunction, servedFunctions } from './udf/registry.js';
 import type { OptionInput } from './udf/testing.js';
 
@@ -110,6 +111,7 @@ export function buildProgram(): Command {
   // influx
   registerInfluxCommands(program);
   // kapacitor
+  registerKapacitorCommands(program);
 
   return program;
 }
