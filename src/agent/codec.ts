@@ -196,7 +196,7 @@ export function decodeRequest(frame: Uint8Array): Request {
       return { kind: 'snapshot' };
     case 'restore':
       // Copy: the frame may be a view of a socket chunk that is reused after this call.
-      return { kind: 'restore', snapshot: Uint8Array.prototype.slice.call(m.restore.snapshot) };
+      return { kind: 'restore', snapshot: new Uint8Array(m.restore.snapshot) };
     case 'begin':
       return { kind: 'begin', begin: beginFromPb(m.begin) };
     case 'point':
@@ -321,7 +321,7 @@ export function decodeResponse(frame: Uint8Array): Response {
     case 'keepalive':
       return { kind: 'keepalive', time: longToBigInt(m.keepalive.time) };
     case 'snapshot':
-      return { kind: 'snapshot', snapshot: Uint8Array.prototype.slice.call(m.snapshot.snapshot) };
+      return { kind: 'snapshot', snapshot: new Uint8Array(m.snapshot.snapshot) };
     case 'restore':
       return { kind: 'restore', success: m.restore.success, error: m.restore.error };
     case 'error':

@@ -48,7 +48,7 @@ export const rate = defineUdf({
         s.value = v;
         emit({
           ...p,
-          fieldsDouble: { [as]: (increase / Number(elapsed)) * unit },
+          fieldsDouble: { [as]: (increase * unit) / Number(elapsed) },
           fieldsInt: {},
           fieldsString: {},
           fieldsBool: {},

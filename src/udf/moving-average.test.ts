@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { FunctionRunner, streamPoint } from './testing.js';
+
+const S = 1_000_000_000n;
+const gauge = (t: bigint, v: number, host = 'a') => streamPoint('cpu', { host }, t * S, { fieldsDouble: { usage: v }, fieldsString: { note: 'x' } });
+
+describe('movingAverage', () => {
+  it('size: emits once N points were seen, the mean of the last N, only the `as` field', () => {
+    const f = new FunctionRunner('movingAverage');
+    expect(f.init({ field: 'usage', size: 3n })).toBe('');
+    const out = [1, 2, 3, 4, 10].flatMap((v, i) => f.point(gauge(BigInt(i), v)));
+    expect(out.map((p) => p.fieldsDouble)).toEqual([{ movingAverage: 2 }, { movingAverage: 3 }, { movingAverage: 17 / 3 }]);
+    expect(out[0].fieldsString).toEqual({});
+    expect(out[0].tags).toEqual({ host: 'a' });
+    expect(out.map((p) => p.time)).toEqual([2n * S, 3n * S, 4n * S]);
+  });
+
+  it('size: stays exact over many laps of the ring', () => {
+    const f = new FunctionRunner('movingAverage');
+    f.init({ field: 'usage', size: 4n, as: 'avg' });
+    let last = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const out = f.point(gauge(BigInt(i), (i % 7) * 0.1));
+      if (out.length) last = out[0].fieldsDouble.avg;
+    }
+    const tail = [9996, 9997, 9998, 9999].map((i) => (i % 7) * 0.1);
+    expect(last).toBeCloseTo(tail.reduce((a, b) => a + b) / 4, 12);
+  });
+
+  it('window: the mean of points with time in (t - window, t], one output per input', () => {
+    const f = new FunctionRunner('movingAverage');
+    f.init({ field: 'usage', window: '10s' });
+    const out = [
+      [0n, 10],
+      [5n, 20],
+      [10n, 30], // 0 falls out: (0, 10]
+      [30n, 40], // alone
+    ].flatMap(([t, v]) => f.point(gauge(t as bigint, v as number)));
+    expect(out.map((p) => p.fieldsDouble.movingAverage)).toEqual([10, 15, 25, 40]);
+  });
+
+  it('reads int fields and keeps groups apart', () => {
+    const f = new FunctionRunner('movingAverage');
+    f.init({ field: 'n', size: 2n });
+    const p = (host: string, n: bigint) => streamPoint('m', { host }, 1n, { fieldsInt: { n } });
+    expect(f.point(p('a', 1n))).toEqual([]);
+    expect(f.point(p('b', 100n))).toEqual([]);
+    expect(f.point(p('a', 3n))[0].fieldsDouble.movingAverage).toBe(2);
+  });
+
+  it('fails Init unless exactly one of size or window is given', () => {
+    expect(new FunctionRunner('movingAverage').init({ field: 'x' })).toMatch(/option size: give exactly one of size or window/);
+    expect(new FunctionRunner('movingAverage').init({ field: 'x', size: 2n, window: '1m' })).toMatch(/exactly one of size or window/);
+    expect(new FunctionRunner('movingAverage').init({ field: 'x', size: 0n })).toMatch(/option size: must be > 0/);
+    expect(new FunctionRunner('movingAverage').init({ field: 'x', window: 0n })).toMatch(/option window: must be > 0/);
+  });
+});
