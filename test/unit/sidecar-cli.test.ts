@@ -1,0 +1,168 @@
+/**
+ * The built CLI over real Unix sockets: `serve` as users start it, driven by the protocol client.
+ * (Real kapacitord drives the same sockets in test/integration.)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UdfClient } from '../../src/agent/client.js';
+import { encodeVarint } from '../../src/agent/framer.js';
+import { initOptions, streamPoint } from '../../src/udf/testing.js';
+import { findFunction } from '../../src/udf/registry.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (npm test does)`);
+});
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function serve(dir: string, extra: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, [cli, 'serve', '--socket-dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const deadline = Date.now() + 15_000;
+  while (!err.includes('"ready"')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not become ready: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, stderr: () => err };
+}
+
+function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  return exited(child).then((code) => ({ code, stderr }));
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+}
+
+const init = (fn: string, opts: Record<string, string | bigint | boolean>) => ({
+  kind: 'init' as const,
+  taskId: 'task',
+  nodeId: `${fn}2`,
+  options: initOptions(findFunction(fn), opts),
+});
+
+describe('udf-sidecar serve', () => {
+  it('serves every function on its own socket (mode 0660), logs ready once, and exits 0 on SIGTERM removing them', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const { child, stderr } = await serve(dir);
+    const names = ['edgeDetect', 'edgeDetectBatch', 'movingAverage', 'movingAverageBatch', 'rate', 'rateBatch'];
+    for (const n of names) {
+      const st = statSync(path.join(dir, `${n}.sock`));
+      expect(st.isSocket()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o660);
+    }
+    expect(stderr().match(/"ready"/g)).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    for (const n of names) expect(existsSync(path.join(dir, `${n}.sock`))).toBe(false);
+  });
+
+  it('runs the ADSL seed through edgeDetect over a socket and ends cleanly on half-close', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    await serve(dir);
+    const c = await UdfClient.connect(path.join(dir, 'edgeDetect.sock'));
+    c.send({ kind: 'info' }, init('edgeDetect', { field: 'value' }));
+    const [info, ok] = await c.take(2);
+    expect(info.kind).toBe('info');
+    expect(ok).toEqual({ kind: 'init', success: true, error: '' });
+    const states = ['SHOWTIME', 'SHOWTIME', 'TRAINING', 'TRAINING', 'SHOWTIME'];
+    const t0 = 1514979051065000000n;
+    c.send(...states.map((v, i) => ({ kind: 'point' as const, point: streamPoint('adsl_connection', { host: 'r1' }, t0 + BigInt(i) * 90_000_000_000n + 1n, { fieldsString: { value: v } }) })));
+    const out = await c.take(3);
+    expect(out.map((r) => (r.kind === 'point' ? [r.point.time, r.point.fieldsString.value] : r.kind))).toEqual([
+      [t0 + 1n, 'SHOWTIME'],
+      [t0 + 180_000_000_001n, 'TRAINING'],
+      [t0 + 360_000_000_001n, 'SHOWTIME'],
+    ]);
+    expect(await c.finish()).toEqual([]);
+  });
+
+  it('ends only the connection that sent a malformed frame, with an ErrorResponse', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    await serve(dir, ['--max-frame', '4096']);
+    const good = await UdfClient.connect(path.join(dir, 'rate.sock'));
+    good.send(init('rate', { field: 'n' }));
+    await good.take(1);
+    const bad = await UdfClient.connect(path.join(dir, 'rate.sock'));
+    bad.sendRaw(Buffer.from(encodeVarint(1_000_000)));
+    const [err] = await bad.ended();
+    expect(err).toMatchObject({ kind: 'error', error: expect.stringMatching(/exceeds the limit of 4096/) });
+    const garbage = await UdfClient.connect(path.join(dir, 'rate.sock'));
+    garbage.sendRaw(Buffer.from([3, 0xff, 0xff, 0xff]));
+    expect((await garbage.ended())[0]).toMatchObject({ kind: 'error', error: expect.stringMatching(/cannot decode Request/) });
+    // The first connection and the process keep working.
+    const p = (t: bigint, n: bigint) => ({ kind: 'point' as const, point: streamPoint('m', {}, t, { fieldsInt: { n } }) });
+    good.send(p(0n, 0n), p(1_000_000_000n, 42n), { kind: 'keepalive', time: 7n });
+    expect(await good.take(2)).toEqual([
+      expect.objectContaining({ kind: 'point', point: expect.objectContaining({ fieldsDouble: { rate: 42 } }) }),
+      { kind: 'keepalive', time: 7n },
+    ]);
+  });
+
+  it('replaces a stale socket but refuses a regular file, a directory, and a live socket', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    // What a SIGKILLed sidecar leaves behind: a socket file nobody listens on.
+    const sock = path.join(dir, 'rate.sock');
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`]);
+    await new Promise((r) => holder.stdout.once('data', r));
+    holder.kill('SIGKILL');
+    await exited(holder);
+    expect(statSync(sock).isSocket()).toBe(true);
+    const { child } = await serve(dir);
+    const c = await UdfClient.connect(sock);
+    c.send({ kind: 'info' });
+    expect((await c.take(1))[0].kind).toBe('info');
+    c.destroy();
+
+    const second = await run(['serve', '--socket-dir', dir]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/edgeDetect\.sock is in use by a running process/);
+    child.kill('SIGTERM');
+    await exited(child);
+
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    writeFileSync(path.join(dir2, 'edgeDetect.sock'), 'precious');
+    const file = await run(['serve', '--socket-dir', dir2]);
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/edgeDetect\.sock exists and is a regular file; refusing to replace it/);
+    expect(statSync(path.join(dir2, 'edgeDetect.sock')).isFile()).toBe(true);
+
+    const dir3 = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    mkdirSync(path.join(dir3, 'rate.sock'));
+    const d = await run(['serve', '--socket-dir', dir3, '--functions', 'rate']);
+    expect(d.stderr).toMatch(/rate\.sock exists and is a directory; refusing to replace it/);
+    expect(statSync(path.join(dir3, 'rate.sock')).isDirectory()).toBe(true);
+  });
+
+  it('runs a function on stdin/stdout in process mode', async () => {
+    const child = spawn(process.execPath, [cli, 'run', 'movingAverage'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    const { encodeRequest, decodeResponse } = await import('../../src/agent/codec.js');
+    const { FrameDecoder } = await import('../../src/agent/framer.js');
+    const got: ReturnType<typeof decodeResponse>[] = [];
+    const framer = new FrameDecoder();
+    child.stdout!.on('data', (d) => framer.push(d, (f) => got.push(decodeResponse(f))));
+    const reqs = [
+      init('movingAverage', { field: 'v', size: 2n }),
+      ...[1, 3, 5].map((v, i) => ({ kind: 'point' as const, point: streamPoint('m', {}, BigInt(i), { fieldsDouble: { v } }) })),
+    ];
+    child.stdin!.end(Buffer.concat(reqs.map(encodeRequest)));
+    expect(await exited(child)).toBe(0);
+    expect(got.map((r) => (r.kind === 'point' ? r.point.fieldsDouble.movingAverage : r.kind))).toEqual(['init', 2, 4]);
+  });
+});
