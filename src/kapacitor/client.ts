@@ -4,7 +4,7 @@
  */
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Dbrp, RemoteTask, RemoteTemplate, SyncPlan, VarValue } from './plan.js';
+import { type Dbrp, type RemoteTask, type RemoteTemplate, type SyncPlan, type VarValue } from './plan.js';
 
 export class KapacitorApiError extends SidecarError {
   constructor(what: string, detail: string, status?: number, cause?: unknown) {
@@ -21,6 +21,8 @@ interface TaskJson {
   dbrps?: Dbrp[] | null;
   vars?: Record<string, VarValue> | null;
   status: 'enabled' | 'disabled';
+  executing?: boolean;
+  error?: string;
 }
 
 export class KapacitorClient {
@@ -43,19 +45,19 @@ export class KapacitorClient {
   }
 
   async listTasks(): Promise<RemoteTask[]> {
-    const fields = ['type', 'template-id', 'dbrps', 'vars', 'status'].map((f) => `fields=${f}`).join('&');
+    const fields = ['type', 'template-id', 'dbrps', 'vars', 'status', 'executing', 'error'].map((f) => `fields=${f}`).join('&');
     const all: RemoteTask[] = [];
     for (let offset = 0; ; offset += PAGE) {
       const page = await this.request<{ tasks: TaskJson[] }>('listing tasks', 'GET', `/tasks?${fields}&limit=${PAGE}&offset=${offset}`);
       all.push(
-        ...page.tasks.map((t) => ({ id: t.id, templateID: t['template-id'] ?? '', type: t.type, dbrps: t.dbrps ?? [], vars: t.vars ?? {}, status: t.status })),
+        ...page.tasks.map((t) => ({ id: t.id, templateID: t['template-id'] ?? '', type: t.type, dbrps: t.dbrps ?? [], vars: t.vars ?? {}, status: t.status, executing: t.executing, error: t.error })),
       );
       if (page.tasks.length < PAGE) return all;
     }
   }
 
   /** Templates first (tasks refer to them), deletions last. */
-  async apply(plan: SyncPlan, logger: Logger): Promise<void> {
+  async apply(plan: SyncPlan, logger: Logger, settleMs = 2000): Promise<void> {
     for (const s of plan.steps) {
       switch (s.kind) {
         case 'create-template':
@@ -72,6 +74,10 @@ export class KapacitorClient {
           logger.info('task created', { task: s.id, template: s.templateID });
           break;
         case 'update-task':
+          // Stop, then start with the new definition: a task reloaded in place keeps reporting `executing` even when
+          // its UDF refuses the new options, while a fresh start reports the refusal. Also the only way to restart a
+          // task Kapacitor stopped but still lists as enabled.
+          if (s.status === 'enabled') await this.request(`stopping task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { status: 'disabled' });
           await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
           logger.info('task updated', { task: s.id, changed: s.changed });
           break;
@@ -85,6 +91,28 @@ export class KapacitorClient {
       if (s.kind !== 'delete-task') continue;
       await this.request(`deleting task ${s.id}`, 'DELETE', `/tasks/${encodeURIComponent(s.id)}`);
       logger.info('task deleted', { task: s.id, template: s.templateID });
+    }
+    await this.checkStarted(plan, settleMs);
+  }
+
+  /**
+   * Kapacitor answers a define or enable with success even when the task then fails to start: a UDF node opens its
+   * connection and sends Init in the task's own goroutine, so a refused option or an absent socket only shows later,
+   * as `executing: false` (the `error` text of a running task can be stale). Watch the tasks for `settleMs`.
+   */
+  private async checkStarted(plan: SyncPlan, settleMs: number): Promise<void> {
+    const ids = plan.steps.flatMap((s) => ((s.kind === 'create-task' || s.kind === 'update-task') && s.status === 'enabled' ? [s.id] : []));
+    if (ids.length === 0) return;
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const failures: string[] = [];
+      for (const id of ids) {
+        const t = await this.request<TaskJson>(`reading task ${id}`, 'GET', `/tasks/${encodeURIComponent(id)}?fields=executing&fields=error`);
+        if (!t.executing) failures.push(`${id}: ${t.error || 'not executing'}`);
+      }
+      if (failures.length > 0) throw new SidecarError('KAPACITOR_TASK_FAILED', `Kapacitor: task(s) did not start: ${failures.join('; ')}`);
+      if (Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

@@ -91,6 +91,16 @@ describe('planSync', () => {
     ]);
   });
 
+  it('restarts an enabled task that Kapacitor stopped (executing false), and leaves a disabled one alone', () => {
+    const { templates, tasks } = remoteOf(planSync(wants, [], []));
+    tasks[0].executing = false;
+    expect(planSync(wants, templates, tasks).steps).toContainEqual(expect.objectContaining({ kind: 'update-task', id: tasks[0].id, changed: ['not running'] }));
+    const disabled = { ...wants, status: 'disabled' as const };
+    const { templates: t2, tasks: k2 } = remoteOf(planSync(disabled, [], []));
+    k2[0].executing = false;
+    expect(isNoop(planSync(disabled, t2, k2))).toBe(true);
+  });
+
   it('counts a var removed from config as drift', () => {
     const { templates, tasks } = remoteOf(planSync(wants, [], []));
     const plan = planSync({ ...wants, vars: { edge_detect: { measurement: 'cpu' } } }, templates, tasks);

@@ -32,6 +32,9 @@ export interface RemoteTask {
   dbrps: Dbrp[];
   vars: Record<string, VarValue>;
   status: 'enabled' | 'disabled';
+  /** False for an enabled task that stopped (its UDF refused Init, the sidecar went away): it needs a restart. */
+  executing?: boolean;
+  error?: string;
 }
 
 export interface SyncWants {
@@ -76,6 +79,9 @@ export class SyncPlanError extends Error {
 }
 
 const TASK_ID = /^[-._\p{L}0-9]+$/u;
+
+/** The `changed` entry of an enabled task that is not executing: applying the plan disables and re-enables it. */
+export const NOT_RUNNING = 'not running';
 
 export function taskId(pattern: string, template: string, dbrp: Dbrp): string {
   const id = pattern.replaceAll('{template}', template).replaceAll('{db}', dbrp.db).replaceAll('{rp}', dbrp.rp);
@@ -122,6 +128,7 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
     if (!sameDbrps(remote.dbrps, spec.dbrps)) changed.push('dbrps');
     if (!sameVars(remote.vars, spec.vars)) changed.push('vars');
     if (remote.status !== spec.status) changed.push('status');
+    else if (spec.status === 'enabled' && remote.executing === false) changed.push(NOT_RUNNING);
     steps.push(changed.length ? { kind: 'update-task', ...spec, changed } : { kind: 'keep-task', id: spec.id });
   }
   if (wants.prune) {

@@ -17,6 +17,8 @@ export const DEFAULT_TICKSCRIPTS = fileURLToPath(new URL('../../tickscripts', im
 export interface SyncOptions {
   kapacitorUrl: string;
   timeoutMs: number;
+  /** How long started tasks are watched for a UDF that refuses Init. */
+  settleMs: number;
   tickscripts: string;
   templates?: string[];
   /** Explicit db/rp list; when absent, databases are discovered through `influx` and filtered. */
@@ -42,7 +44,8 @@ export interface SyncFlags {
 /**
  * Keys: kapacitor.url (KAPACITOR_URL, default http://127.0.0.1:9092), kapacitor.timeout, and under kapacitor.sync:
  * tickscripts, templates, databases, match (default `^[^_]`: not _internal/_monitoring), exclude, taskName
- * (default `{template}.{db}.{rp}`), vars.<template>.<var>, status, prune. Discovery uses influxdb.url and
+ * (default `{template}.{db}.{rp}`), vars.<template>.<var>, status, prune, settle (default 2s: how long started tasks
+ * are watched for a UDF refusing Init). Discovery uses influxdb.url and
  * influxdb.token (INFLUXDB_TOKEN) or influxdb.username/password.
  */
 export function syncOptionsFromConfig(root: ConfigSection, flags: SyncFlags, env: NodeJS.ProcessEnv = process.env): SyncOptions {
@@ -69,6 +72,7 @@ export function syncOptionsFromConfig(root: ConfigSection, flags: SyncFlags, env
   return {
     kapacitorUrl,
     timeoutMs: kapacitor.durationMs('timeout', 10_000),
+    settleMs: sync.durationMs('settle', 2000),
     tickscripts: flags.tickscripts ?? sync.string('tickscripts', DEFAULT_TICKSCRIPTS),
     templates: sync.stringList('templates'),
     databases: listed?.map(parseDbrp),
@@ -119,6 +123,6 @@ export async function runSync(options: SyncOptions, io: { stdout: NodeJS.Writabl
     io.logger.info('nothing to do', { tasks: plan.steps.filter((s) => s.kind === 'keep-task').length });
     return 0;
   }
-  await client.apply(plan, io.logger);
+  await client.apply(plan, io.logger, options.settleMs);
   return 0;
 }

@@ -28,6 +28,11 @@ describe('scriptType', () => {
     expect(scriptType("var q = 'stream|x'\nbatch\n  |query('SELECT 1')\n")).toBe('batch');
   });
 
+  it("is not fooled by an apostrophe in a comment or // in a string", () => {
+    expect(scriptType("// the sidecar's average\nvar u = 'http://x'\nstream\n    |from()\n")).toBe('stream');
+    expect(declaredVars("// it's\nvar u = 'http://x' // a URL\nvar n = 3\n")).toEqual({ u: 'string', n: 'int' });
+  });
+
   it('refuses a script that is neither, naming the file', () => {
     expect(() => scriptType('var x = 1\n', 'x.tick')).toThrow(/x\.tick: .*neither/);
   });

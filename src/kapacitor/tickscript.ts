@@ -29,9 +29,16 @@ export function loadTemplates(dir: string): LocalTemplate[] {
     });
 }
 
-/** Strips `//` comments and string literals, so a `stream` inside either does not count. */
+const STRING_OR_COMMENT = /'(?:[^'\\\n]|\\.)*'|\/\/[^\n]*/g;
+
+/** Without `//` comments; one pass, so an apostrophe in a comment or `//` in a string is read as what it is. */
+function withoutComments(script: string): string {
+  return script.replace(STRING_OR_COMMENT, (m) => (m.startsWith('//') ? '' : m));
+}
+
+/** Without comments and with string literals emptied, so a `stream` inside either does not count. */
 function code(script: string): string {
-  return script.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/\/\/[^\n]*/g, '');
+  return script.replace(STRING_OR_COMMENT, (m) => (m.startsWith('//') ? '' : "''"));
 }
 
 export function scriptType(script: string, file = '(script)'): TaskType {
@@ -48,7 +55,7 @@ const ASSIGNED = /^\s*var\s+(\w+)\s*=\s*(.+?)\s*$/;
 /** `var x TYPE` gives the type; `var x = literal` implies it (5m → duration, 'a' → string, 10 → int, [*] → list, …). */
 export function declaredVars(script: string): Record<string, VarType> {
   const vars: Record<string, VarType> = {};
-  for (const line of script.replace(/\/\/[^\n]*/g, '').split('\n')) {
+  for (const line of withoutComments(script).split('\n')) {
     const declared = DECLARED.exec(line);
     if (declared) {
       vars[declared[1]] = declared[2] as VarType;

@@ -1,0 +1,281 @@
+/**
+ * `udf-sidecar kapacitor sync` against a real kapacitord whose UDFs are served by the real sidecar (`serve`): templates
+ * that call the UDFs are defined, tasks are created from them and run (each task's UDF node connects and is Init'ed),
+ * a second run changes nothing, drift is corrected, --dry-run changes nothing, --prune removes only our stale tasks,
+ * and databases are discovered from the real InfluxDB 1.8. Needs `npm run build` first (scripts/test.sh does it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, dropDatabase, ensureInfluxDB, startKapacitord, type Kapacitord } from './stack.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const cliPath = join(root, 'dist/cli.js');
+
+let work: string;
+let socketDir: string;
+let sidecar: ChildProcess;
+let kapacitord: Kapacitord;
+let sockets: string[] = [];
+
+/** `serve` on socketDir; resolves once every socket the [udf] section names exists. */
+async function startSidecar(): Promise<void> {
+  sidecar = spawn(process.execPath, [cliPath, 'serve', '--socket-dir', socketDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  sidecar.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  const deadline = Date.now() + 20_000;
+  while (!sockets.every((s) => existsSync(s))) {
+    if (sidecar.exitCode !== null || Date.now() > deadline) throw new Error(`the sidecar did not create ${sockets.join(', ')}:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopSidecar(): Promise<void> {
+  if (sidecar.exitCode !== null) return;
+  const exited = new Promise((r) => sidecar.once('exit', r));
+  sidecar.kill('SIGTERM');
+  await exited;
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function api<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`${kapacitord.url}/kapacitor/v1${path}`, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+interface TaskJson {
+  id: string;
+  'template-id': string;
+  dbrps: { db: string; rp: string }[];
+  vars: Record<string, { type: string; value: unknown }>;
+  status: string;
+  executing: boolean;
+  error: string;
+  modified: string;
+}
+
+const tasks = async () => (await api<{ tasks: TaskJson[] }>('/tasks?script-format=raw')).tasks.sort((a, b) => a.id.localeCompare(b.id));
+const templates = async () => (await api<{ templates: { id: string; type: string; script: string }[] }>('/templates?script-format=raw')).templates;
+
+const EDGE = `// state changes of a field, through the sidecar's edgeDetect
+var measurement string
+var field = 'state'
+
+stream
+    |from()
+        .measurement(measurement)
+    @edgeDetect()
+        .field(field)
+    |httpOut('edges')
+`;
+
+const AVERAGE = `// moving average through the sidecar's movingAverage
+var measurement string
+var size = 5
+
+stream
+    |from()
+        .measurement(measurement)
+    @movingAverage()
+        .field('value')
+        .size(size)
+    |httpOut('average')
+`;
+
+let tickDir: string;
+let configPath: string;
+
+async function writeConfig(sync: Record<string, unknown>, influxdb?: Record<string, unknown>): Promise<void> {
+  const { stringify } = await import('yaml');
+  await writeFile(configPath, stringify({ ...(influxdb ? { influxdb } : {}), kapacitor: { url: kapacitord.url, sync: { tickscripts: tickDir, ...sync } } }));
+}
+
+const sync = (...flags: string[]) => runCli(['kapacitor', 'sync', '--config', configPath, ...flags]);
+
+beforeAll(async () => {
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (scripts/test.sh does)`);
+  work = await mkdtemp(join(tmpdir(), 'udf-sync-'));
+  socketDir = join(work, 's');
+  tickDir = join(work, 'tickscripts');
+  configPath = join(work, 'config.yaml');
+  await rm(tickDir, { recursive: true, force: true });
+  await import('node:fs/promises').then((fs) => fs.mkdir(tickDir));
+  await writeFile(join(tickDir, 'edge.tick'), EDGE);
+  await writeFile(join(tickDir, 'average.tick'), AVERAGE);
+
+  const conf = await runCli(['kapacitor-conf', '--socket-dir', socketDir]);
+  if (conf.code !== 0) throw new Error(`kapacitor-conf failed: ${conf.stderr}`);
+  sockets = [...conf.stdout.matchAll(/socket = "([^"]+)"/g)].map((m) => m[1]);
+  await startSidecar();
+  kapacitord = await startKapacitord({ udfConf: conf.stdout, name: 'kapacitor-sync' });
+});
+
+afterAll(async () => {
+  await kapacitord?.stop();
+  if (sidecar) await stopSidecar();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('kapacitor sync against kapacitord', () => {
+  it('with --dry-run prints the plan and defines nothing', async () => {
+    await writeConfig({ databases: ['telemetry', 'plant.30d'], vars: { edge: { measurement: 'door' }, average: { measurement: 'temp' } } });
+    const r = await sync('--dry-run');
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual([
+      '+ template average (stream)',
+      '+ template edge (stream)',
+      '+ task average.telemetry.autogen from average on telemetry.autogen with measurement=temp (enabled)',
+      '+ task average.plant.30d from average on plant.30d with measurement=temp (enabled)',
+      '+ task edge.telemetry.autogen from edge on telemetry.autogen with measurement=door (enabled)',
+      '+ task edge.plant.30d from edge on plant.30d with measurement=door (enabled)',
+    ]);
+    expect(await templates()).toEqual([]);
+    expect(await tasks()).toEqual([]);
+  });
+
+  it('defines the templates and one running task per template and database, their UDF nodes initialised', async () => {
+    const r = await sync();
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    expect((await templates()).map((t) => [t.id, t.type, t.script]).sort()).toEqual([
+      ['average', 'stream', AVERAGE],
+      ['edge', 'stream', EDGE],
+    ]);
+    const all = await tasks();
+    expect(all.map((t) => [t.id, t['template-id'], t.dbrps, t.status, t.executing, t.error])).toEqual([
+      ['average.plant.30d', 'average', [{ db: 'plant', rp: '30d' }], 'enabled', true, ''],
+      ['average.telemetry.autogen', 'average', [{ db: 'telemetry', rp: 'autogen' }], 'enabled', true, ''],
+      ['edge.plant.30d', 'edge', [{ db: 'plant', rp: '30d' }], 'enabled', true, ''],
+      ['edge.telemetry.autogen', 'edge', [{ db: 'telemetry', rp: 'autogen' }], 'enabled', true, ''],
+    ]);
+    expect(Object.keys(all[2].vars)).toEqual(['measurement']);
+    expect(all[2].vars.measurement).toMatchObject({ type: 'string', value: 'door' });
+  });
+
+  it('changes nothing when run again', async () => {
+    const before = await tasks();
+    const r = await sync();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/"message":"nothing to do"/);
+    const planLines = r.stderr.split('\n').filter((l) => /^[+~=-] /.test(l));
+    expect(planLines).toHaveLength(6);
+    expect(planLines.every((l) => l.startsWith('= '))).toBe(true);
+    expect((await tasks()).map((t) => t.modified)).toEqual(before.map((t) => t.modified));
+  });
+
+  it('corrects drift: a var changed in config, a task disabled by hand, a template edited on disk', async () => {
+    await api('/tasks/edge.telemetry.autogen', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'disabled' }) });
+    await writeConfig({ databases: ['telemetry', 'plant.30d'], vars: { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } } });
+    const edited = AVERAGE.replace("|httpOut('average')", "|httpOut('mean')");
+    await writeFile(join(tickDir, 'average.tick'), edited);
+
+    const dry = await sync('--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.split('\n').filter(Boolean)).toEqual([
+      '~ template average: script',
+      '= template edge',
+      '~ task average.telemetry.autogen: vars',
+      '~ task average.plant.30d: vars',
+      '~ task edge.telemetry.autogen: vars, status',
+      '~ task edge.plant.30d: vars',
+    ]);
+    expect((await tasks()).find((t) => t.id === 'edge.telemetry.autogen')?.status).toBe('disabled');
+
+    const r = await sync();
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    const all = await tasks();
+    // `error` keeps the text of the reload's stop ("node aborted") on a running task: executing is what counts.
+    expect(all.map((t) => [t.id, t.status, t.executing])).toEqual(all.map((t) => [t.id, 'enabled', true]));
+    expect(all.find((t) => t.id === 'edge.telemetry.autogen')?.vars.field).toMatchObject({ type: 'string', value: 'open' });
+    expect(all.find((t) => t.id === 'average.plant.30d')?.vars.size).toMatchObject({ type: 'int', value: 3 });
+    expect((await templates()).find((t) => t.id === 'average')?.script).toBe(edited);
+    expect((await sync()).stderr).toMatch(/"message":"nothing to do"/);
+  });
+
+  it('with --prune deletes only tasks of our templates that no database wants, never anyone else’s', async () => {
+    await api('/tasks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'hand_made', type: 'stream', dbrps: [{ db: 'plant', rp: '30d' }], script: "stream|from().measurement('x')|httpOut('x')", status: 'enabled' }),
+    });
+    await writeConfig({ databases: ['telemetry'], vars: { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } } });
+    const keep = await sync();
+    expect(keep.code).toBe(0);
+    expect((await tasks()).map((t) => t.id)).toContain('edge.plant.30d');
+
+    const r = await sync('--prune');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('- task edge.plant.30d (from edge, no longer wanted)');
+    expect((await tasks()).map((t) => t.id)).toEqual(['average.telemetry.autogen', 'edge.telemetry.autogen', 'hand_made']);
+  });
+
+  it('exits 2 naming the key and the file when a var is not declared by its template, and changes nothing', async () => {
+    const before = await tasks();
+    await writeConfig({ databases: ['telemetry'], vars: { edge: { measurement: 'door', feild: 'open' } } });
+    const r = await sync();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${configPath}: kapacitor.sync.vars.edge.feild: `);
+    expect((await tasks()).map((t) => t.modified)).toEqual(before.map((t) => t.modified));
+  });
+
+  it('exits 1 with the UDF\'s reason when a task does not start, on create and on update, and restarts it once fixed', async () => {
+    const vars = (size: number) => ({ edge: { measurement: 'door' }, average: { measurement: 'temp', size } });
+    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(-1) });
+    const created = await sync();
+    expect(created.code).toBe(1);
+    expect(created.stderr).toMatch(/Kapacitor: task\(s\) did not start: fresh-average-telemetry: .*size: must be > 0/);
+
+    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(3) });
+    const dry = await sync('--dry-run');
+    expect(dry.stdout).toContain('~ task fresh-average-telemetry: vars, not running');
+    const fixed = await sync();
+    expect(fixed.stderr).not.toMatch(/"level":"error"/);
+    expect(fixed.code).toBe(0);
+    const running = async () => Object.fromEntries((await tasks()).map((t) => [t.id, t.executing]));
+    expect(await running()).toMatchObject({ 'fresh-average-telemetry': true, 'fresh-edge-telemetry': true });
+
+    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(0) });
+    const updated = await sync();
+    expect(updated.code).toBe(1);
+    expect(updated.stderr).toMatch(/did not start: fresh-average-telemetry: .*size: must be > 0/);
+    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(3) });
+    expect((await sync()).code).toBe(0);
+    expect(await running()).toMatchObject({ 'fresh-average-telemetry': true });
+  });
+
+  it('discovers databases from InfluxDB and keeps only those the filter matches', async () => {
+    const { url } = await ensureInfluxDB();
+    for (const db of ['sync_site_a', 'sync_site_b', 'sync_scratch']) await createDatabase(db);
+    try {
+      await writeConfig(
+        { match: '^sync_site_', templates: ['edge'], taskName: 'udf-{template}-{db}', vars: { edge: { measurement: 'door' } } },
+        { url },
+      );
+      const r = await sync('--dry-run');
+      expect(r.stderr).not.toMatch(/"level":"error"/);
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('+ task'))).toEqual([
+        '+ task udf-edge-sync_site_a from edge on sync_site_a.autogen with measurement=door (enabled)',
+        '+ task udf-edge-sync_site_b from edge on sync_site_b.autogen with measurement=door (enabled)',
+      ]);
+    } finally {
+      for (const db of ['sync_site_a', 'sync_site_b', 'sync_scratch']) await dropDatabase(db);
+    }
+  });
+});
