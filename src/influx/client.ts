@@ -49,9 +49,12 @@ export class InfluxAdmin {
   }
 
   async readState(orgName: string): Promise<OrgState> {
-    const orgs = await call(`looking up org ${JSON.stringify(orgName)}`, () => this.orgs.getOrgs({ org: orgName }));
+    const notFound = () => new SidecarError('INFLUX_ORG_NOT_FOUND', `InfluxDB: org ${JSON.stringify(orgName)} not found or not visible to this token`);
+    const orgs = await this.orgs.getOrgs({ org: orgName }).catch((err: unknown) => {
+      throw err instanceof HttpError && err.statusCode === 404 ? notFound() : new InfluxApiError(`looking up org ${JSON.stringify(orgName)}`, err);
+    });
     const org = orgs.orgs?.find((o) => o.name === orgName);
-    if (!org?.id) throw new SidecarError('INFLUX_ORG_NOT_FOUND', `InfluxDB: org ${JSON.stringify(orgName)} not found or not visible to this token`);
+    if (!org?.id) throw notFound();
     const orgID = org.id;
 
     const buckets: OrgState['buckets'] = [];

@@ -14,6 +14,8 @@ import { createDatabase, dropDatabase, ensureInfluxDB, startKapacitord, type Kap
 
 const root = resolve(import.meta.dirname, '../..');
 const cliPath = join(root, 'dist/cli.js');
+// On a machine without the cached server binaries, the first start builds them from the registries (minutes).
+const INSTALL_TIMEOUT_MS = 45 * 60_000;
 
 let work: string;
 let socketDir: string;
@@ -123,7 +125,7 @@ beforeAll(async () => {
   sockets = [...conf.stdout.matchAll(/socket = "([^"]+)"/g)].map((m) => m[1]);
   await startSidecar();
   kapacitord = await startKapacitord({ udfConf: conf.stdout, name: 'kapacitor-sync' });
-});
+}, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
   await kapacitord?.stop();
