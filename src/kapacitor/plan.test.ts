@@ -14,14 +14,14 @@ const rate: LocalTemplate = {
   type: 'batch',
   script: 'batch|query(q)',
   file: 'tickscripts/rate_batch.tick',
-  vars: { database: 'string', retentionPolicy: 'string', every: 'duration' },
+  vars: { query: 'string', outputDB: 'string', every: 'duration' },
 };
 
 const wants: SyncWants = {
   templates: [edge, rate],
   databases: [{ db: 'telemetry', rp: 'autogen' }],
   taskName: '{template}.{db}.{rp}',
-  vars: { edge_detect: { measurement: 'cpu', minDuration: '2m' } },
+  vars: { edge_detect: { measurement: 'cpu', minDuration: '2m' }, rate_batch: { query: 'SELECT v FROM "{db}"."{rp}"."c"', outputDB: '{db}_out' } },
   status: 'enabled',
   prune: false,
 };
@@ -53,9 +53,13 @@ describe('planSync', () => {
     });
   });
 
-  it('fills database and retentionPolicy vars from the task dbrp when the template declares them', () => {
-    const plan = planSync(wants, [], []);
-    expect(plan.steps[3]).toMatchObject({ vars: { database: { type: 'string', value: 'telemetry' }, retentionPolicy: { type: 'string', value: 'autogen' } } });
+  it('fills {db} and {rp} in string vars with each task\'s database and retention policy', () => {
+    const plan = planSync({ ...wants, databases: [...wants.databases, { db: 'plant', rp: '30d' }] }, [], []);
+    const rateTasks = plan.steps.filter((s) => s.kind === 'create-task' && s.templateID === 'rate_batch');
+    expect(rateTasks.map((s) => s.kind === 'create-task' && s.vars)).toEqual([
+      { query: { type: 'string', value: 'SELECT v FROM "telemetry"."autogen"."c"' }, outputDB: { type: 'string', value: 'telemetry_out' } },
+      { query: { type: 'string', value: 'SELECT v FROM "plant"."30d"."c"' }, outputDB: { type: 'string', value: 'plant_out' } },
+    ]);
   });
 
   it('is a no-op when Kapacitor already has exactly that (applying the plan twice changes nothing)', () => {
@@ -103,7 +107,7 @@ describe('planSync', () => {
 
   it('counts a var removed from config as drift', () => {
     const { templates, tasks } = remoteOf(planSync(wants, [], []));
-    const plan = planSync({ ...wants, vars: { edge_detect: { measurement: 'cpu' } } }, templates, tasks);
+    const plan = planSync({ ...wants, vars: { ...wants.vars, edge_detect: { measurement: 'cpu' } } }, templates, tasks);
     expect(plan.steps).toContainEqual(expect.objectContaining({ kind: 'update-task', id: 'edge_detect.telemetry.autogen', changed: ['vars'] }));
   });
 
@@ -162,7 +166,7 @@ describe('durationNs', () => {
 
 describe('formatSyncPlan', () => {
   it('prints one line per step', () => {
-    expect(formatSyncPlan(planSync({ ...wants, templates: [edge] }, [], [])).split('\n')).toEqual([
+    expect(formatSyncPlan(planSync({ ...wants, templates: [edge], vars: { edge_detect: wants.vars.edge_detect } }, [], [])).split('\n')).toEqual([
       '+ template edge_detect (stream)',
       '+ task edge_detect.telemetry.autogen from edge_detect on telemetry.autogen with measurement=cpu minDuration=2m (enabled)',
     ]);

@@ -4,8 +4,9 @@
  *
  * Naming convention: a task's ID is `taskName` with {template}, {db} and {rp} filled in (default
  * `{template}.{db}.{rp}`). Only tasks made from one of our templates are ever updated or (with prune) deleted.
- * Vars: the values in config, typed by the template's declarations; a template that declares a `database` or
- * `retentionPolicy` string var gets the task's db/rp there unless config sets it (batch scripts need it in their query).
+ * Vars: the values in config, typed by the template's declarations; `{db}` and `{rp}` in a string, lambda or regex
+ * value become the task's database and retention policy, so one line of config serves every database (a batch query's
+ * FROM, an influxDBOut's database).
  */
 import type { LocalTemplate, TaskType, VarType } from './tickscript.js';
 
@@ -143,13 +144,12 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
 /** Config values → Kapacitor vars, typed by the template's declarations. */
 export function taskVars(template: LocalTemplate, values: Record<string, unknown>, dbrp: Dbrp): Record<string, VarValue> {
   const vars: Record<string, VarValue> = {};
-  if (template.vars.database === 'string' && !('database' in values)) vars.database = { type: 'string', value: dbrp.db };
-  if (template.vars.retentionPolicy === 'string' && !('retentionPolicy' in values)) vars.retentionPolicy = { type: 'string', value: dbrp.rp };
   for (const [name, raw] of Object.entries(values)) {
     const type = template.vars[name];
     const key = `vars.${template.id}.${name}`;
     if (!type) throw new SyncPlanError(key, `${template.file} declares no var ${name} (declared: ${Object.keys(template.vars).join(', ') || 'none'})`);
-    vars[name] = { type, value: varValue(type, raw, key) };
+    const value = varValue(type, raw, key);
+    vars[name] = { type, value: typeof value === 'string' ? value.replaceAll('{db}', dbrp.db).replaceAll('{rp}', dbrp.rp) : value };
   }
   return vars;
 }

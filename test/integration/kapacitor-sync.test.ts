@@ -6,11 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, dropDatabase, ensureInfluxDB, startKapacitord, type Kapacitord } from './stack.js';
+import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery, influxWriteLP, startKapacitord, type Kapacitord } from './stack.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cliPath = join(root, 'dist/cli.js');
@@ -22,6 +23,7 @@ let socketDir: string;
 let sidecar: ChildProcess;
 let kapacitord: Kapacitord;
 let sockets: string[] = [];
+let udfConf = '';
 
 /** `serve` on socketDir; resolves once every socket the [udf] section names exists. */
 async function startSidecar(): Promise<void> {
@@ -33,6 +35,17 @@ async function startSidecar(): Promise<void> {
     if (sidecar.exitCode !== null || Date.now() > deadline) throw new Error(`the sidecar did not create ${sockets.join(', ')}:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A port nobody listens on now: other test files (and other people's runs) use the stack's fixed Kapacitor port. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+    server.once('error', fail);
+  });
 }
 
 async function stopSidecar(): Promise<void> {
@@ -115,25 +128,30 @@ beforeAll(async () => {
   socketDir = join(work, 's');
   tickDir = join(work, 'tickscripts');
   configPath = join(work, 'config.yaml');
-  await rm(tickDir, { recursive: true, force: true });
-  await import('node:fs/promises').then((fs) => fs.mkdir(tickDir));
+  await mkdir(tickDir);
   await writeFile(join(tickDir, 'edge.tick'), EDGE);
   await writeFile(join(tickDir, 'average.tick'), AVERAGE);
-
   const conf = await runCli(['kapacitor-conf', '--socket-dir', socketDir]);
   if (conf.code !== 0) throw new Error(`kapacitor-conf failed: ${conf.stderr}`);
+  udfConf = conf.stdout;
   sockets = [...conf.stdout.matchAll(/socket = "([^"]+)"/g)].map((m) => m[1]);
   await startSidecar();
-  kapacitord = await startKapacitord({ udfConf: conf.stdout, name: 'kapacitor-sync' });
-}, INSTALL_TIMEOUT_MS);
+});
 
 afterAll(async () => {
-  await kapacitord?.stop();
   if (sidecar) await stopSidecar();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('kapacitor sync against kapacitord', () => {
+  beforeAll(async () => {
+    kapacitord = await startKapacitord({ udfConf, name: 'kapacitor-sync', port: await freePort() });
+  }, INSTALL_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await kapacitord?.stop();
+  });
+
   it('with --dry-run prints the plan and defines nothing', async () => {
     await writeConfig({ databases: ['telemetry', 'plant.30d'], vars: { edge: { measurement: 'door' }, average: { measurement: 'temp' } } });
     const r = await sync('--dry-run');
@@ -279,5 +297,67 @@ describe('kapacitor sync against kapacitord', () => {
     } finally {
       for (const db of ['sync_site_a', 'sync_site_b', 'sync_scratch']) await dropDatabase(db);
     }
+  });
+});
+
+describe('kapacitor sync of the packaged tickscripts/', () => {
+  const db = 'sync_packaged';
+
+  beforeAll(async () => {
+    await ensureInfluxDB();
+    await dropDatabase(db);
+    // Before kapacitord starts, so that it subscribes to the database at once.
+    await createDatabase(db);
+    kapacitord = await startKapacitord({ udfConf, name: 'kapacitor-sync-packaged', influxdb: true, port: await freePort() });
+  }, INSTALL_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await kapacitord?.stop();
+    await dropDatabase(db).catch(() => undefined);
+  });
+
+  it('defines all of them, one running task each on the database, and points flow through the UDF to InfluxDB', async () => {
+    const out = { outputDB: '{db}', outputRP: '{rp}' };
+    await writeFile(
+      configPath,
+      (await import('yaml')).stringify({
+        kapacitor: {
+          url: kapacitord.url,
+          sync: {
+            databases: [db],
+            vars: {
+              counter_rate: out,
+              edge_detect: out,
+              moving_average: out,
+              counter_rate_batch: { ...out, query: 'SELECT bytes_recv FROM "{db}"."{rp}"."net"' },
+              edge_detect_batch: { ...out, query: 'SELECT value FROM "{db}"."{rp}"."adsl_connection"' },
+              moving_average_batch: { ...out, query: 'SELECT usage FROM "{db}"."{rp}"."cpu"' },
+            },
+          },
+        },
+      }),
+    );
+    const r = await sync();
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    const all = await tasks();
+    expect(all.map((t) => [t.id, t['template-id'], t.executing])).toEqual(
+      ['counter_rate', 'counter_rate_batch', 'edge_detect', 'edge_detect_batch', 'moving_average', 'moving_average_batch']
+        .map((t) => [`${t}.${db}.autogen`, t, true])
+        .sort(([a], [b]) => String(a).localeCompare(String(b))),
+    );
+    expect(all.find((t) => t.id === `moving_average_batch.${db}.autogen`)?.vars.query).toMatchObject({ value: `SELECT usage FROM "${db}"."autogen"."cpu"` });
+
+    // moving_average.tick: mean of the last 3 `usage` values per host, written back as cpu_avg.
+    const t0 = BigInt(Date.now()) * 1_000_000n;
+    await influxWriteLP(db, '', [1, 2, 3, 4].map((v, i) => `cpu,host=a usage=${v * 10} ${t0 + BigInt(i) * 1_000_000_000n}`));
+    const deadline = Date.now() + 30_000;
+    let values: unknown[][] = [];
+    while (Date.now() < deadline) {
+      values = (await influxQuery(db, 'SELECT * FROM cpu_avg'))[0]?.values ?? [];
+      if (values.length >= 2) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(values.length).toBeGreaterThanOrEqual(2);
   });
 });
