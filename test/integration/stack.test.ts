@@ -11,8 +11,10 @@ import {
   ensureInfluxDB,
   ensureKafka,
   ensureRedis,
+  freePort,
   influxQuery,
   influxWriteLP,
+  influxdb2Setup,
   isServiceRunning,
   parseJsonBigInt,
   startKapacitord,
@@ -67,6 +69,21 @@ describe('stack: InfluxDB 1.8', () => {
     expect(parseJsonBigInt('{"a":[1,-2.5e3,"x\\"y",null,true,18446744073709551615]}')).toEqual({
       a: [1, -2500, 'x"y', null, true, 18446744073709551615n],
     });
+  });
+});
+
+describe('stack: InfluxDB 2.7', () => {
+  it('is set up (org, bucket, token) and accepts a token-authenticated write', async () => {
+    const setup = await influxdb2Setup();
+    expect(setup.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = (await (await fetch(`${setup.url}/health`)).json()) as { status: string; version: string };
+    expect(health.status).toBe('pass');
+    expect(health.version).toMatch(/^2\.7\./);
+    const res = await fetch(
+      `${setup.url}/api/v2/write?org=${encodeURIComponent(setup.org)}&bucket=${encodeURIComponent(setup.bucket)}&precision=ns`,
+      { method: 'POST', headers: { Authorization: `Token ${setup.token}` }, body: 'stack_smoke v=1i 1700000000000000001' },
+    );
+    expect(res.status).toBe(204);
   });
 });
 
@@ -128,7 +145,7 @@ describe('stack: Kafka', () => {
 
 describe('stack: Kapacitor', () => {
   it('kapacitord starts with an empty udf section, answers ping, and the CLI lists tasks', async () => {
-    const k = await startKapacitord({ name: 'smoke', udfConf: '[udf]\n' });
+    const k = await startKapacitord({ name: 'smoke', udfConf: '[udf]\n', port: await freePort() });
     try {
       const ping = await fetch(`${k.url}/kapacitor/v1/ping`);
       expect(ping.status).toBe(204);
@@ -148,7 +165,7 @@ describe('stack: Kapacitor', () => {
     const db = `stack_sub_${process.pid}`;
     await dropDatabase(db);
     await createDatabase(db);
-    const k = await startKapacitord({ name: 'subscription', udfConf: '', influxdb: true });
+    const k = await startKapacitord({ name: 'subscription', udfConf: '', influxdb: true, port: await freePort() });
     try {
       const subs = await influxQuery('', 'SHOW SUBSCRIPTIONS');
       const mine = subs.find((s) => s.name === db);

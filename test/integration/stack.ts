@@ -9,7 +9,7 @@
  *   stopService / startService                   take a server down and bring it back (data kept)
  *   influxQuery / influxWriteLP / createDatabase / dropDatabase   InfluxDB 1.8 v1 API, ns precision kept exact
  *   startKapacitord / kapacitorBinDir            one kapacitord per call, on KAPACITOR_PORT, in a temp dir
- *   ensureInfluxDB2 / influxdb2Setup             optional InfluxDB 2.7 (only where installed: install.sh influxdb2)
+ *   ensureInfluxDB2 / influxdb2Setup / resetInfluxDB2   InfluxDB 2.7 (POST /api/v2/setup: org, bucket, token)
  *
  * Environment overrides (same defaults as scripts/stack/lib.sh): UDF_STACK_CACHE, UDF_STACK_RUN, INFLUXDB_PORT,
  * INFLUXDB2_PORT, REDIS_PORT, KAFKA_PORT, KAPACITOR_PORT, KAPACITOR_VERSION.
@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +89,18 @@ function tail(file: string, lines = 60): string {
   } catch {
     return `(no log at ${file})`;
   }
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (for a kapacitord beside another one on KAPACITOR_PORT). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -303,6 +316,12 @@ export async function ensureInfluxDB2(): Promise<{ url: string }> {
   return { url: influxdb2Url() };
 }
 
+/** Stops InfluxDB 2, deletes its run dir (data, onboarding) and starts it again: a server that was never set up. */
+export async function resetInfluxDB2(): Promise<{ url: string }> {
+  await script('stop.sh', ['--clean', 'influxdb2'], 60_000);
+  return ensureInfluxDB2();
+}
+
 export interface InfluxDB2Setup {
   url: string;
   org: string;
@@ -314,9 +333,13 @@ export interface InfluxDB2Setup {
 
 /**
  * Onboards the InfluxDB 2 server (POST /api/v2/setup) once per run dir and returns its org, bucket and operator token.
- * A server that is already set up returns the facts saved at setup time (run dir file setup.json).
+ * A server that is already set up returns the facts saved at setup time (run dir file setup.json); `fresh: true` first
+ * resets the server (resetInfluxDB2).
  */
-export async function influxdb2Setup(opts: { org?: string; bucket?: string; token?: string } = {}): Promise<InfluxDB2Setup> {
+export async function influxdb2Setup(
+  opts: { org?: string; bucket?: string; token?: string; fresh?: boolean } = {},
+): Promise<InfluxDB2Setup> {
+  if (opts.fresh) await resetInfluxDB2();
   const { url } = await ensureInfluxDB2();
   const saved = path.join(stack.runDir, 'influxdb2', 'setup.json');
   const allowed = await (await fetch(`${url}/api/v2/setup`)).json() as { allowed?: boolean };
@@ -512,6 +535,8 @@ ${opts.extraConf ?? ''}
   });
   closeSync(fd);
   liveKapacitords.add(child);
+  // For scripts/stack/stop.sh kapacitord|all, should a test leave one behind.
+  await writeFile(path.join(dir, 'kapacitord.pid'), `${child.pid}\n`);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   const exitPromise = new Promise<void>((resolve) => {
     child.on('exit', (code, signal) => {
