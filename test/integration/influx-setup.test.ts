@@ -4,14 +4,14 @@
  * idempotence, --dry-run, replacement and rotation, conflicts. Each run works in an org of its own, deleted at the end.
  * Needs `npm run build` first (scripts/test.sh does it).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { influxdb2Setup, type InfluxDB2Setup } from './stack.js';
+import { freePort, influxdb2Setup, kapacitorBinDir, type InfluxDB2Setup } from './stack.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cliPath = join(root, 'dist/cli.js');
@@ -40,8 +40,12 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
 }
 
 function setup(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cli(['influx', 'setup', ...args], env);
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [cliPath, 'influx', 'setup', ...args], {
+    const child = spawn(process.execPath, [cliPath, ...args], {
       // debug: the secrets must stay out of the logs at every level
       env: { ...process.env, LOG_LEVEL: 'debug', INFLUXDB_URL: influx.url, INFLUXDB_ORG: org.name, INFLUXDB_TOKEN: influx.token, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -272,5 +276,100 @@ describe('influx setup against InfluxDB 2.7', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/"code":"INFLUX_ORG_NOT_FOUND"/);
     expect(unknown.stderr).not.toContain(influx.token);
+  });
+});
+
+/**
+ * What docker-compose.yml does, with real binaries instead of containers: kapacitord runs docker/kapacitor.conf (only
+ * paths, the port and InfluxDB's address rewritten) with the token `influx setup` wrote, exported the way the compose
+ * entrypoint exports it; `kapacitor sync` discovers the buckets through the DBRP mappings with Kapacitor's token; a
+ * packaged batch tickscript reads what the feeders' token wrote and writes its result back — all within least privilege.
+ */
+describe('the compose flow: docker/kapacitor.conf + influx setup tokens + kapacitor sync on InfluxDB 2', () => {
+  let sidecar: ChildProcess;
+  let kapacitord: ChildProcess;
+  let kapacitorUrl: string;
+  let kapacitorLog = '';
+  let tokens: Record<string, string>;
+
+  beforeAll(async () => {
+    tokens = tokensFrom(await readFile(join(work, 'tokens.env'), 'utf8'));
+    const socketDir = join(work, 's');
+    const dataDir = join(work, 'kapacitor');
+    await mkdir(dataDir);
+    sidecar = spawn(process.execPath, [cliPath, 'serve', '--socket-dir', socketDir], { stdio: 'ignore' });
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(join(socketDir, 'rateBatch.sock')) || !existsSync(join(socketDir, 'edgeDetect.sock'))) {
+      if (Date.now() > deadline) throw new Error('the sidecar did not create its sockets');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const port = await freePort();
+    kapacitorUrl = `http://127.0.0.1:${port}`;
+    const conf = (await readFile(join(root, 'docker/kapacitor.conf'), 'utf8'))
+      .replaceAll('/var/run/udf-sidecar', socketDir)
+      .replaceAll('/var/lib/kapacitor', dataDir)
+      .replace('bind-address = ":9092"', `bind-address = "127.0.0.1:${port}"`)
+      .replace('urls = ["http://influxdb:8086"]', `urls = ["${influx.url}"]`);
+    await writeFile(join(work, 'kapacitor.conf'), conf);
+    // The compose entrypoint: `. /secrets/tokens.env && export KAPACITOR_INFLUXDB_0_TOKEN && exec kapacitord ...`
+    kapacitord = spawn('sh', ['-c', `. "${join(work, 'tokens.env')}" && export KAPACITOR_INFLUXDB_0_TOKEN && exec "${join(kapacitorBinDir(), 'kapacitord')}" -config "${join(work, 'kapacitor.conf')}"`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH },
+    });
+    kapacitord.stdout!.setEncoding('utf8').on('data', (d: string) => (kapacitorLog += d));
+    kapacitord.stderr!.setEncoding('utf8').on('data', (d: string) => (kapacitorLog += d));
+    const up = Date.now() + 60_000;
+    for (;;) {
+      const ok = await fetch(`${kapacitorUrl}/kapacitor/v1/ping`).then((r) => r.status === 204, () => false);
+      if (ok) break;
+      if (kapacitord.exitCode !== null || Date.now() > up) throw new Error(`kapacitord with docker/kapacitor.conf did not start:\n${kapacitorLog.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, INSTALL_TIMEOUT_MS);
+
+  afterAll(async () => {
+    for (const child of [kapacitord, sidecar]) {
+      if (!child || child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('starts kapacitord on the shipped conf and runs a packaged batch tickscript over the mapped bucket', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lp = [0, 1, 2, 3, 4, 5].map((i) => `cpu,host=a usage=${10 * (i + 1)} ${now - 60 + i * 5}`).join('\n');
+    expect(await writeLP(tokens.FEEDERS_INFLUXDB_TOKEN, 'telemetry', lp)).toBe(204);
+
+    const config = join(work, 'sync.yaml');
+    await writeFile(
+      config,
+      stringify({
+        influxdb: { url: influx.url },
+        kapacitor: {
+          url: kapacitorUrl,
+          sync: {
+            match: '^telemetry$',
+            templates: ['moving_average_batch'],
+            vars: { moving_average_batch: { query: 'SELECT usage FROM "{db}"."{rp}"."cpu"', outputDB: '{db}', outputRP: '{rp}', every: '2s', period: '10m' } },
+          },
+        },
+      }),
+    );
+    // As the compose kapacitor-sync service runs it: discovery with Kapacitor's own token.
+    const r = await cli(['kapacitor', 'sync', '--config', config], { INFLUXDB_TOKEN: tokens.KAPACITOR_INFLUXDB_0_TOKEN });
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('+ task moving_average_batch.telemetry.1d3h46m40s from moving_average_batch on telemetry.1d3h46m40s');
+
+    const deadline = Date.now() + 30_000;
+    let rows: unknown[][] = [];
+    while (Date.now() < deadline) {
+      const q = await influxQL(tokens.KAPACITOR_INFLUXDB_0_TOKEN, 'telemetry', '1d3h46m40s', 'SELECT usage_avg FROM cpu_avg_batch');
+      rows = q.json.results?.[0]?.series?.[0]?.values ?? [];
+      if (rows.length > 0) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(rows.length, `no cpu_avg_batch written; kapacitord log:\n${kapacitorLog.slice(-3000)}`).toBeGreaterThan(0);
   });
 });

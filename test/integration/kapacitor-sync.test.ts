@@ -6,12 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery, influxWriteLP, startKapacitord, type Kapacitord } from './stack.js';
+import { createDatabase, dropDatabase, ensureInfluxDB, freePort, influxQuery, influxWriteLP, startKapacitord, type Kapacitord } from './stack.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cliPath = join(root, 'dist/cli.js');
@@ -35,17 +34,6 @@ async function startSidecar(): Promise<void> {
     if (sidecar.exitCode !== null || Date.now() > deadline) throw new Error(`the sidecar did not create ${sockets.join(', ')}:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** A port nobody listens on now: other test files (and other people's runs) use the stack's fixed Kapacitor port. */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-    server.once('error', fail);
-  });
 }
 
 async function stopSidecar(): Promise<void> {
