@@ -10,6 +10,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfigFile } from '../../src/config.js';
+import { readInfluxConfig } from '../../src/feeders/influx-writer.js';
+import { readKafkaConfig } from '../../src/feeders/kafka/config.js';
+import { readRedisConfig } from '../../src/feeders/redis/config.js';
+import { planSync } from '../../src/kapacitor/plan.js';
+import { syncOptionsFromConfig } from '../../src/kapacitor/sync.js';
+import { loadTemplates } from '../../src/kapacitor/tickscript.js';
 import { servedFunctions } from '../../src/udf/registry.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -117,6 +124,31 @@ describe('docker-compose.yml', () => {
   it('loads the tickscripts once Kapacitor is up, with the sync command', () => {
     expect(services['kapacitor-sync'].depends_on?.kapacitor).toEqual({ condition: 'service_healthy' });
     expect(cliArgs(services['kapacitor-sync']).slice(0, 2)).toEqual(['kapacitor', 'sync']);
+  });
+
+  it('has a sync config that plans cleanly against the packaged tickscripts (every var declared and well typed)', () => {
+    const { root: config } = loadConfigFile(join(dockerDir, 'config/sync.yaml'), { INFLUXDB_URL: 'http://influxdb:8086' });
+    const options = syncOptionsFromConfig(config, {}, {});
+    const templates = loadTemplates(options.tickscripts);
+    expect(templates.map((t) => t.id).sort()).toEqual(Object.keys(options.vars).sort());
+    const plan = planSync({ ...options, templates, databases: [{ db: 'telemetry', rp: '30d' }] }, [], []);
+    expect(plan.steps.filter((s) => s.kind === 'create-task').map((s) => s.id)).toHaveLength(templates.length);
+    expect(plan.steps).toContainEqual(
+      expect.objectContaining({ id: 'moving_average_batch.telemetry.30d', vars: expect.objectContaining({ query: { type: 'string', value: 'SELECT usage FROM "telemetry"."30d"."cpu"' } }) }),
+    );
+  });
+
+  it('has feeder configs the feeders accept, writing to the bucket influx setup grants them, with the token it writes', () => {
+    const env = { FEEDERS_INFLUXDB_TOKEN: 'from-the-secrets-volume' };
+    const readers = { 'redis.yaml': readRedisConfig, 'kafka.yaml': readKafkaConfig };
+    for (const [file, read] of Object.entries(readers)) {
+      const { root: config } = loadConfigFile(join(dockerDir, 'config', file), env);
+      expect(() => read(config), file).not.toThrow();
+      const { target } = readInfluxConfig(config.section('influxdb'));
+      expect(target, file).toMatchObject({ url: 'http://influxdb:8086', bucket: 'telemetry', token: 'from-the-secrets-volume' });
+    }
+    const { root: sync } = loadConfigFile(join(dockerDir, 'config/sync.yaml'), {});
+    expect(sync.section('influxSetup').stringList('feederBuckets')).toEqual(['telemetry']);
   });
 
   it('builds every sidecar-image service from docker/Dockerfile', () => {
