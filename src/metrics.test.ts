@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import winston from 'winston';
+import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { Metrics, startMetricsServer, startStatusLine, statusFields, type MetricsServer } from './metrics.js';
 
@@ -67,6 +68,21 @@ describe('Metrics recorders', () => {
     expect(text).toContain('udf_sidecar_feeder_points_rejected_total{feeder="redis"} 1');
     expect(text).toContain('udf_sidecar_feeder_points_dropped_total{feeder="redis"} 2');
     expect(text).toContain('udf_sidecar_feeder_lag_seconds{feeder="redis"} 0.25');
+  });
+
+  it('follows an emitter of count events (the feeders\' counters) until unsubscribed', () => {
+    const metrics = new Metrics();
+    const source = new EventEmitter();
+    const stop = metrics.followFeeder('kafka', source);
+    source.emit('count', { name: 'read', n: 5 });
+    source.emit('count', { name: 'written', n: 4 });
+    source.emit('count', { name: 'dropped', n: 1, reason: 'invalid' });
+    source.emit('count', { name: 'retried', n: 2 });
+    source.emit('count', { name: 'unknown-kind', n: 9 });
+    stop();
+    source.emit('count', { name: 'read', n: 100 });
+    expect(metrics.summary().feeders.kafka).toEqual({ read: 5, written: 4, rejected: 0, retried: 2, dropped: 1, lagSeconds: 0 });
+    expect(source.listenerCount('count')).toBe(0);
   });
 
   it('keeps two Metrics instances apart (no global registry)', async () => {

@@ -9,6 +9,7 @@
  *   fn.pointsIn(1); fn.pointsOut(n); fn.initFailed(); fn.error(); fn.snapshot(bytes.length);
  *   const feeder = metrics.forFeeder('redis');
  *   feeder.read(n); feeder.written(n); feeder.rejected(n); feeder.retried(); feeder.dropped(n); feeder.lag(seconds);
+ *   metrics.followFeeder('redis', counters);               // or: mirror an emitter of `count` events (FeederCounters)
  *
  *   const server = await startMetricsServer({ metrics, port: 9273, health: () => ({ ok: agent.listening }) });
  *   const status = startStatusLine({ metrics, logger, intervalMs: 60_000 });
@@ -72,6 +73,24 @@ export interface MetricsSummary {
   functions: Record<string, FunctionCounts>;
   feeders: Record<string, FeederCounts>;
 }
+
+export interface CountEvent {
+  name: string;
+  n: number;
+}
+
+export interface CountSource {
+  on(event: 'count', listener: (e: CountEvent) => void): unknown;
+  off(event: 'count', listener: (e: CountEvent) => void): unknown;
+}
+
+const COUNT_EVENTS: Record<string, (r: FeederMetrics, n: number) => void> = {
+  read: (r, n) => r.read(n),
+  written: (r, n) => r.written(n),
+  rejected: (r, n) => r.rejected(n),
+  retried: (r, n) => r.retried(n),
+  dropped: (r, n) => r.dropped(n),
+};
 
 const SNAPSHOT_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
 
@@ -155,6 +174,20 @@ export class Metrics {
     };
     this.feeders.set(name, recorder);
     return recorder;
+  }
+
+  /**
+   * Feeds a feeder's metrics from an emitter of `count` events ({ name: read|written|rejected|retried|dropped, n }),
+   * the shape of the feeders' FeederCounters, so a feeder needs no change to be scraped. Returns the unsubscribe.
+   */
+  followFeeder(name: string, source: CountSource): () => void {
+    const recorder = this.forFeeder(name);
+    const listener = (e: CountEvent) => {
+      const record = COUNT_EVENTS[e.name];
+      if (record) record(recorder, e.n);
+    };
+    source.on('count', listener);
+    return () => source.off('count', listener);
   }
 
   /** A copy of the current counts, for the status line and for tests. */
