@@ -249,6 +249,16 @@ describe('influx setup against InfluxDB 2.7', () => {
     expect(await ourTokens()).toHaveLength(2);
   });
 
+  it('prints new tokens on stdout whatever LOG_LEVEL says (secrets are output, not log lines)', async () => {
+    const config = join(work, 'config.yaml');
+    const r = await setup(['--config', config, '--rotate-tokens'], { LOG_LEVEL: 'error' });
+    expect(r.code).toBe(0);
+    expect(Object.keys(tokensFrom(r.stdout)).sort()).toEqual(['FEEDERS_INFLUXDB_TOKEN', 'KAPACITOR_INFLUXDB_0_TOKEN']);
+    expect(r.stderr).not.toMatch(/"level"/);
+    // Put fresh tokens back into the file, for the tests after this one.
+    expect((await setup(['--config', config, '--rotate-tokens', '--token-file', join(work, 'tokens.env')])).code).toBe(0);
+  });
+
   it('maps a new bucket, reports a mapping held by another bucket and leaves it alone, exiting 1', async () => {
     const extra = await admin<{ id: string }>('POST', '/api/v2/buckets', { orgID: org.id, name: 'extra', retentionRules: [{ type: 'expire', everySeconds: 3600 }] });
     buckets.extra = extra.id;
