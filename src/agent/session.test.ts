@@ -87,6 +87,24 @@ describe('Session', () => {
     expect(second[0]).toMatchObject({ begin: { size: 0n } });
   });
 
+  it('processes each point once when batch windows overlap (period > every)', () => {
+    const f = new FunctionRunner('edgeDetectBatch');
+    f.init({ field: 'value' });
+    const mk = (t: bigint, v: string) => streamPoint('adsl', { host: 'r1' }, t, { fieldsString: { value: v } });
+    const begin = { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: 0n, byName: false };
+    const end = { name: 'adsl', group: 'host=r1', tmax: 0n, tags: { host: 'r1' }, byName: false };
+    const edges = (pts: Point[]) => f.batch(begin, pts, end).flatMap((r) => (r.kind === 'point' ? [`${r.point.time}:${r.point.fieldsString.value}`] : []));
+    expect(edges([mk(1n, 'A'), mk(2n, 'A'), mk(3n, 'B')])).toEqual(['1:A', '3:B']);
+    // The next query window starts inside the first one: old points are not compared again.
+    expect(edges([mk(2n, 'A'), mk(3n, 'B'), mk(4n, 'B'), mk(5n, 'A'), mk(5n, 'A')])).toEqual(['5:A']);
+    const m = new FunctionRunner('movingAverageBatch');
+    m.init({ field: 'v', size: 2n });
+    const g = (t: bigint, v: number) => streamPoint('m', {}, t, { fieldsDouble: { v } });
+    const avgs = (pts: Point[]) => m.batch({ ...begin, group: '' }, pts, { ...end, group: '' }).flatMap((r) => (r.kind === 'point' ? [r.point.fieldsDouble.movingAverage] : []));
+    expect(avgs([g(1n, 1), g(2n, 3)])).toEqual([2]);
+    expect(avgs([g(1n, 1), g(2n, 3), g(3n, 5)])).toEqual([4]);
+  });
+
   it('snapshots and restores so that a fresh connection continues as if uninterrupted', () => {
     const inputs: Point[] = [];
     for (let i = 0; i < 30; i++) inputs.push(gauge(i % 2 ? 'a' : 'b', BigInt(i), (i * 7) % 11));

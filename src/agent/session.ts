@@ -39,6 +39,19 @@ export interface SessionOptions {
 interface OpenBatch {
   begin: BeginBatch;
   out: Point[];
+  group: BatchGroup;
+  /** Points at or before this time were processed in earlier batches of the group. */
+  seenBefore: bigint | null;
+}
+
+/**
+ * A batch function's group state, with the newest point time it has processed. Batch queries usually overlap
+ * (`.period(1h).every(10s)` sees each point 360 times); each point is processed once, so an edge, an average or a
+ * rate is not recomputed from points the function already saw.
+ */
+interface BatchGroup {
+  seen: bigint | null;
+  state: unknown;
 }
 
 export class Session {
@@ -141,7 +154,10 @@ export class Session {
       const parsed = parseOptions(this.fn.definition.options, options);
       this.logic = this.fn.definition.create(parsed);
       this.fingerprint = optionsFingerprint(parsed);
-      this.groups = new GroupStates(this.logic.newState.bind(this.logic), this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
+      const logic = this.logic;
+      const newState =
+        this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
+      this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
     } catch (err) {
       this.logic = null;
       const error = `${this.fn.name}: ${(err as Error).message}`;
@@ -213,8 +229,11 @@ export class Session {
       logic.point(p, groups.get(p.group), this.emitStream);
       return;
     }
-    if (!this.batch) throw new ProtocolError(`${this.fn.name}: batch point outside BeginBatch/EndBatch`);
-    logic.point(p, groups.get(this.batch.begin.group), this.emitBatch);
+    const batch = this.batch;
+    if (!batch) throw new ProtocolError(`${this.fn.name}: batch point outside BeginBatch/EndBatch`);
+    if (batch.seenBefore !== null && p.time <= batch.seenBefore) return;
+    if (batch.group.seen === null || p.time > batch.group.seen) batch.group.seen = p.time;
+    logic.point(p, batch.group.state, this.emitBatch);
   }
 
   private begin(b: BeginBatch): void {
@@ -223,7 +242,8 @@ export class Session {
       throw new ProtocolError(`${this.fn.name} is a stream function and got a BeginBatch: use ${this.fn.name}Batch`);
     }
     if (this.batch) throw new ProtocolError(`${this.fn.name}: BeginBatch inside an open batch`);
-    this.batch = { begin: b, out: [] };
+    const group = (this.groups as GroupStates<unknown>).get(b.group) as BatchGroup;
+    this.batch = { begin: b, out: [], group, seenBefore: group.seen };
   }
 
   private end(e: EndBatch): void {
