@@ -144,13 +144,35 @@ export class Metrics {
     // Touch every series so a function shows up with zeros before its first connection: absent != 0 in alerts.
     for (const m of [this.fnConnections, this.fnPointsIn, this.fnPointsOut, this.fnInitFailures, this.fnErrors]) m.inc(l, 0);
     recorder = {
-      connectionOpened: () => (c.connections++, this.fnConnections.inc(l)),
-      connectionClosed: () => (c.connections--, this.fnConnections.dec(l)),
-      pointsIn: (n = 1) => (c.pointsIn += n, this.fnPointsIn.inc(l, n)),
-      pointsOut: (n = 1) => (c.pointsOut += n, this.fnPointsOut.inc(l, n)),
-      initFailed: () => (c.initFailures++, this.fnInitFailures.inc(l)),
-      error: () => (c.errors++, this.fnErrors.inc(l)),
-      snapshot: (bytes) => (c.snapshots++, (c.lastSnapshotBytes = bytes), this.fnSnapshotBytes.observe(l, bytes)),
+      connectionOpened: () => {
+        c.connections++;
+        this.fnConnections.inc(l);
+      },
+      connectionClosed: () => {
+        c.connections--;
+        this.fnConnections.dec(l);
+      },
+      pointsIn: (n = 1) => {
+        c.pointsIn += n;
+        this.fnPointsIn.inc(l, n);
+      },
+      pointsOut: (n = 1) => {
+        c.pointsOut += n;
+        this.fnPointsOut.inc(l, n);
+      },
+      initFailed: () => {
+        c.initFailures++;
+        this.fnInitFailures.inc(l);
+      },
+      error: () => {
+        c.errors++;
+        this.fnErrors.inc(l);
+      },
+      snapshot: (bytes) => {
+        c.snapshots++;
+        c.lastSnapshotBytes = bytes;
+        this.fnSnapshotBytes.observe(l, bytes);
+      },
     };
     this.functions.set(name, recorder);
     return recorder;
@@ -165,12 +187,30 @@ export class Metrics {
     for (const m of [this.fdRead, this.fdWritten, this.fdRejected, this.fdRetried, this.fdDropped]) m.inc(l, 0);
     this.fdLag.set(l, 0);
     recorder = {
-      read: (n = 1) => (c.read += n, this.fdRead.inc(l, n)),
-      written: (n = 1) => (c.written += n, this.fdWritten.inc(l, n)),
-      rejected: (n = 1) => (c.rejected += n, this.fdRejected.inc(l, n)),
-      retried: (n = 1) => (c.retried += n, this.fdRetried.inc(l, n)),
-      dropped: (n = 1) => (c.dropped += n, this.fdDropped.inc(l, n)),
-      lag: (seconds) => ((c.lagSeconds = seconds), this.fdLag.set(l, seconds)),
+      read: (n = 1) => {
+        c.read += n;
+        this.fdRead.inc(l, n);
+      },
+      written: (n = 1) => {
+        c.written += n;
+        this.fdWritten.inc(l, n);
+      },
+      rejected: (n = 1) => {
+        c.rejected += n;
+        this.fdRejected.inc(l, n);
+      },
+      retried: (n = 1) => {
+        c.retried += n;
+        this.fdRetried.inc(l, n);
+      },
+      dropped: (n = 1) => {
+        c.dropped += n;
+        this.fdDropped.inc(l, n);
+      },
+      lag: (seconds) => {
+        c.lagSeconds = seconds;
+        this.fdLag.set(l, seconds);
+      },
     };
     this.feeders.set(name, recorder);
     return recorder;
