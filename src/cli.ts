@@ -5,9 +5,8 @@
  * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { mkdir } from 'node:fs/promises';
 import type { ServedFunction } from './agent/handler.js';
-import { UdfServer } from './agent/server.js';
+import { serve } from './serve.js';
 import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
@@ -23,6 +22,16 @@ const intArg = (name: string) => (v: string) => {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return n;
 };
+
+function portArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${v} is not a TCP port`);
+  return n;
+}
+
+function envPort(): number | undefined {
+  return process.env.METRICS_PORT ? portArg(process.env.METRICS_PORT) : undefined;
+}
 
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
@@ -41,29 +50,32 @@ export function buildProgram(): Command {
     .option('--functions <names>', 'comma-separated subset of functions to serve (default: all)')
     .option('--max-groups <n>', 'per connection, groups kept before the least recently seen is evicted', intArg('--max-groups'), 100_000)
     .option('--max-frame <bytes>', 'largest accepted request frame', intArg('--max-frame'), 16 * 1024 * 1024)
+    .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (env METRICS_PORT)', portArg, envPort())
+    .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
+    .option('--status-interval <seconds>', 'seconds between status log lines', intArg('--status-interval'), 60)
     .action(async (opts) => {
       const log = createLogger('sidecar');
-      const mode = Number.parseInt(opts.socketMode, 8);
       if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
       const functions: ServedFunction[] = opts.functions
         ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
         : servedFunctions;
-      await mkdir(opts.socketDir, { recursive: true });
-      const server = new UdfServer(functions, {
+      const sidecar = await serve({
+        functions,
         socketDir: opts.socketDir,
-        socketMode: mode,
+        socketMode: Number.parseInt(opts.socketMode, 8),
         maxGroups: opts.maxGroups,
         maxFrame: opts.maxFrame,
+        metricsPort: opts.metricsPort,
+        metricsHost: opts.metricsHost,
+        statusIntervalMs: opts.statusInterval * 1000,
         log,
       });
-      await server.listen();
-      log.info('ready', { sockets: server.listening.map((l) => l.socketPath) });
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
         stopping = true;
-        log.info('stopping', { signal, connections: server.connectionCount });
-        await server.close();
+        log.info('stopping', { signal, connections: sidecar.server.connectionCount });
+        await sidecar.close();
         log.info('stopped');
         process.exit(0);
       };

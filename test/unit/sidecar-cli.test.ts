@@ -149,6 +149,35 @@ describe('udf-sidecar serve', () => {
     expect(statSync(path.join(dir3, 'rate.sock')).isDirectory()).toBe(true);
   });
 
+  it('exposes per-function metrics and a health probe', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const { stderr } = await serve(dir, ['--metrics-port', '0']);
+    const url = JSON.parse(stderr().split('\n').find((l) => l.includes('"ready"'))!).metrics as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, sockets: 6 });
+
+    const c = await UdfClient.connect(path.join(dir, 'rate.sock'));
+    c.send(init('rate', { field: 'n' }));
+    await c.take(1);
+    const bad = await UdfClient.connect(path.join(dir, 'rate.sock'));
+    bad.send(init('rate', { field: 'n', unit: 0n }));
+    expect((await bad.take(1))[0]).toMatchObject({ kind: 'init', success: false });
+    const p = (t: bigint, n: bigint) => ({ kind: 'point' as const, point: streamPoint('m', {}, t, { fieldsInt: { n } }) });
+    c.send(p(0n, 0n), p(1n, 1n), p(2n, 2n), { kind: 'snapshot' });
+    await c.take(3);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/udf_sidecar_function_points_in_total\{function="rate"\} 3/);
+    expect(text).toMatch(/udf_sidecar_function_points_out_total\{function="rate"\} 2/);
+    expect(text).toMatch(/udf_sidecar_function_connections\{function="rate"\} 2/);
+    expect(text).toMatch(/udf_sidecar_function_init_failures_total\{function="rate"\} 1/);
+    expect(text).toMatch(/udf_sidecar_function_snapshot_bytes_count\{function="rate"\} 1/);
+    expect(text).toMatch(/udf_sidecar_function_points_in_total\{function="edgeDetectBatch"\} 0/);
+    c.destroy();
+    bad.destroy();
+  });
+
   it('runs a function on stdin/stdout in process mode', async () => {
     const child = spawn(process.execPath, [cli, 'run', 'movingAverage'], { stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
