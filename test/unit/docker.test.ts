@@ -4,8 +4,9 @@
  * that the image's entrypoint (node /app/dist/cli.js) runs the CLI built the way the Dockerfile builds it, for every
  * command the compose file uses.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,16 +92,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('starts Kapacitor only once the sidecar is healthy, and the sidecar is healthy only when every socket exists', () => {
+  it('starts Kapacitor only once the sidecar is healthy, probed on the metrics port the sidecar serves', () => {
     expect(services.kapacitor.depends_on?.sidecar).toEqual({ condition: 'service_healthy' });
-    const check = services.sidecar.healthcheck!.test.join(' ');
-    const sockets = /for f in ([\w ]+); do/.exec(check)![1].split(' ');
-    expect(sockets.sort()).toEqual(servedFunctions.map((f) => f.name).sort());
-    expect(check).toContain(`test -S ${SOCKET_DIR}/$$f.sock`);
+    const command = services.sidecar.command!;
+    const port = command[command.indexOf('--metrics-port') + 1];
+    expect(command[command.indexOf('--metrics-host') + 1]).toBe('0.0.0.0');
+    expect(services.sidecar.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
   });
 
   it('shares one socket volume at the same path: written by the sidecar, read-only for Kapacitor', () => {
-    expect(services.sidecar.command).toEqual(['serve', '--socket-dir', SOCKET_DIR]);
+    expect(services.sidecar.command!.slice(0, 3)).toEqual(['serve', '--socket-dir', SOCKET_DIR]);
     const mount = (s: Service) => s.volumes!.find((v) => v.split(':')[1] === SOCKET_DIR);
     expect(mount(services.sidecar)).toBe(`udf-sockets:${SOCKET_DIR}`);
     expect(mount(services.kapacitor)).toBe(`udf-sockets:${SOCKET_DIR}:ro`);
@@ -158,6 +159,16 @@ describe('docker-compose.yml', () => {
   });
 });
 
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+    server.once('error', fail);
+  });
+}
+
 describe('the image', () => {
   let app: string;
 
@@ -188,6 +199,29 @@ describe('the image', () => {
       expect(cli(...words, '--help'), `${name}: ${words.join(' ')}`).toMatch(new RegExp(`^Usage: udf-sidecar ${words.join(' ')}`));
     }
   });
+
+  it('runs the sidecar as compose does, and its healthcheck passes only while every socket is served', async () => {
+    const port = String(await freePort());
+    const socketDir = join(app, 'sockets');
+    const args = services.sidecar.command!.map((a) => (a === SOCKET_DIR ? socketDir : a === '9273' ? port : a)).map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a));
+    const [cmd, ...rest] = services.sidecar.healthcheck!.test.slice(1).map((a) => a.replace('9273', port));
+    const healthy = () => spawnSync(cmd === 'node' ? process.execPath : cmd, rest, { timeout: 5000 }).status === 0;
+    expect(healthy()).toBe(false);
+    const sidecar = spawn(process.execPath, [join(app, 'dist/cli.js'), ...args], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!healthy()) {
+        if (Date.now() > deadline) throw new Error('the compose healthcheck never passed');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(readdirSync(socketDir).sort()).toEqual(servedFunctions.map((f) => `${f.name}.sock`).sort());
+    } finally {
+      const exited = new Promise((r) => sidecar.once('exit', r));
+      sidecar.kill('SIGTERM');
+      await exited;
+    }
+    expect(healthy()).toBe(false);
+  }, 30_000);
 
   it('ships a kapacitor.conf whose [udf] section is exactly what `kapacitor-conf --socket-dir` prints', () => {
     const printed = cli('kapacitor-conf', '--socket-dir', SOCKET_DIR);
