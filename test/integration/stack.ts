@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -434,6 +434,21 @@ async function dropSubscriptionsTo(dest: string): Promise<void> {
   }
 }
 
+/** Removes kapacitord dirs of earlier runs (older than a day), so that the run dir does not grow without end. */
+async function pruneOldKapacitordDirs(): Promise<void> {
+  const base = path.join(stack.runDir, 'kapacitord');
+  const cutoff = Date.now() - 24 * 3600_000;
+  for (const e of await readdir(base, { withFileTypes: true }).catch(() => [])) {
+    if (!e.isDirectory()) continue;
+    const d = path.join(base, e.name);
+    try {
+      if ((await stat(d)).mtimeMs < cutoff) await rm(d, { recursive: true, force: true });
+    } catch {
+      // raced with another run: fine
+    }
+  }
+}
+
 /**
  * Starts a kapacitord with a fresh data dir. The UDF sockets named in opts.udfConf must already be served: kapacitord
  * asks each UDF for Info at start and refuses to start otherwise. Throws with kapacitord's log tail on failure.
@@ -477,6 +492,7 @@ export async function startKapacitord(opts: KapacitordOptions): Promise<Kapacito
   }
 
   await mkdir(path.join(stack.runDir, 'kapacitord'), { recursive: true });
+  await pruneOldKapacitordDirs();
   const dir = await mkdtemp(path.join(stack.runDir, 'kapacitord', `${(opts.name ?? 'kapacitord').replace(/[^\w.-]/g, '_')}-`));
   const replayDir = path.join(dir, 'replay');
   await mkdir(replayDir, { recursive: true });
