@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FeederCounters, type PointSink } from '../../../src/feeders/feeder.js';
+import type { FeedPoint } from '../../../src/feeders/point.js';
+import type { RouterConfig } from '../../../src/feeders/router/config.js';
+import { RouterFeeder } from '../../../src/feeders/router/feeder.js';
+import { createLogger } from '../../../src/log.js';
+import { ensureRouterSim, setRouterMode, setRouterSequence, type RouterSim } from './sshd.js';
+
+/** Keeps what a feeder writes, for the tests that look at polls rather than at InfluxDB. */
+class CaptureSink implements PointSink {
+  points: FeedPoint[] = [];
+  write(points: FeedPoint[]): void {
+    this.points.push(...points);
+  }
+  async writeConfirmed(points: FeedPoint[]): Promise<void> {
+    this.write(points);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+const log = createLogger('router-test');
+let sim: RouterSim;
+
+function router(overrides: Partial<RouterConfig> = {}): RouterConfig {
+  return {
+    name: 'router1',
+    host: '127.0.0.1',
+    port: sim.port,
+    username: sim.user,
+    password: readFileSync(sim.passwordFile, 'utf8').trim(),
+    hostKeySha256: sim.hostKeySha256,
+    ...overrides,
+  };
+}
+
+function feeder(routers: RouterConfig[], timeoutMs = 10_000) {
+  const sink = new CaptureSink();
+  const counters = new FeederCounters();
+  const f = new RouterFeeder({ intervalMs: 60_000, timeoutMs, command: 'show adsl status', routers }, sink, counters, log);
+  return { f, sink, counters };
+}
+
+beforeAll(async () => {
+  sim = await ensureRouterSim();
+});
+
+describe('router feeder against a real sshd', () => {
+  it('polls with a password and a checked host key, and reads SHOWTIME with its line metrics', async () => {
+    setRouterMode(sim, 'showtime');
+    const { f, counters } = feeder([router()]);
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const outcome = await f.poll(router());
+    expect(outcome.ok).toBe(true);
+    if (!outcome.ok) return;
+    expect(outcome.point.measurement).toBe('adsl_connection');
+    expect(outcome.point.tags).toEqual({ host: 'router1' });
+    expect(outcome.point.fields.value).toBe('SHOWTIME');
+    expect(outcome.point.fields.actual_rate_down).toBeGreaterThan(0);
+    expect(typeof outcome.point.fields.snr_margin_down).toBe('number');
+    expect(outcome.point.time).toBeGreaterThanOrEqual(before);
+    expect(counters.stats().read).toBe(1);
+  });
+
+  it('logs in with a private key too', async () => {
+    setRouterMode(sim, 'training');
+    const keyed = router({ password: undefined, privateKey: readFileSync(sim.clientKey) });
+    const outcome = await feeder([keyed]).f.poll(keyed);
+    expect(outcome.ok && outcome.point.fields.value).toBe('TRAINING');
+  });
+
+  it('refuses a server whose host key does not match, without throwing', async () => {
+    const wrong = router({ hostKeySha256: 'SHA256:' + 'A'.repeat(43) });
+    const { f, counters } = feeder([wrong]);
+    const outcome = await f.poll(wrong);
+    expect(outcome).toMatchObject({ ok: false, reason: 'poll_failed' });
+    expect(counters.stats().droppedBy.poll_failed).toBe(1);
+  });
+
+  it('counts a garbled reply and goes on with the next poll', async () => {
+    setRouterMode(sim, 'showtime');
+    setRouterSequence(sim, ['showtime', 'training', 'garbled', 'showtime']);
+    const r = router();
+    const { f, counters } = feeder([r]);
+    const states: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const o = await f.poll(r);
+      states.push(o.ok ? String(o.point.fields.value) : o.reason);
+    }
+    expect(states).toEqual(['SHOWTIME', 'TRAINING', 'garbled', 'SHOWTIME']);
+    expect(counters.stats()).toMatchObject({ read: 4, droppedBy: { garbled: 1 } });
+  });
+
+  it('gives up a poll that outlives its timeout', async () => {
+    setRouterMode(sim, 'slow', 20);
+    const r = router();
+    const started = Date.now();
+    const outcome = await feeder([r], 1500).f.poll(r);
+    expect(outcome).toMatchObject({ ok: false, reason: 'poll_failed' });
+    expect(outcome.ok === false && outcome.detail).toMatch(/within 1500 ms/);
+    // One retry of a timeout is allowed, so at most two deadlines plus the pause between them.
+    expect(Date.now() - started).toBeLessThan(2 * 1500 + 2000);
+    setRouterMode(sim, 'showtime');
+  });
+
+  it('polls several routers in one process; one that is down does not stop the others', async () => {
+    setRouterMode(sim, 'showtime');
+    const routers = [router({ name: 'router-a' }), router({ name: 'router-b' }), router({ name: 'router-down', port: 1 })];
+    const { f, sink, counters } = feeder(routers, 3000);
+    await f.run({ once: true, signal: new AbortController().signal });
+    expect(sink.points.map((p) => p.tags.host).sort()).toEqual(['router-a', 'router-b']);
+    expect(counters.stats().droppedBy.poll_failed).toBe(1);
+  });
+});
