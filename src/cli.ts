@@ -12,6 +12,7 @@ import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
 import { createLogger } from './log.js';
 import { replayFile } from './replay.js';
+import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
 import { registerKapacitorCommands } from './kapacitor/command.js';
 import { findFunction, servedFunctions } from './udf/registry.js';
@@ -120,6 +121,7 @@ export function buildProgram(): Command {
     });
 
   // feeders
+  registerFeedCommands(program);
   // influx
   registerInfluxCommands(program);
   // kapacitor
