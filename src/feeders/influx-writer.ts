@@ -93,6 +93,8 @@ export class InfluxWriter implements PointSink {
   private readonly api: WriteApi;
   /** Lines awaited by `writeConfirmed`, each with the tickets waiting for it (oldest first). */
   private readonly pending = new Map<string, Ticket[]>();
+  /** Lines handed to the API whose fate (accepted or given up) is not known yet: in a batch, in flight or to retry. */
+  private outstanding = 0;
 
   constructor(
     readonly target: InfluxTarget,
@@ -117,7 +119,9 @@ export class InfluxWriter implements PointSink {
   }
 
   write(points: FeedPoint[]): void {
-    this.api.writeRecords(this.toLines(points));
+    const lines = this.toLines(points);
+    this.outstanding += lines.length;
+    this.api.writeRecords(lines);
   }
 
   writeConfirmed(points: FeedPoint[]): Promise<void> {
@@ -131,6 +135,7 @@ export class InfluxWriter implements PointSink {
         else this.pending.set(line, [ticket]);
       }
     });
+    this.outstanding += lines.length;
     this.api.writeRecords(lines);
     // A failed first attempt rejects here but the lines are already in the retry buffer; the ticket settles from the
     // success/failure callbacks, whichever attempt ends it.
@@ -138,18 +143,24 @@ export class InfluxWriter implements PointSink {
     return done;
   }
 
-  async flush(): Promise<void> {
-    try {
-      await this.api.flush(true);
-    } catch (err) {
-      log.error('flush failed', { error: (err as Error).message });
-    }
+  /**
+   * Sends what is buffered and waits until every line written so far is accepted or given up — including batches the
+   * API sent on its own and lines waiting in its retry buffer — for at most `waitMs`.
+   */
+  async flush(waitMs = Math.max(this.target.timeoutMs, 10_000)): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    // A failed attempt rejects here while its lines move to the retry buffer; `outstanding` tells when they settle.
+    await this.api.flush(true).catch(() => undefined);
+    while (this.outstanding > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
   async close(): Promise<void> {
     await this.flush();
-    const left = this.api.dispose();
-    if (left > 0) this.settleFailed([], 'shutdown', false, left);
+    this.api.dispose();
+    if (this.outstanding > 0) {
+      log.error('closing with lines InfluxDB has not accepted', { lines: this.outstanding });
+      this.settleFailed([], 'shutdown', false, this.outstanding);
+    }
   }
 
   private toLines(points: FeedPoint[]): string[] {
@@ -163,6 +174,7 @@ export class InfluxWriter implements PointSink {
   }
 
   private onSuccess(lines: string[]): void {
+    this.outstanding = Math.max(0, this.outstanding - lines.length);
     this.counters.add('written', lines.length);
     for (const line of lines) {
       const ticket = this.takeTicket(line);
@@ -188,6 +200,7 @@ export class InfluxWriter implements PointSink {
   }
 
   private settleFailed(lines: string[], reason: string, retriable: boolean, count = lines.length): void {
+    this.outstanding = Math.max(0, this.outstanding - count);
     if (reason !== 'rejected') this.counters.drop(reason, count);
     const err = new SidecarError(
       reason === 'rejected' ? 'INFLUX_WRITE_REJECTED' : 'INFLUX_WRITE_DROPPED',
