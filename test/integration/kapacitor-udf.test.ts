@@ -155,6 +155,23 @@ describe('real kapacitord driving the sidecar', () => {
     expect(await taskShow('adsl_edges_batch')).toMatch(/edgeDetectBatch2 \[.*errors="0"/);
   });
 
+  it('runs movingAverageBatch and rateBatch from the batch tickscripts, equal to the functions on their own', async () => {
+    const S = 1_000_000_000n;
+    const start = (BigInt(Date.now()) - 40n * 60_000n) * 1_000_000n;
+    const gauge = [1, 2, 3, 4, 10, 7.5].map((v, i) => `cpu,host=batch usage=${v} ${start + BigInt(i) * 10n * S}`);
+    const counter = [1000, 1600, 300, 900].map((v, i) => `net,host=batch,interface=eth0 bytes_recv=${v}i ${start + BigInt(i) * 60n * S}`);
+    await influxWriteLP('telegraf', 'autogen', [...gauge, ...counter]);
+    await defineTask('cpu_avg_batch', 'moving_average_batch.tick', 'telegraf.autogen');
+    await defineTask('net_rate_batch', 'counter_rate_batch.tick', 'telegraf.autogen');
+    const avg = await waitForRows('telegraf', "SELECT usage_avg FROM cpu_avg_batch WHERE host = 'batch'", (r) => r.length >= 6, 'cpu_avg_batch');
+    const rate = await waitForRows('telegraf', "SELECT bytes_per_second FROM net_rate_batch WHERE host = 'batch'", (r) => r.length >= 3, 'net_rate_batch');
+    // window 30s: (t - 30s, t] holds this point and the two before it
+    expect(avg.map((r) => r[1])).toEqual([1, 1.5, 2, 3, 17 / 3, 7.166666666666667]);
+    expect(avg.map((r) => r[0])).toEqual(gauge.map((l) => BigInt(l.split(' ')[2])));
+    // InfluxDB returns ints as ints to the batch query: the same rates as the stream task.
+    expect(rate.map((r) => r[1])).toEqual([10, 5, 10]);
+  });
+
   it('records a stream, replays it through Kapacitor, and udf-sidecar replay reads the same recording', async () => {
     const id = 'adsl-stream';
     await kapacitor(['record', 'stream', '-task', 'adsl_edges', '-duration', '5s', '-recording-id', id, '-no-wait']);
