@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The feeders' own entry (dist/feeders/main.js): the same commands as `udf-sidecar feed …`. */
-export const FEED_ENTRY = join(ROOT, 'dist', 'feeders', 'main.js');
+/** The program's entry: feeders run as `node dist/cli.js feed <name> …`, exactly as installed. */
+export const CLI_ENTRY = join(ROOT, 'dist', 'cli.js');
 
 let built = false;
 /** Compiles the project once per test file: the feeders run as real child processes from dist/. */
@@ -35,9 +35,9 @@ export interface FeederProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `node dist/feeders/main.js ARGS` (or another entry). Output is kept for assertions and error messages. */
-export function spawnFeeder(args: string[], env: NodeJS.ProcessEnv = {}, entry = FEED_ENTRY): FeederProcess {
-  const child = spawn(process.execPath, [entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `node dist/cli.js feed ARGS`. Output is kept for assertions and error messages. */
+export function spawnFeeder(args: string[], env: NodeJS.ProcessEnv = {}): FeederProcess {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'feed', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
