@@ -9,6 +9,8 @@ export interface KafkaFeederConfig {
   groupId: string;
   topic: string;
   fromBeginning: boolean;
+  /** How long the group waits for a silent member (one that crashed) before giving its partitions to others. */
+  sessionTimeoutMs: number;
   deadLetterTopic: string;
   ssl?: ConnectionOptions;
   sasl?: SASLOptions;
@@ -36,6 +38,7 @@ export function readKafkaConfig(root: ConfigSection): KafkaFeederConfig {
     groupId: k.string('groupId', 'udf-sidecar-maas'),
     topic,
     fromBeginning: k.boolean('fromBeginning', true),
+    sessionTimeoutMs: k.durationMs('sessionTimeout', 30_000),
     deadLetterTopic: k.string('deadLetterTopic', `${topic}.dlq`),
     ssl: readTls(k.section('ssl'), k.has('ssl')),
     sasl: readSasl(k.section('sasl'), k.has('sasl')),

@@ -48,7 +48,7 @@ export class KafkaFeeder {
       logLevel: process.env.LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN,
       logCreator: kafkaLogCreator(),
     });
-    this.consumer = this.kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+    this.consumer = this.kafka.consumer({ groupId: config.groupId, sessionTimeout: config.sessionTimeoutMs, allowAutoTopicCreation: false });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
     this.admin = this.kafka.admin();
   }
