@@ -41,16 +41,9 @@ answers() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && head -c 4 <&3" 2>/dev/null | grep -q SSH-
 }
 
-prepare() {
-  [ "$(id -u)" = 0 ] || die "must run as root (it authenticates a local test user)"
-  mkdir -p "$RUN" "$SIM" /run/sshd
-  chmod 755 "$RUN"
-  [ -f "$RUN/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C router-sim-host -f "$RUN/ssh_host_ed25519_key"
-  [ -f "$RUN/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C router-sim-client -f "$RUN/client_key"
-  cp "$RUN/client_key.pub" "$RUN/authorized_keys"
-  chmod 644 "$RUN/authorized_keys"
-  ssh-keygen -l -E sha256 -f "$RUN/ssh_host_ed25519_key.pub" | awk '{print $2}' >"$RUN/host_key_sha256"
-
+# The test user and its password, re-applied on every start: the run dir's password file is what tests read, so the
+# account must match it even if something changed the account since.
+ensure_user() {
   if ! id "$USER_NAME" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh "$USER_NAME"
   fi
@@ -61,6 +54,19 @@ prepare() {
   fi
   chmod 600 "$RUN/password"
   printf '%s:%s\n' "$USER_NAME" "$(head -n 1 "$RUN/password")" | chpasswd
+}
+
+prepare() {
+  [ "$(id -u)" = 0 ] || die "must run as root (it authenticates a local test user)"
+  mkdir -p "$RUN" "$SIM" /run/sshd
+  chmod 755 "$RUN"
+  [ -f "$RUN/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C router-sim-host -f "$RUN/ssh_host_ed25519_key"
+  [ -f "$RUN/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C router-sim-client -f "$RUN/client_key"
+  cp "$RUN/client_key.pub" "$RUN/authorized_keys"
+  chmod 644 "$RUN/authorized_keys"
+  ssh-keygen -l -E sha256 -f "$RUN/ssh_host_ed25519_key.pub" | awk '{print $2}' >"$RUN/host_key_sha256"
+
+  ensure_user
 
   # The simulator runs as the test user and consumes $SIM/sequence, so it owns its directory.
   chown "$USER_NAME" "$SIM"
@@ -96,6 +102,7 @@ CONF
 start() {
   install_sshd
   if running && answers; then
+    ensure_user
     log "already running on 127.0.0.1:$PORT"
     return 0
   fi

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeederCounters, type PointSink } from '../../../src/feeders/feeder.js';
 import type { FeedPoint } from '../../../src/feeders/point.js';
 import type { RouterConfig } from '../../../src/feeders/router/config.js';
 import { RouterFeeder } from '../../../src/feeders/router/feeder.js';
 import { createLogger } from '../../../src/log.js';
+import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery } from '../stack.js';
+import { buildOnce, spawnFeeder, uniqueName, writeConfig } from './helpers.js';
 import { ensureRouterSim, setRouterMode, setRouterSequence, type RouterSim } from './sshd.js';
 
 /** Keeps what a feeder writes, for the tests that look at polls rather than at InfluxDB. */
@@ -111,5 +113,71 @@ describe('router feeder against a real sshd', () => {
     await f.run({ once: true, signal: new AbortController().signal });
     expect(sink.points.map((p) => p.tags.host).sort()).toEqual(['router-a', 'router-b']);
     expect(counters.stats().droppedBy.poll_failed).toBe(1);
+  });
+});
+
+describe('feed router command into a real InfluxDB', () => {
+  const db = uniqueName('feed_router');
+  let influxUrl: string;
+
+  beforeAll(async () => {
+    buildOnce();
+    influxUrl = (await ensureInfluxDB()).url;
+    await createDatabase(db);
+  });
+  afterAll(async () => {
+    await dropDatabase(db).catch(() => undefined);
+  });
+
+  const yaml = (routers: string) => `interval: 5m
+timeout: 5s
+influxdb:
+  url: ${influxUrl}
+  database: ${db}
+  retentionPolicy: autogen
+routers:
+${routers}`;
+
+  it('writes adsl_connection points, state in value, one series per router, across modes', async () => {
+    const routers = `  - name: router1
+    host: 127.0.0.1
+    port: ${sim.port}
+    username: ${sim.user}
+    passwordFile: ${sim.passwordFile}
+    hostKeySha256: "${sim.hostKeySha256}"
+  - name: router2
+    host: 127.0.0.1
+    port: ${sim.port}
+    username: ${sim.user}
+    privateKeyFile: ${sim.clientKey}
+    hostKeySha256: "${sim.hostKeySha256}"
+`;
+    const config = writeConfig(yaml(routers));
+    for (const mode of ['showtime', 'training', 'garbled']) {
+      setRouterMode(sim, mode);
+      const p = spawnFeeder(['router', '--config', config, '--once']);
+      const { code } = await p.exited;
+      expect(code, p.stderr()).toBe(0);
+      if (mode === 'garbled') expect(p.stderr()).toContain('garbled router reply');
+      // Two polls in one second must not land on the same timestamp.
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    setRouterMode(sim, 'showtime');
+    const series = await influxQuery(db, 'SELECT value, snr_margin_down FROM adsl_connection GROUP BY host');
+    expect(series.map((s) => s.tags?.host).sort()).toEqual(['router1', 'router2']);
+    for (const s of series) {
+      // The garbled poll wrote nothing: one SHOWTIME then one TRAINING per router, times in ns order.
+      expect(s.values.map((v) => v[1])).toEqual(['SHOWTIME', 'TRAINING']);
+      expect(typeof s.values[0][2]).toBe('number');
+      expect(s.values[1][2]).toBeNull();
+      expect(s.values[0][0] as bigint).toBeLessThan(s.values[1][0] as bigint);
+    }
+  });
+
+  it('exits 2 naming the key when a router has no host key and the check is on', async () => {
+    const config = writeConfig(yaml(`  - host: 127.0.0.1\n    username: x\n    passwordEnv: HOME\n`));
+    const p = spawnFeeder(['router', '--config', config, '--once']);
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr()).toContain(`${config}: routers[0].hostKeySha256`);
   });
 });
