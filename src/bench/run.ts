@@ -1,0 +1,288 @@
+/**
+ * `npm run bench`: points/s through each stream function against a raw Unix-socket echo of the same frames, in the
+ * same run, and docs/benchmarks.md with the ratios.
+ *
+ * Both servers are child processes (the sidecar is the real CLI, `serve --socket-dir`), so both sides of the ratio pay
+ * for the same process and socket boundaries; the ratio is what the sidecar costs over moving the bytes. Each
+ * repetition opens a fresh connection (fresh group state), sends Init and waits for its answer, then times from the
+ * first write of the pre-encoded points to the answer of a Keepalive sent after them — answered in order, so it
+ * arrives after every output. Writes are large slices of one buffer, honouring backpressure. The machine this runs on
+ * is shared and noisy: runs are interleaved (echo, then each function, per repetition) and medians are reported.
+ *
+ *   npm run bench [-- --points 200000 --reps 5 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { decodeResponse } from '../agent/codec.js';
+import { FrameDecoder } from '../agent/framer.js';
+import {
+  BENCH_FUNCTIONS,
+  type BenchFunction,
+  buildWorkload,
+  expectedOutputs,
+  initFrame,
+  sentinelFrame,
+  type Workload,
+} from './workload.js';
+
+// First byte of a frame body is the tag of the oneof field: Keepalive is field 3 in Request and Response alike (so the
+// echo's copy of our sentinel ends an echo run too); ErrorResponse is field 6. Both length-delimited (wire type 2).
+const TAG_KEEPALIVE = (3 << 3) | 2;
+const TAG_ERROR = (6 << 3) | 2;
+const WRITE_SLICE = 256 * 1024;
+const RUN_TIMEOUT_MS = 300_000;
+
+interface Measured {
+  ms: number;
+  pointsPerSec: number;
+}
+
+/**
+ * One timed run on a fresh connection. `init` (absent for the echo) is sent and answered before the clock starts;
+ * frames received before the sentinel's answer are counted and must equal `expected`.
+ */
+async function drive(socketPath: string, w: Workload, init: Uint8Array | null, expected: number): Promise<Measured> {
+  const socket = net.connect({ path: socketPath, allowHalfOpen: true });
+  await once(socket, 'connect');
+  const framer = new FrameDecoder();
+  let count = 0;
+  let onFrame: (f: Uint8Array) => void = () => undefined;
+  let fail: (err: Error) => void = () => undefined;
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      framer.push(chunk, onFrame);
+    } catch (err) {
+      fail(err as Error);
+    }
+  });
+  socket.on('error', (err) => fail(err));
+
+  try {
+    if (init) {
+      const answer = new Promise<void>((resolve, reject) => {
+        fail = reject;
+        onFrame = (f) => {
+          const r = decodeResponse(f);
+          if (r.kind === 'init' && r.success) resolve();
+          else reject(new Error(`Init answered ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`));
+        };
+      });
+      socket.write(init);
+      await answer;
+    }
+
+    let start = 0;
+    const done = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`run timed out after ${count} of ${expected} outputs`)), RUN_TIMEOUT_MS);
+      fail = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      onFrame = (f) => {
+        const tag = f[0];
+        if (tag === TAG_KEEPALIVE) {
+          clearTimeout(timer);
+          resolve(performance.now() - start);
+        } else if (tag === TAG_ERROR && init) {
+          fail(new Error(`ErrorResponse: ${JSON.stringify(decodeResponse(f))}`));
+        } else {
+          count++;
+        }
+      };
+      socket.once('end', () => fail(new Error(`server ended the connection after ${count} outputs`)));
+    });
+
+    start = performance.now();
+    const bytes = w.frames;
+    for (let off = 0; off < bytes.length; off += WRITE_SLICE) {
+      if (!socket.write(bytes.subarray(off, off + WRITE_SLICE))) await once(socket, 'drain');
+    }
+    socket.write(sentinelFrame());
+    const ms = await done;
+    if (count !== expected) throw new Error(`expected ${expected} outputs, got ${count}`);
+    return { ms, pointsPerSec: (w.points * 1000) / ms };
+  } finally {
+    socket.removeAllListeners('end');
+    socket.end();
+    socket.destroy();
+  }
+}
+
+/** Starts a child and resolves once `ready(line)` is true for a line of its stdout or stderr. */
+async function startChild(what: string, args: string[], ready: (line: string) => boolean): Promise<ChildProcess> {
+  const env = { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const tail: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    let seen = false;
+    const scan = (data: Buffer) => {
+      for (const line of data.toString('utf8').split('\n')) {
+        if (!line) continue;
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        if (!seen && ready(line)) {
+          seen = true;
+          resolve();
+        }
+      }
+    };
+    child.stdout?.on('data', scan);
+    child.stderr?.on('data', scan);
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready:\n${tail.join('\n')}`)));
+  });
+  return child;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+interface Row {
+  fn: string;
+  groups: number;
+  runs: number[];
+  echo: number[];
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| function | groups | median points/s | (min–max) | echo median points/s | ratio |',
+    '|---|---:|---:|---|---:|---:|',
+  ];
+  for (const r of rows) {
+    const m = median(r.runs);
+    const e = median(r.echo);
+    const range = `${fmt(Math.min(...r.runs))}–${fmt(Math.max(...r.runs))}`;
+    lines.push(`| ${r.fn} | ${r.groups.toLocaleString('en-US')} | ${fmt(m)} | ${range} | ${fmt(e)} | ${(m / e).toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model.trim() ?? 'unknown CPU';
+  return `${cpus.length} × ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} (${os.arch()}), Node ${process.version}`;
+}
+
+function report(rows: Row[], o: { points: number; reps: number }): string {
+  return `# Benchmarks
+
+Generated by \`npm run bench\` on ${new Date().toISOString()}. Do not edit by hand: run it again.
+
+Machine: ${machine()}.
+
+${table(rows)}
+
+## What is measured
+
+- **points/s**: ${o.points.toLocaleString('en-US')} stream points (tags host/region; a double, an int counter and a
+  string state; nanosecond times beyond 2^53), spread round-robin over the given number of groups, encoded once before
+  the clock starts, written in ${WRITE_SLICE / 1024} KiB slices with backpressure to a fresh connection of
+  \`udf-sidecar serve\` (a child process); the clock stops when the answer to a Keepalive sent after the last point
+  arrives — after every output, which are counted and checked.
+- **echo**: the same frames through a raw Unix-socket echo server (also a child process) that frames nothing and
+  writes back every chunk it receives, measured in the same run, interleaved with the function runs.
+- **ratio**: function median ÷ echo median for the same group count. The target is at least 0.3.
+- Functions: edgeDetect on the string state (it alternates, so every point is emitted), movingAverage with size 10 on
+  the double, rate on the int counter. ${o.reps} repetitions each after one warm-up run; medians, because the machine
+  is shared and noisy. The min–max column shows how noisy.
+
+## How to run
+
+\`\`\`sh
+npm run bench                                   # writes this file and prints the table
+npm run bench -- --points 50000 --reps 3 --out -   # quicker, print only
+\`\`\`
+
+Numbers are wall-clock throughput on whatever machine ran them; compare ratios, not absolute points/s, across machines.
+`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      points: { type: 'string', default: '200000' },
+      reps: { type: 'string', default: '5' },
+      groups: { type: 'string', default: '1,10000' },
+      out: { type: 'string', default: fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)) },
+    },
+  });
+  const points = Number(values.points);
+  const reps = Number(values.reps);
+  const groupCounts = String(values.groups).split(',').map(Number);
+  if (!Number.isSafeInteger(points) || points <= 0) throw new Error(`--points ${values.points} is not a positive integer`);
+  if (!Number.isSafeInteger(reps) || reps <= 0) throw new Error(`--reps ${values.reps} is not a positive integer`);
+  if (groupCounts.some((g) => !Number.isSafeInteger(g) || g <= 0)) throw new Error(`--groups ${values.groups} is not a list of positive integers`);
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'udf-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const echoPath = path.join(dir, 'echo.sock');
+    children.push(
+      await startChild('echo server', [fileURLToPath(new URL('./echo.js', import.meta.url)), echoPath], (l) => l === 'ready'),
+    );
+    children.push(
+      await startChild(
+        'sidecar',
+        [
+          fileURLToPath(new URL('../cli.js', import.meta.url)),
+          'serve',
+          '--socket-dir',
+          dir,
+          '--functions',
+          BENCH_FUNCTIONS.map((f) => f.name).join(','),
+        ],
+        (l) => l.includes('"message":"ready"'),
+      ),
+    );
+
+    const rows: Row[] = [];
+    for (const groups of groupCounts) {
+      const w = buildWorkload(points, groups);
+      const runEcho = () => drive(echoPath, w, null, points);
+      const runFn = (fn: BenchFunction) =>
+        drive(path.join(dir, `${fn.name}.sock`), w, initFrame(fn), expectedOutputs(fn, w));
+      const echo: number[] = [];
+      const byFn = new Map<string, number[]>(BENCH_FUNCTIONS.map((f) => [f.name, []]));
+      // Warm-up: lets both processes' JITs settle before anything is recorded.
+      await runEcho();
+      for (const fn of BENCH_FUNCTIONS) await runFn(fn);
+      for (let r = 0; r < reps; r++) {
+        const e = await runEcho();
+        echo.push(e.pointsPerSec);
+        const line = [`groups=${groups} rep ${r + 1}/${reps}: echo ${fmt(e.pointsPerSec)}`];
+        for (const fn of BENCH_FUNCTIONS) {
+          const m = await runFn(fn);
+          byFn.get(fn.name)?.push(m.pointsPerSec);
+          line.push(`${fn.name} ${fmt(m.pointsPerSec)}`);
+        }
+        process.stderr.write(line.join(', ') + ' points/s\n');
+      }
+      for (const fn of BENCH_FUNCTIONS) rows.push({ fn: fn.name, groups, runs: byFn.get(fn.name) ?? [], echo });
+    }
+
+    process.stdout.write(`\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n`);
+    if (values.out !== '-') {
+      await writeFile(String(values.out), report(rows, { points, reps }));
+      process.stdout.write(`\nwrote ${values.out}\n`);
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
