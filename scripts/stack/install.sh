@@ -97,7 +97,9 @@ install_kapacitor() {
   command -v go >/dev/null || stack_die "kapacitor needs Go"
   stack_go_env
   case "$KAPACITOR_VERSION" in
-    1.5.*|1.6.*) ;; # pure Go
+    # Pure Go. Its go 1.15-era ugorji/go codec panics at init under Go >= 1.22 (base64 alphabet with duplicate
+    # symbols): build with an older toolchain, which the go command fetches through the module proxy.
+    1.5.*|1.6.*) export GOTOOLCHAIN="${KAPACITOR_GOTOOLCHAIN:-go1.21.13}" ;;
     *) install_pkgconfig kapacitor ;; # 1.7+ link flux's libflux (Rust)
   esac
   stack_log "kapacitor $KAPACITOR_VERSION: building from the Go module proxy (log: $STACK_LOGS/kapacitor.log)"
@@ -177,7 +179,12 @@ install_kafka() {
   stack_log "kafka $KAFKA_VERSION: fetching jars from Maven Central (log: $STACK_LOGS/kafka.log)"
   local w="$UDF_STACK_CACHE/src/kafka-$KAFKA_VERSION"
   rm -rf "$w" "$KAFKA_LIB_DIR"; mkdir -p "$w" "$KAFKA_LIB_DIR"
-  # The broker jar brings no logging backend: add slf4j-reload4j (log4j 1 API, which kafka.Kafka configures).
+  # The broker jar brings no slf4j backend. 3.x configures log4j 1: slf4j-reload4j. 4.x uses log4j 2 (log4j-core comes
+  # with it): bind slf4j 1.7 to it with log4j-slf4j-impl.
+  local backend='<groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version>'
+  case "$KAFKA_VERSION" in
+    [4-9].*) backend='<groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version>' ;;
+  esac
   cat >"$w/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -187,7 +194,7 @@ install_kafka() {
   <packaging>pom</packaging>
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+    <dependency>$backend</dependency>
   </dependencies>
 </project>
 EOF

@@ -9,7 +9,7 @@ UDF_STACK_RUN="${UDF_STACK_RUN:-/tmp/udf-sidecar-stack}"
 KAPACITOR_VERSION="${KAPACITOR_VERSION:-1.8.3}"
 INFLUXDB_VERSION="${INFLUXDB_VERSION:-1.8.10}"
 INFLUXDB2_VERSION="${INFLUXDB2_VERSION:-2.7.12}"
-KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
 # InfluxData's pkg-config wrapper: builds flux's libflux (Rust) for cgo when Kapacitor 1.8 / InfluxDB 2 link it.
 PKGCONFIG_VERSION="${PKGCONFIG_VERSION:-v0.2.14}"
 

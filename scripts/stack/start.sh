@@ -174,8 +174,23 @@ log4j.logger.kafka.server.KafkaServer=INFO
 log4j.logger.kafka.server.KafkaRaftServer=INFO
 log4j.logger.kafka.server.BrokerServer=INFO
 EOF
+  cat >"$d/log4j2.properties" <<EOF
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = info
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = info
+EOF
+  # log4j.properties serves Kafka 3.x (reload4j), log4j2.properties Kafka 4.x (log4j 2).
   local java_opts=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-    "-Dlog4j.configuration=file:$d/log4j.properties" "-Dkafka.logs.dir=$d/logs")
+    "-Dlog4j.configuration=file:$d/log4j.properties" "-Dlog4j2.configurationFile=$d/log4j2.properties"
+    "-Dkafka.logs.dir=$d/logs")
   if [ ! -f "$d/data/meta.properties" ]; then
     # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding (what `StorageTool random-uuid` prints).
     local cid
