@@ -160,6 +160,11 @@ describe('stack: Kapacitor', () => {
     await expect(fetch(`${k.url}/kapacitor/v1/ping`)).rejects.toThrow();
   });
 
+  it('refuses at once when a UDF socket in udfConf is not listening', async () => {
+    const udfConf = '[udf]\n[udf.functions.nope]\n  socket = "/tmp/udf-sidecar-stack-no-such.sock"\n  timeout = "10s"\n';
+    await expect(startKapacitord({ name: 'nosocket', udfConf, port: await freePort() })).rejects.toThrow(/not listening/);
+  });
+
   it('receives InfluxDB writes through a subscription', async () => {
     await ensureInfluxDB();
     const db = `stack_sub_${process.pid}`;

@@ -15,7 +15,7 @@
  * INFLUXDB2_PORT, REDIS_PORT, KAFKA_PORT, KAPACITOR_PORT, KAPACITOR_VERSION.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -461,6 +461,19 @@ export async function startKapacitord(opts: KapacitordOptions): Promise<Kapacito
   if (await kapacitorPing(url)) {
     throw new Error(`a kapacitord already answers on ${url}: stop it first (a test did not call stop()?)`);
   }
+  // kapacitord would retry a missing UDF socket silently for minutes: say so at once.
+  for (const m of `${opts.udfConf}\n${opts.extraConf ?? ''}`.matchAll(/^\s*socket\s*=\s*"([^"]+)"/gm)) {
+    const sock = m[1]!;
+    let ok = false;
+    try {
+      ok = statSync(sock).isSocket();
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw new Error(`UDF socket ${sock} (from udfConf) is not listening: start the sidecar before kapacitord`);
+    }
+  }
   let influx = '';
   if (opts.influxdb) {
     const { url: iurl } = await ensureInfluxDB();
@@ -571,7 +584,11 @@ ${opts.extraConf ?? ''}
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`kapacitord (${opts.name ?? 'kapacitord'}) did not answer ${url}/kapacitor/v1/ping within 90 s\n${tail(logPath)}`);
+      const t = tail(logPath);
+      const hint = /opening service.*udf\.Service\s*$/.test(t.trim())
+        ? '\n(hint: it is stuck asking a UDF for Info: the sidecar socket accepts but does not answer?)'
+        : '';
+      throw new Error(`kapacitord (${opts.name ?? 'kapacitord'}) did not answer ${url}/kapacitor/v1/ping within 90 s${hint}\n${t}`);
     }
     await sleep(150);
   }
