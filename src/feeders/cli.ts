@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
+import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
+import { FeederCounters, mirrorCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
 import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { KafkaFeeder } from './kafka/feeder.js';
@@ -46,13 +47,25 @@ export function registerFeedCommands(program: Command): void {
       .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
       .option('--stdout', 'print line protocol on stdout instead of writing to InfluxDB')
       .option('--once', 'one pass (kafka: until caught up with the end of the topic at start), then exit')
-      .action(async (opts: { config: string; stdout?: boolean; once?: boolean }) => {
+      .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on 127.0.0.1:PORT', (v) => {
+        const port = Number(v);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('--metrics-port must be a port number');
+        return port;
+      })
+      .action(async (opts: FeedOptions) => {
         await runFeeder(name, create, opts);
       });
   }
 }
 
-export async function runFeeder(name: string, create: FeederFactory, opts: { config: string; stdout?: boolean; once?: boolean }): Promise<void> {
+interface FeedOptions {
+  config: string;
+  stdout?: boolean;
+  once?: boolean;
+  metricsPort?: number;
+}
+
+export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions): Promise<void> {
   const log = createLogger(`feed-${name}`);
   const { root } = loadConfigFile(opts.config);
   const counters = new FeederCounters();
@@ -60,12 +73,19 @@ export async function runFeeder(name: string, create: FeederFactory, opts: { con
   const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters);
   const feeder = create(root, sink, counters, log);
   const stop = shutdownSignal(log);
-  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout) });
+  let metricsServer: MetricsServer | undefined;
+  if (opts.metricsPort !== undefined) {
+    const metrics = new Metrics();
+    mirrorCounters(counters, metrics.forFeeder(name));
+    metricsServer = await startMetricsServer({ metrics, port: opts.metricsPort, health: () => ({ ok: !stop.signal.aborted }) });
+  }
+  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url });
   try {
     await feeder.run({ once: Boolean(opts.once), signal: stop.signal });
   } finally {
     await feeder.close?.();
     await sink.close();
+    await metricsServer?.close();
     log.info('stopped', { counters: counters.stats() });
   }
 }

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
+import { SidecarError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { backoffDelay, isRetriable, sleep } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
@@ -70,23 +71,33 @@ export class KafkaFeeder {
         autoCommitThreshold: 1,
         eachBatch: (payload) => this.handleBatch(payload),
       });
-      await new Promise<void>((resolve) => {
-        if (opts.signal.aborted) return resolve();
-        opts.signal.addEventListener('abort', () => resolve(), { once: true });
-        if (target) {
-          const check = setInterval(() => {
-            if (this.caughtUp(target)) {
-              clearInterval(check);
-              resolve();
-            }
-          }, 200);
-          opts.signal.addEventListener('abort', () => clearInterval(check), { once: true });
-        }
-      });
+      await this.untilDone(opts.signal, target);
     } finally {
       clearInterval(status);
       await this.stop();
     }
+  }
+
+  /**
+   * Resolves on a stop signal or, with `--once`, when caught up; rejects if kafkajs gives up on the consumer (a crash it
+   * will not restart from), so the process exits non-zero and its supervisor restarts it.
+   */
+  private untilDone(signal: AbortSignal, target: Map<number, bigint> | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (err?: Error): void => {
+        timers.forEach(clearInterval);
+        removeCrash();
+        if (err) reject(err);
+        else resolve();
+      };
+      const removeCrash = this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) finish(new SidecarError('KAFKA_CONSUMER_CRASHED', `consumer stopped: ${payload.error.message}`, { cause: payload.error }));
+      });
+      if (signal.aborted) return finish();
+      signal.addEventListener('abort', () => finish(), { once: true });
+      if (target) timers.push(setInterval(() => this.caughtUp(target) && finish(), 200));
+    });
   }
 
   private async ensureDeadLetterTopic(): Promise<void> {

@@ -165,6 +165,8 @@ function readFamily(s: ConfigSection): FamilyConfig {
   const match = s.string('match');
   const shards = s.stringList('shards') ?? (match !== undefined ? [match] : undefined);
   if (!shards || shards.length === 0) throw s.error('match', 'give match (a SCAN pattern) or shards (a list of them)');
+  // Checked here so a bad pattern is a ConfigError naming the key and the file.
+  s.regex('keyPattern');
   const raw: RawFamily = {
     name: s.requireString('name'),
     shape: s.oneOf('shape', ['document', 'metric'] as const, 'document'),
@@ -181,7 +183,6 @@ function readFamily(s: ConfigSection): FamilyConfig {
     fieldName: s.string('fieldName'),
     stripPrefix: s.string('stripPrefix'),
   };
-  s.regex('keyPattern');
   return compileFamily(raw, s.path);
 }
 

@@ -7,8 +7,8 @@ import { readRedisConfig } from '../../../src/feeders/redis/config.js';
 import { fetchValues, RedisFeeder } from '../../../src/feeders/redis/feeder.js';
 import { applyToRedis, generateMoc, type GeneratedKey } from '../../../src/feeders/redis/generator.js';
 import { createLogger } from '../../../src/log.js';
-import { createDatabase, dropDatabase, ensureInfluxDB, ensureRedis, influxQuery } from '../stack.js';
-import { buildOnce, spawnFeeder, uniqueName, writeConfig } from './helpers.js';
+import { createDatabase, dropDatabase, ensureInfluxDB, ensureRedis, influxQuery, startService, stopService } from '../stack.js';
+import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig } from './helpers.js';
 
 // A Redis logical database of its own, so the default SCAN patterns see only what this file seeds.
 const REDIS_DB = 11;
@@ -44,11 +44,15 @@ beforeAll(async () => {
   redisUrl = `redis://${host}:${port}/${REDIS_DB}`;
   influxUrl = influx.url;
   redis = new Redis(redisUrl);
+  // The outage test stops Redis under this client; it reconnects by itself.
+  redis.on('error', () => undefined);
   await redis.flushdb();
   await createDatabase(db);
 });
 
 afterAll(async () => {
+  // A test that stopped Redis must not leave it stopped for the next file.
+  await startService('redis');
   await redis?.flushdb();
   redis?.disconnect();
   await dropDatabase(db).catch(() => undefined);
@@ -170,5 +174,37 @@ describe('redis feeder against real Redis and InfluxDB', () => {
     const b = spawnFeeder(['redis', '--config', bad, '--once', '--stdout']);
     expect((await b.exited).code).toBe(2);
     expect(b.stderr()).toContain(`${bad}: interval`);
+  });
+
+  it('keeps running while Redis is down and resumes when it is back; counters on /metrics', async () => {
+    buildOnce();
+    const keys = generateMoc({ pass: 0, timestamp: TS });
+    await redis.flushdb();
+    await applyToRedis(redis, keys);
+    const config = writeConfig(`redis:\n  url: ${redisUrl}\ninterval: 1s\ninfluxdb:\n  url: ${influxUrl}\n  database: ${db}\n  retentionPolicy: autogen\n`);
+    const p = spawnFeeder(['redis', '--config', config, '--metrics-port', '0']);
+    const passes = () => p.stderr().split('\n').filter((l) => l.includes('"redis pass done"')).length;
+    const failures = () => p.stderr().split('\n').filter((l) => l.includes('"redis pass failed"')).length;
+    try {
+      await waitFor(async () => passes(), (n) => n >= 1, 30_000, 'a first pass');
+      await stopService('redis');
+      await waitFor(async () => failures(), (n) => n >= 2, 30_000, 'passes failing while Redis is down');
+      expect(p.child.exitCode, p.stderr()).toBeNull();
+      await startService('redis');
+      // Redis runs without persistence: seed again, as the building system would.
+      await redis.flushdb();
+      await applyToRedis(redis, keys);
+      const before = passes();
+      await waitFor(async () => passes(), (n) => n >= before + 2, 30_000, 'passes after Redis came back');
+
+      const starting = JSON.parse(p.stderr().split('\n').find((l) => l.includes('"starting"'))!);
+      const text = await (await fetch(`${starting.metrics}/metrics`)).text();
+      const read = text.split('\n').find((l) => /^\w*feeder\w*read\w*\{feeder="redis"\}/.test(l));
+      expect(read, text).toBeDefined();
+      expect(Number(read!.split(' ').pop())).toBeGreaterThanOrEqual(2 * keys.length);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    expect((await p.exited).code, p.stderr()).toBe(0);
   });
 });

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { Metrics } from '../metrics.js';
+import { FeederCounters, mirrorCounters, ProblemLog } from './feeder.js';
+
+describe('feeder counters', () => {
+  it('keep totals and reasons, and mirror every change into Prometheus metrics', async () => {
+    const counters = new FeederCounters();
+    const metrics = new Metrics();
+    mirrorCounters(counters, metrics.forFeeder('redis'));
+    counters.add('read', 5);
+    counters.add('written', 3);
+    counters.add('retried', 2);
+    counters.drop('not_json');
+    counters.drop('vanished', 2);
+    expect(counters.stats()).toEqual({ read: 5, written: 3, rejected: 0, retried: 2, dropped: 3, droppedBy: { not_json: 1, vanished: 2 } });
+    expect(metrics.summary().feeders.redis).toMatchObject({ read: 5, written: 3, retried: 2, dropped: 3, rejected: 0 });
+    expect(await metrics.exposition()).toMatch(/feeder="redis"/);
+  });
+
+  it('a snapshot does not change afterwards', () => {
+    const counters = new FeederCounters();
+    counters.drop('x');
+    const snap = counters.stats();
+    counters.drop('x');
+    expect(snap.droppedBy.x).toBe(1);
+  });
+
+  it('problem log keeps a count and a few examples per reason', () => {
+    const p = new ProblemLog(2);
+    for (const k of ['a', 'b', 'c']) p.add('not_json', k);
+    const logged: unknown[] = [];
+    p.report({ warn: (msg: string, meta: unknown) => logged.push([msg, meta]) } as never, { family: 'busplug' });
+    expect(logged).toEqual([['skipped 3 item(s): not_json', { family: 'busplug', reason: 'not_json', count: 3, examples: ['a', 'b'] }]]);
+    expect(p.size).toBe(0);
+  });
+});
