@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
-import { FeederCounters, mirrorCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
+import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
 import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { KafkaFeeder } from './kafka/feeder.js';
@@ -76,7 +76,7 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
   let metricsServer: MetricsServer | undefined;
   if (opts.metricsPort !== undefined) {
     const metrics = new Metrics();
-    mirrorCounters(counters, metrics.forFeeder(name));
+    metrics.followFeeder(name, counters);
     metricsServer = await startMetricsServer({ metrics, port: opts.metricsPort, health: () => ({ ok: !stop.signal.aborted }) });
   }
   log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
-import { FeederCounters, mirrorCounters, ProblemLog } from './feeder.js';
+import { FeederCounters, ProblemLog } from './feeder.js';
 
 describe('feeder counters', () => {
   it('keep totals and reasons, and mirror every change into Prometheus metrics', async () => {
     const counters = new FeederCounters();
     const metrics = new Metrics();
-    mirrorCounters(counters, metrics.forFeeder('redis'));
+    metrics.followFeeder('redis', counters);
     counters.add('read', 5);
     counters.add('written', 3);
     counters.add('retried', 2);

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import type { FeederMetrics } from '../metrics.js';
 import { sleep } from '../retry.js';
 import { toLineProtocol, type FeedPoint } from './point.js';
 
@@ -44,11 +43,6 @@ export class FeederCounters extends EventEmitter {
   stats(): CounterSnapshot {
     return { ...this.values, droppedBy: { ...this.values.droppedBy } };
   }
-}
-
-/** Mirrors every counter change into a metrics recorder (Prometheus), from the `count` events. */
-export function mirrorCounters(counters: FeederCounters, metrics: FeederMetrics): void {
-  counters.on('count', ({ name, n }: { name: CounterName; n: number }) => metrics[name](n));
 }
 
 /** Where points go. `writeConfirmed` resolves only once InfluxDB accepted every one of the points. */
