@@ -1,5 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import Long from 'long';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { bigIntToLong, decodeRequest, decodeResponse, encodeRequest, longToBigInt, ResponseWriter } from './codec.js';
+import {
+  bigIntToLong,
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeRequestBody,
+  longToBigInt,
+  ResponseWriter,
+} from './codec.js';
 import { DecodeError } from './errors.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
@@ -97,5 +108,162 @@ describe('codec', () => {
     got.point.fieldsDouble.x = 1;
     got.point.tags.y = 'z';
     expect(got.point.fieldsDouble).toEqual({ x: 1 });
+  });
+});
+
+// The Point fast path against protobufjs itself: the reference encodes and decodes through the generic, generated
+// code (Longs converted by hand), the slow and obviously correct way.
+const root = protobuf.loadSync(fileURLToPath(new URL('../../proto/udf.proto', import.meta.url)));
+const RequestPb = root.lookupType('agent.Request');
+const ResponsePb = root.lookupType('agent.Response');
+const PointPb = root.lookupType('agent.Point');
+
+const toLong = (v: bigint) => Long.fromString(v.toString(), false);
+const fromLong = (v: Long | undefined) => (v === undefined ? 0n : BigInt(Long.fromValue(v).toString()));
+
+function referencePb(p: Point) {
+  const ints: Record<string, Long> = {};
+  for (const [k, v] of Object.entries(p.fieldsInt)) ints[k] = toLong(v);
+  return { ...p, time: toLong(p.time), fieldsInt: ints };
+}
+
+function referenceDecode(body: Uint8Array): Point {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const m = PointPb.toObject(PointPb.decode(body), { longs: Long, defaults: true, arrays: true, objects: true }) as any;
+  const ints: Record<string, bigint> = {};
+  for (const k of Object.keys(m.fieldsInt)) ints[k] = fromLong(m.fieldsInt[k]);
+  return { ...m, time: fromLong(m.time), fieldsInt: ints };
+}
+
+const points: Point[] = [
+  point,
+  { ...point, tags: {}, fieldsDouble: {}, fieldsInt: {}, fieldsString: {}, fieldsBool: {}, dimensions: [] },
+  { ...point, time: 0n, name: '', database: '', retentionPolicy: '', group: '', byName: true },
+  { ...point, time: -(2n ** 63n), fieldsInt: { min: -(2n ** 63n), zero: 0n, u32: 4294967295n, over: 4294967296n } },
+  { ...point, time: 2n ** 63n - 1n, fieldsDouble: { nan: NaN, negZero: -0, inf: -Infinity, tiny: 5e-324 } },
+  {
+    ...point,
+    name: 'mesure_é_温度_😀',
+    tags: { 'hôte': 'routeur-ü', empty: '', long: 'x'.repeat(200), longUnicode: 'ø'.repeat(100) },
+    fieldsString: { k: 'y'.repeat(20_000), '': 'empty key' },
+    group: 'g'.repeat(130),
+  },
+  { ...point, fieldsInt: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, BigInt(i) * 10n ** 15n])) },
+];
+
+describe('codec: Point fast path', () => {
+  it('writes the bytes protobufjs writes for a Point Response', () => {
+    for (const p of points) {
+      const w = new ResponseWriter();
+      w.push({ kind: 'point', point: p });
+      const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
+      expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+    }
+  });
+
+  it('round-trips every point exactly, unicode, long strings and int64 extremes included', () => {
+    const w = new ResponseWriter();
+    for (const p of points) w.push({ kind: 'point', point: p });
+    expect(frames(w.take()).map(decodeResponse)).toEqual(points.map((p) => ({ kind: 'point', point: p })));
+    for (const p of points) {
+      const [f] = frames(encodeRequest({ kind: 'point', point: p }));
+      expect(decodeRequest(f)).toEqual({ kind: 'point', point: p });
+    }
+  });
+
+  it('decodes what protobufjs decodes: unknown fields, wrong wire types, repeats, entries missing key or value', () => {
+    const w = protobuf.Writer.create();
+    w.uint32((1 << 3) | 0).int64(toLong(5n)); // time, later overridden
+    w.uint32((2 << 3) | 2).string('first');
+    w.uint32((99 << 3) | 0).uint64(toLong(2n ** 64n - 1n)); // unknown varint, two-byte tag
+    w.uint32((100 << 3) | 1).fixed64(toLong(7n)); // unknown fixed64
+    w.uint32((101 << 3) | 2).bytes(new Uint8Array([1, 2, 3])); // unknown bytes
+    w.uint32((102 << 3) | 5).fixed32(9); // unknown fixed32
+    w.uint32((2 << 3) | 0).uint32(3); // name with the wrong wire type: skipped
+    w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
+    w.uint32((2 << 3) | 2).string('second');
+    w.uint32((6 << 3) | 2).string('a');
+    w.uint32((6 << 3) | 2).string('b');
+    w.uint32((7 << 3) | 2).fork().uint32((2 << 3) | 2).string('no key').ldelim();
+    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('noValue').ldelim();
+    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('1').ldelim();
+    w.uint32((7 << 3) | 2).fork().uint32((9 << 3) | 0).uint32(1).uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('2').ldelim();
+    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('__proto__').uint32((2 << 3) | 2).string('own').ldelim();
+    w.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 1).double(1.5).uint32((1 << 3) | 2).string('d').ldelim();
+    w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('wrongType').uint32((2 << 3) | 0).uint32(1).ldelim();
+    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('i').uint32((2 << 3) | 0).int64(toLong(-1n)).ldelim();
+    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('noInt').ldelim();
+    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('b').uint32((2 << 3) | 0).uint64(toLong(2n ** 40n)).ldelim();
+    w.uint32((11 << 3) | 0).uint32(2);
+    const body = w.finish();
+    const request = protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+
+    const got = decodeRequest(request);
+    if (got.kind !== 'point') throw new Error('not a point');
+    expect(got.point).toEqual(referenceDecode(body));
+    expect(got.point.time).toBe(BIG_TIME);
+    expect(got.point.name).toBe('second');
+    expect(got.point.dimensions).toEqual(['a', 'b']);
+    expect(got.point.tags).toEqual({ '': 'no key', noValue: '', dup: '2', ['__proto__']: 'own' });
+    expect(Object.getPrototypeOf(got.point.tags)).toBe(Object.prototype);
+    expect(got.point.fieldsDouble).toEqual({ d: 1.5, wrongType: 0 });
+    expect(got.point.fieldsInt).toEqual({ i: -1n, noInt: 0n });
+    expect(got.point.fieldsBool).toEqual({ b: true });
+    expect(got.point.byName).toBe(true);
+  });
+
+  it('falls back to protobufjs for groups and for a Request with more than the point', () => {
+    const body = protobuf.Writer.create()
+      .uint32((2 << 3) | 2).string('cpu')
+      .uint32((50 << 3) | 3).uint32((1 << 3) | 0).uint32(1).uint32((50 << 3) | 4) // a group: skipped by protobufjs
+      .finish();
+    const withGroup = protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+    expect(decodeRequest(withGroup)).toEqual({ kind: 'point', point: referenceDecode(body) });
+
+    // Two Point fields: protobufjs merges them into one message.
+    const a = encodeRequestBody({ kind: 'point', point: { ...point, tags: { a: '1' } } });
+    const b = encodeRequestBody({ kind: 'point', point: { ...point, time: 1n, tags: { b: '2' } } });
+    const merged = decodeRequest(Buffer.concat([a, b]));
+    if (merged.kind !== 'point') throw new Error('not a point');
+    expect(merged.point.tags).toEqual({ a: '1', b: '2' });
+    expect(merged.point.time).toBe(1n);
+    expect(merged.point.dimensions).toEqual([...point.dimensions, ...point.dimensions]);
+  });
+
+  it('rejects every truncation of a point frame and invalid UTF-8 with DecodeError', () => {
+    const body = encodeRequestBody({ kind: 'point', point });
+    for (let cut = 3; cut < body.length; cut++) {
+      // The outer length still claims the whole point: the body is cut short inside.
+      expect(() => decodeRequest(body.subarray(0, cut))).toThrow(DecodeError);
+    }
+    const bad = protobuf.Writer.create()
+      .uint32((17 << 3) | 2)
+      .fork()
+      .uint32((2 << 3) | 2)
+      .bytes(new Uint8Array([0x63, 0xff, 0x75]))
+      .ldelim()
+      .finish();
+    expect(() => decodeRequest(bad)).toThrow(DecodeError);
+  });
+
+  it('keeps taken output intact while later pushes fill and replace the slab', () => {
+    const w = new ResponseWriter();
+    const big: Point = { ...point, fieldsString: { blob: 'z'.repeat(100_000) } };
+    const taken: Uint8Array[] = [];
+    const copies: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      w.push({ kind: 'point', point: { ...big, time: BigInt(i) } });
+      w.push({ kind: 'keepalive', time: BigInt(i) });
+      const t = w.take();
+      taken.push(t);
+      copies.push(Buffer.from(t).toString('base64'));
+    }
+    expect(taken.map((t) => Buffer.from(t).toString('base64'))).toEqual(copies);
+    expect(taken.flatMap((t) => frames(t).map(decodeResponse))).toEqual(
+      Array.from({ length: 12 }, (_, i) => [
+        { kind: 'point', point: { ...big, time: BigInt(i) } },
+        { kind: 'keepalive', time: BigInt(i) },
+      ]).flat(),
+    );
   });
 });

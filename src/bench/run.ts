@@ -10,6 +10,8 @@
  * is shared and noisy: runs are interleaved (echo, then each function, per repetition) and medians are reported.
  *
  *   npm run bench [-- --points 200000 --reps 5 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
+ *   --sidecar-node-arg=ARG   (repeatable) a Node option for the sidecar: --sidecar-node-arg=--cpu-prof
+ *                            --sidecar-node-arg=--cpu-prof-dir=/tmp/prof writes a CPU profile (open it in DevTools)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -115,13 +117,23 @@ async function drive(socketPath: string, w: Workload, init: Uint8Array | null, e
 }
 
 /** Starts a child and resolves once `ready(line)` is true for a line of its stdout or stderr. */
-async function startChild(what: string, args: string[], ready: (line: string) => boolean): Promise<ChildProcess> {
+async function startChild(
+  what: string,
+  args: string[],
+  ready: (line: string) => boolean,
+  /** Where the child's output goes once it is ready: shown when it was started with diagnostic options. */
+  after: 'inherit' | 'ignore' = 'ignore',
+): Promise<ChildProcess> {
   const env = { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const tail: string[] = [];
   await new Promise<void>((resolve, reject) => {
     let seen = false;
     const scan = (data: Buffer) => {
+      if (seen) {
+        if (after === 'inherit') process.stderr.write(data);
+        return;
+      }
       for (const line of data.toString('utf8').split('\n')) {
         if (!line) continue;
         tail.push(line);
@@ -215,6 +227,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '5' },
       groups: { type: 'string', default: '1,10000' },
       out: { type: 'string', default: fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)) },
+      'sidecar-node-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const points = Number(values.points);
@@ -235,6 +248,7 @@ async function main(): Promise<void> {
       await startChild(
         'sidecar',
         [
+          ...(values['sidecar-node-arg'] ?? []),
           fileURLToPath(new URL('../cli.js', import.meta.url)),
           'serve',
           '--socket-dir',
@@ -243,6 +257,7 @@ async function main(): Promise<void> {
           BENCH_FUNCTIONS.map((f) => f.name).join(','),
         ],
         (l) => l.includes('"message":"ready"'),
+        values['sidecar-node-arg']?.length ? 'inherit' : 'ignore',
       ),
     );
 
@@ -277,7 +292,14 @@ async function main(): Promise<void> {
       process.stdout.write(`\nwrote ${values.out}\n`);
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    // Wait for the exits: the sidecar writes its CPU profile on the way out.
+    await Promise.all(
+      children.map((c) => {
+        const exited = c.exitCode !== null ? Promise.resolve() : once(c, 'exit');
+        c.kill('SIGTERM');
+        return exited;
+      }),
+    );
     await rm(dir, { recursive: true, force: true });
   }
 }
