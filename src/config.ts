@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -68,15 +69,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `250ms`, `10s`, `5m`, `1h`, or a bare number of milliseconds. */
+/** A duration literal as TICKscript writes it (`250ms`, `10s`, `1m30s`, `1h`), or a bare number of milliseconds. */
 export function parseDurationMs(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
   if (typeof value !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 'ms']);
+  try {
+    return Number(parseDuration(value) / 1_000_000n);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A view on one mapping of the config, with typed readers that fail with the full key path. */

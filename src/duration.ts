@@ -1,5 +1,5 @@
 /**
- * Influx duration literals (`90s`, `1m30s`, `500ms`, `1d3h46m40s`) ⇄ nanoseconds as bigint, the way TICKscript and
+ * Influx duration literals (`90s`, `1m30s`, `500ms`, `1d3h46m40s`) → nanoseconds as bigint, the way TICKscript and
  * InfluxQL write them. `u`/`µ` are microseconds, `w` weeks, `d` days.
  */
 const UNITS: Record<string, bigint> = {
@@ -31,27 +31,4 @@ export function parseDuration(text: string): bigint {
     throw new Error(`'${text}' is not a duration literal (like 90s, 1m30s, 500ms, 2h)`);
   }
   return total;
-}
-
-/** The shortest literal in w/d/h/m/s (then ms/u/ns for the remainder): 100000 s → `1d3h46m40s`. */
-export function formatDuration(ns: bigint): string {
-  if (ns === 0n) return '0s';
-  const order: [string, bigint][] = [
-    ['d', UNITS.d],
-    ['h', UNITS.h],
-    ['m', UNITS.m],
-    ['s', UNITS.s],
-    ['ms', UNITS.ms],
-    ['u', UNITS.u],
-    ['ns', 1n],
-  ];
-  let rest = ns < 0n ? -ns : ns;
-  let out = ns < 0n ? '-' : '';
-  for (const [unit, size] of order) {
-    if (rest >= size) {
-      out += `${rest / size}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
 }

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from './duration.js';
+
+describe('parseDuration', () => {
+  it('reads TICKscript duration literals to exact nanoseconds', () => {
+    expect(parseDuration('90s')).toBe(90_000_000_000n);
+    expect(parseDuration('1m30s')).toBe(90_000_000_000n);
+    expect(parseDuration('1d3h46m40s')).toBe(100_000_000_000_000n);
+    expect(parseDuration('500ms')).toBe(500_000_000n);
+    expect(parseDuration('10u')).toBe(10_000n);
+    expect(parseDuration('7ns')).toBe(7n);
+    expect(parseDuration('2w')).toBe(1_209_600_000_000_000n);
+    expect(parseDuration('0')).toBe(0n);
+  });
+
+  it('rejects what is not a literal', () => {
+    for (const bad of ['', '10', '1.5s', 'soon', '5m garbage', '-1s']) expect(() => parseDuration(bad)).toThrow(/not a duration literal/);
+  });
+});
