@@ -382,6 +382,9 @@ const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([-0]).buffer)[7] === 0x80;
 const utf8 = protobuf.util.utf8;
+// Node's Buffer method, undeclared in @types/node; it accepts any Uint8Array.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string })
+  .latin1Slice;
 
 /** A varint of at most 4 bytes (< 2^28): tags and lengths. Longer ones are left to protobufjs. */
 function readVarint32(end: number): number {
@@ -467,11 +470,13 @@ function readDouble(end: number): number {
 /**
  * Recently decoded short ASCII strings, by a hash of their bytes. The same names, tag keys and values, field keys and
  * group ids arrive point after point: returning the string decoded last time spares an allocation, and, because it is
- * the same string, the map lookups and property stores downstream find its hash already computed.
+ * the same string, the map lookups and property stores downstream find its hash already computed. Each slot keeps a
+ * copy of its bytes in one arena, so a hit is a byte comparison.
  */
 const STRING_CACHE_BITS = 16;
-const stringCache: string[] = new Array<string>(1 << STRING_CACHE_BITS).fill('');
 const MAX_CACHED_STRING = 64;
+const stringCache: string[] = new Array<string>(1 << STRING_CACHE_BITS).fill('');
+const stringArena = new Uint8Array(MAX_CACHED_STRING << STRING_CACHE_BITS);
 
 function readString(end: number): string {
   const len = readVarint32(end);
@@ -480,24 +485,27 @@ function readString(end: number): string {
   if (stop > end) throw GIVE_UP;
   rp = stop;
   if (len === 0) return '';
-  if (len > MAX_CACHED_STRING) return utf8.readStrict(rb, start, stop);
+  const buf = rb;
+  if (len > MAX_CACHED_STRING) return utf8.readStrict(buf, start, stop);
   let h = 0x811c9dc5 ^ len;
   let bits = 0;
   for (let i = start; i < stop; i++) {
-    const b = rb[i];
+    const b = buf[i];
     bits |= b;
     h = Math.imul(h ^ b, 0x01000193);
   }
-  if (bits & 0x80) return utf8.readStrict(rb, start, stop);
+  if (bits & 0x80) return utf8.readStrict(buf, start, stop);
   const slot = (h ^ (h >>> STRING_CACHE_BITS)) & ((1 << STRING_CACHE_BITS) - 1);
   const cached = stringCache[slot];
+  const at = slot * MAX_CACHED_STRING;
   if (cached.length === len) {
     let i = 0;
-    while (i < len && cached.charCodeAt(i) === rb[start + i]) i++;
+    while (i < len && stringArena[at + i] === buf[start + i]) i++;
     if (i === len) return cached;
   }
-  // ASCII, so a byte is a UTF-16 unit; fromCharCode over the bytes gives a flat string.
-  const s = String.fromCharCode.apply(null, rb.subarray(start, stop) as unknown as number[]);
+  // ASCII, so Latin-1 decoding is UTF-8 decoding, and Node's gives a flat one-byte string in one native call.
+  const s = latin1Slice.call(buf, start, stop);
+  for (let i = 0; i < len; i++) stringArena[at + i] = buf[start + i];
   stringCache[slot] = s;
   return s;
 }
@@ -763,27 +771,34 @@ class ByteSink {
   /** tag, then a length-delimited UTF-8 string. */
   string(tag: number, s: string): void {
     const n = s.length;
-    this.ensure(6 + 3 * n);
-    const buf = this.buf;
-    buf[this.pos++] = tag;
-    if (n < 0x80) {
-      // Short ASCII, the usual case: one pass, the length byte known up front.
-      let p = this.pos + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[p++] = c;
+    if (n <= MAX_CACHED_STRING) {
+      // Short strings are mostly the same few (names, keys, group ids): their bytes are looked up, not re-encoded.
+      let bytes = encodedStrings.get(s);
+      if (bytes === undefined) {
+        bytes = Buffer.from(s, 'utf8');
+        if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
+        encodedStrings.set(s, bytes);
       }
-      if (i === n) {
-        buf[this.pos] = n;
+      const len = bytes.length;
+      this.ensure(2 + len);
+      const buf = this.buf;
+      let p = this.pos;
+      buf[p++] = tag;
+      if (len < 0x80) buf[p++] = len;
+      else {
         this.pos = p;
-        return;
+        this.varint32(len);
+        p = this.pos;
       }
+      for (let i = 0; i < len; i++) buf[p + i] = bytes[i];
+      this.pos = p + len;
+      return;
     }
+    this.ensure(6 + 3 * n);
+    this.buf[this.pos++] = tag;
     const len = Buffer.byteLength(s, 'utf8');
     this.varint32(len);
-    this.pos += buf.write(s, this.pos, len, 'utf8');
+    this.pos += this.buf.write(s, this.pos, len, 'utf8');
   }
 
   double(tag: number, v: number): void {
@@ -839,6 +854,10 @@ class ByteSink {
 
 let encHi = 0;
 let encHiBig = 0n;
+
+/** UTF-8 of recently written short strings; cleared when full rather than kept in LRU order (a hit is a Map lookup). */
+const encodedStrings = new Map<string, Uint8Array>();
+const MAX_ENCODED_STRINGS = 50_000;
 
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
