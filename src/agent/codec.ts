@@ -438,6 +438,14 @@ function readLong(end: number): void {
 let cachedHi = 0;
 let cachedHiBig = 0n;
 
+/**
+ * The time of the point decoded last, with its halves. A stream function emits while its input point is being
+ * handled, usually with that point's time, so the encoder finds the halves here instead of splitting the bigint.
+ */
+let lastTime = 0n;
+let lastTimeLo = 0;
+let lastTimeHi = 0;
+
 /** (lo, hi) as a signed int64 bigint, without passing through a number when it exceeds 2^53. */
 function longValue(): bigint {
   if (hi === 0) return BigInt(lo);
@@ -582,6 +590,9 @@ function readPoint(end: number): Point {
       case 0x08: // 1 time
         readLong(end);
         time = longValue();
+        lastTime = time;
+        lastTimeLo = lo;
+        lastTimeHi = hi;
         continue;
       case 0x12: // 2 name
         name = readString(end);
@@ -755,6 +766,10 @@ class ByteSink {
     this.buf[this.pos++] = tag;
     if (v >= 0n && v <= 0xffffffffn) {
       this.varint32(Number(v));
+      return;
+    }
+    if (v === lastTime) {
+      this.varint64(lastTimeLo, lastTimeHi);
       return;
     }
     // Times share their high half with the point before; the cached BigInt of it spares the split.

@@ -41,6 +41,29 @@ export class FrameDecoder {
         }
         continue;
       }
+      if (this.lenBytes === 0 && n - i >= 2 && this.maxFrame >= 0x3fff) {
+        // The common case, a prefix of one or two bytes wholly in the chunk, read without the state machine (and
+        // within any limit of at least 2^14 - 1, so no check is due).
+        const b0 = chunk[i];
+        let len = -1;
+        let after = i + 1;
+        if (b0 < 0x80) len = b0;
+        else if (chunk[i + 1] < 0x80) {
+          len = (b0 & 0x7f) | (chunk[i + 1] << 7);
+          after = i + 2;
+        }
+        if (len >= 0) {
+          i = after;
+          if (n - i >= len) {
+            onFrame(chunk.subarray(i, i + len));
+            i += len;
+          } else {
+            this.body = Buffer.allocUnsafe(len);
+            this.bodyFilled = 0;
+          }
+          continue;
+        }
+      }
       const b = chunk[i++];
       // Multiplication, not shifts: 32-bit shifts would wrap long before the limit check could see the value.
       this.lenValue += (b & 0x7f) * 2 ** this.lenShift;
