@@ -699,11 +699,12 @@ function decodePointRequest(frame: Uint8Array): Point | null {
 }
 
 const EMPTY = new Uint8Array(0);
-const SLAB_SIZE = 256 * 1024;
+/** Slabs start small (a connection that only answers keepalives keeps little) and double up to this size. */
+const MAX_SLAB = 256 * 1024;
 
 /** The output slab of a ResponseWriter, with the primitives of the Point encoder. */
 class ByteSink {
-  buf: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  buf: Buffer = Buffer.allocUnsafe(1024);
   /** First byte not yet taken. */
   start = 0;
   pos = 0;
@@ -712,7 +713,7 @@ class ByteSink {
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const pending = this.pos - this.start;
-    const next = Buffer.allocUnsafe(Math.max(SLAB_SIZE, 2 * (pending + n)));
+    const next = Buffer.allocUnsafe(Math.max(Math.min(2 * this.buf.length, MAX_SLAB), 2 * (pending + n)));
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
     this.start = 0;

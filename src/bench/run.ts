@@ -214,6 +214,8 @@ ${table(rows)}
 \`\`\`sh
 npm run bench                                   # writes this file and prints the table
 npm run bench -- --points 50000 --reps 3 --out -   # quicker, print only
+npm run bench -- --groups 10000 --out - --sidecar-node-arg=--cpu-prof --sidecar-node-arg=--cpu-prof-dir=/tmp/prof
+                                                # a CPU profile of the sidecar, for Chrome DevTools
 \`\`\`
 
 Numbers are wall-clock throughput on whatever machine ran them; compare ratios, not absolute points/s, across machines.
