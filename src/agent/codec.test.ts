@@ -246,6 +246,32 @@ describe('codec: Point fast path', () => {
     expect(() => decodeRequest(bad)).toThrow(DecodeError);
   });
 
+  it('never confuses strings that the string caches hold: same position, same length, other bytes', () => {
+    // Consecutive points with strings that differ only slightly, at the same positions, ASCII and not: each must
+    // decode to itself and encode to protobufjs's bytes, whatever the caches remember from the point before.
+    const variants = ['host-1', 'host-2', 'hôst-1', 'host-1', 'hést1', 'host-2', 'x'.repeat(64), 'x'.repeat(63) + 'y', ''];
+    const seq: Point[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (const [i, v] of variants.entries()) {
+        seq.push({
+          ...point,
+          name: v || 'cpu',
+          group: `host=${v}`,
+          tags: { host: v, [v || 'empty']: v },
+          fieldsString: { value: variants[(i + round) % variants.length] },
+        });
+      }
+    }
+    for (const p of seq) {
+      const [f] = frames(encodeRequest({ kind: 'point', point: p }));
+      expect(decodeRequest(f)).toEqual({ kind: 'point', point: p });
+      const w = new ResponseWriter();
+      w.push({ kind: 'point', point: p });
+      const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
+      expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+    }
+  });
+
   it('keeps taken output intact while later pushes fill and replace the slab', () => {
     const w = new ResponseWriter();
     const big: Point = { ...point, fieldsString: { blob: 'z'.repeat(100_000) } };

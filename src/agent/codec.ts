@@ -486,6 +486,16 @@ const MAX_CACHED_STRING = 64;
 const stringCache: string[] = new Array<string>(1 << STRING_CACHE_BITS).fill('');
 const stringArena = new Uint8Array(MAX_CACHED_STRING << STRING_CACHE_BITS);
 
+/**
+ * Before the hash, the string read at the same position of the previous point: points of a series repeat name,
+ * database, dimensions and keys in the same order, so most strings are found with one comparison and no hashing.
+ */
+const POSITIONS = 32;
+const positionString: string[] = new Array<string>(POSITIONS).fill('');
+const positionLength = new Uint8Array(POSITIONS);
+const positionArena = new Uint8Array(POSITIONS * MAX_CACHED_STRING);
+let stringIndex = 0;
+
 function readString(end: number): string {
   const len = readVarint32(end);
   const start = rp;
@@ -495,6 +505,26 @@ function readString(end: number): string {
   if (len === 0) return '';
   const buf = rb;
   if (len > MAX_CACHED_STRING) return utf8.readStrict(buf, start, stop);
+  const k = stringIndex++;
+  if (k < POSITIONS && positionLength[k] === len) {
+    const at = k * MAX_CACHED_STRING;
+    let i = 0;
+    while (i < len && positionArena[at + i] === buf[start + i]) i++;
+    if (i === len) return positionString[k];
+  }
+  const s = cachedString(buf, start, stop);
+  if (k < POSITIONS && s !== null) {
+    positionString[k] = s;
+    positionLength[k] = len;
+    const at = k * MAX_CACHED_STRING;
+    for (let i = 0; i < len; i++) positionArena[at + i] = buf[start + i];
+  }
+  return s ?? utf8.readStrict(buf, start, stop);
+}
+
+/** A short ASCII string from the hash cache, or null when it is not ASCII. */
+function cachedString(buf: Uint8Array, start: number, stop: number): string | null {
+  const len = stop - start;
   let h = 0x811c9dc5 ^ len;
   let bits = 0;
   for (let i = start; i < stop; i++) {
@@ -502,7 +532,7 @@ function readString(end: number): string {
     bits |= b;
     h = Math.imul(h ^ b, 0x01000193);
   }
-  if (bits & 0x80) return utf8.readStrict(buf, start, stop);
+  if (bits & 0x80) return null;
   const slot = (h ^ (h >>> STRING_CACHE_BITS)) & ((1 << STRING_CACHE_BITS) - 1);
   const cached = stringCache[slot];
   const at = slot * MAX_CACHED_STRING;
@@ -572,6 +602,7 @@ function readStringEntry(map: Record<string, string>, end: number): void {
 }
 
 function readPoint(end: number): Point {
+  stringIndex = 0;
   let time = 0n;
   let name = '';
   let database = '';
@@ -789,11 +820,21 @@ class ByteSink {
     const n = s.length;
     if (n <= MAX_CACHED_STRING) {
       // Short strings are mostly the same few (names, keys, group ids): their bytes are looked up, not re-encoded.
-      let bytes = encodedStrings.get(s);
-      if (bytes === undefined) {
-        bytes = Buffer.from(s, 'utf8');
-        if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
-        encodedStrings.set(s, bytes);
+      // The string at the same position of the previous point first (usually the very same string), then the Map.
+      const k = encodeIndex++;
+      let bytes: Uint8Array | undefined;
+      if (k < POSITIONS && encodedAtString[k] === s) bytes = encodedAtBytes[k];
+      else {
+        bytes = encodedStrings.get(s);
+        if (bytes === undefined) {
+          bytes = Buffer.from(s, 'utf8');
+          if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
+          encodedStrings.set(s, bytes);
+        }
+        if (k < POSITIONS) {
+          encodedAtString[k] = s;
+          encodedAtBytes[k] = bytes;
+        }
       }
       const len = bytes.length;
       this.ensure(2 + len);
@@ -874,6 +915,9 @@ let encHiBig = 0n;
 /** UTF-8 of recently written short strings; cleared when full rather than kept in LRU order (a hit is a Map lookup). */
 const encodedStrings = new Map<string, Uint8Array>();
 const MAX_ENCODED_STRINGS = 50_000;
+const encodedAtString: string[] = new Array<string>(POSITIONS).fill('');
+const encodedAtBytes: Uint8Array[] = new Array<Uint8Array>(POSITIONS).fill(new Uint8Array(0));
+let encodeIndex = 0;
 
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
@@ -884,6 +928,7 @@ let frameGuess = 2;
 let pointGuess = 2;
 
 function encodePointResponse(out: ByteSink, p: Point): void {
+  encodeIndex = 0;
   const fg = frameGuess;
   const pg = pointGuess;
   const frameAt = out.open(fg);
