@@ -5,4 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
 bash scripts/stack/install.sh
-npx vitest run "$@"
+report="$(mktemp)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line, whatever the reporter printed above.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report" || true
+rm -f "$report"
+exit "$status"
