@@ -262,13 +262,16 @@ describe('codec: Point fast path', () => {
         });
       }
     }
-    for (const p of seq) {
+    for (const [i, p] of seq.entries()) {
       const [f] = frames(encodeRequest({ kind: 'point', point: p }));
       expect(decodeRequest(f)).toEqual({ kind: 'point', point: p });
-      const w = new ResponseWriter();
-      w.push({ kind: 'point', point: p });
-      const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
-      expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+      // Encode the point just decoded (its strings are what the caches hold) and the next one (they are not).
+      for (const q of [p, seq[(i + 1) % seq.length]]) {
+        const w = new ResponseWriter();
+        w.push({ kind: 'point', point: q });
+        const expected = ResponsePb.encodeDelimited({ point: referencePb(q) }).finish();
+        expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+      }
     }
   });
 

@@ -361,7 +361,7 @@ export function decodeResponse(frame: Uint8Array): Response {
 // its own error. So the fast path changes speed, never results.
 //
 // int64 is read as two 32-bit halves and becomes a bigint once; the BigInt of the high half is cached, since
-// consecutive times usually share it.
+// consecutive times usually share it. Short ASCII strings come from caches (see readString), not fresh decoding.
 //
 // Encoding: the same bytes protobufjs writes for a Point Response (field order, defaults skipped, map entries with
 // both key and value), written straight into the output slab.
@@ -373,8 +373,11 @@ const GIVE_UP = new Error('point fast path declined');
 const TAG_POINT_0 = 0x8a; // field 17, wire type 2, as a two-byte varint
 const TAG_POINT_1 = 0x01;
 
-let rb: Uint8Array = new Uint8Array(0);
+const EMPTY = new Uint8Array(0);
+/** The frame being read (released after each, so a socket chunk is not kept alive) and the read position. */
+let rb: Uint8Array = EMPTY;
 let rp = 0;
+/** The halves of the last int64 read. */
 let lo = 0;
 let hi = 0;
 
@@ -729,7 +732,6 @@ function decodePointRequest(frame: Uint8Array): Point | null {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 /** Slabs start small (a connection that only answers keepalives keeps little) and double up to this size. */
 const MAX_SLAB = 256 * 1024;
 
@@ -820,8 +822,14 @@ class ByteSink {
     const n = s.length;
     if (n <= MAX_CACHED_STRING) {
       // Short strings are mostly the same few (names, keys, group ids): their bytes are looked up, not re-encoded.
-      // The string at the same position of the previous point first (usually the very same string), then the Map.
+      // A stream function emits while its input is being handled, mostly with the input's strings in the input's
+      // order: the decoder's string at the same position (bytes at hand, no lookup) comes first, then the string
+      // written at this position last time, then the Map.
       const k = encodeIndex++;
+      if (k < POSITIONS && positionString[k] === s) {
+        this.cachedBytes(tag, positionArena, k * MAX_CACHED_STRING, positionLength[k]);
+        return;
+      }
       let bytes: Uint8Array | undefined;
       if (k < POSITIONS && encodedAtString[k] === s) bytes = encodedAtBytes[k];
       else {
@@ -836,19 +844,7 @@ class ByteSink {
           encodedAtBytes[k] = bytes;
         }
       }
-      const len = bytes.length;
-      this.ensure(2 + len);
-      const buf = this.buf;
-      let p = this.pos;
-      buf[p++] = tag;
-      if (len < 0x80) buf[p++] = len;
-      else {
-        this.pos = p;
-        this.varint32(len);
-        p = this.pos;
-      }
-      for (let i = 0; i < len; i++) buf[p + i] = bytes[i];
-      this.pos = p + len;
+      this.cachedBytes(tag, bytes, 0, bytes.length);
       return;
     }
     this.ensure(6 + 3 * n);
@@ -856,6 +852,22 @@ class ByteSink {
     const len = Buffer.byteLength(s, 'utf8');
     this.varint32(len);
     this.pos += this.buf.write(s, this.pos, len, 'utf8');
+  }
+
+  /** tag, then the length and the `len` UTF-8 bytes of a string found at `from[at]`. */
+  private cachedBytes(tag: number, from: Uint8Array, at: number, len: number): void {
+    this.ensure(6 + len);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = tag;
+    if (len < 0x80) buf[p++] = len;
+    else {
+      this.pos = p;
+      this.varint32(len);
+      p = this.pos;
+    }
+    for (let i = 0; i < len; i++) buf[p + i] = from[at + i];
+    this.pos = p + len;
   }
 
   double(tag: number, v: number): void {
