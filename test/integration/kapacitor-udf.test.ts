@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLine } from '../../src/line-protocol.js';
 import { replayFile } from '../../src/replay.js';
 import { FunctionRunner, streamPoint } from '../../src/udf/testing.js';
-import { startSidecar, tickscriptDir, type Sidecar } from './sidecar.js';
+import { cliPath, startSidecar, tickscriptDir, type Sidecar } from './sidecar.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery, influxWriteLP, startKapacitord, type Kapacitord } from './stack.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/adsl');
@@ -77,7 +77,14 @@ beforeAll(async () => {
   // A tight keepalive timeout: the burst test shows it is never tripped, the crash test that it is.
   sidecar = await startSidecar(undefined, { udfTimeout: UDF_TIMEOUT });
   // The databases exist before kapacitord starts: it subscribes to every database at start.
-  k = await startKapacitord({ udfConf: sidecar.udfConf, influxdb: true, name: 'udf-e2e' });
+  // Process mode beside the sockets: Kapacitor starts `udf-sidecar run edgeDetect` itself for this one.
+  const processMode = [
+    '  [udf.functions.edgeDetectProcess]',
+    `    prog = ${JSON.stringify(process.execPath)}`,
+    `    args = [${JSON.stringify(cliPath)}, "run", "edgeDetect"]`,
+    `    timeout = "${UDF_TIMEOUT}"`,
+  ].join('\n');
+  k = await startKapacitord({ udfConf: `${sidecar.udfConf}${processMode}\n`, influxdb: true, name: 'udf-e2e' });
 });
 
 afterAll(async () => {
@@ -103,6 +110,17 @@ describe('real kapacitord driving the sidecar', () => {
     const rows = await waitForRows('adsl', q, (r) => r.length >= 12, 'adsl_edges');
     const got = rows.map(([time, value, tags]) => `adsl_connection,host=${(tags as { host: string }).host} value="${value}" ${time}`);
     expect(got).toEqual([...EXPECTED, ...withHost(EXPECTED, 'router2')]);
+  });
+
+  it('runs a function in process mode (Kapacitor starts `udf-sidecar run`), same edges', async () => {
+    const tick = path.join(k.dir, 'edge_detect_process.tick');
+    writeFileSync(tick, readFileSync(path.join(tickscriptDir, 'edge_detect.tick'), 'utf8').replace('@edgeDetect()', '@edgeDetectProcess()').replace("'adsl_connection_edges'", "'adsl_process_edges'"));
+    await kapacitor(['define', 'adsl_process', '-tick', tick, '-dbrp', 'adsl.autogen']);
+    await kapacitor(['enable', 'adsl_process']);
+    await writeToKapacitor('adsl', 'autogen', withHost(RAW, 'router8'));
+    const rows = await waitForRows('adsl', "SELECT value FROM adsl_process_edges WHERE host = 'router8'", (r) => r.length >= 6, 'adsl_process');
+    expect(rows.map(([t, v]) => `adsl_connection,host=router8 value="${v}" ${t}`)).toEqual(withHost(EXPECTED, 'router8'));
+    await kapacitor(['disable', 'adsl_process']);
   });
 
   it('computes movingAverage and counter rate exactly as the function does on its own', async () => {
