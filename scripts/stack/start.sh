@@ -6,7 +6,7 @@
 # Run dir: ${UDF_STACK_RUN:-/tmp/udf-sidecar-stack}/<service> (config, data, pid, log). Data survive stop/start.
 # Idempotent: a running, healthy server is left alone. The binaries come from install.sh (run first if missing).
 # Ports: INFLUXDB_PORT (18086, rpc INFLUXDB_BIND_PORT 18088), REDIS_PORT (16379), KAFKA_PORT (29092, controller
-# KAFKA_CONTROLLER_PORT 29093), INFLUXDB2_PORT (18087). On failure: exit 1 with the server's log tail on stderr.
+# KAFKA_CONTROLLER_PORT 29093, SASL_SSL KAFKA_SASL_SSL_PORT 29094), INFLUXDB2_PORT (18087). On failure: exit 1 with the server's log tail on stderr.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -136,24 +136,90 @@ start_redis() {
   stack_log "redis: ready (pid $(cat "$pf"))"
 }
 
-kafka_ready() { node "$HERE/kafka-ready.mjs" 127.0.0.1 "$KAFKA_PORT"; }
+kafka_ready() {
+  node "$HERE/kafka-ready.mjs" 127.0.0.1 "$KAFKA_PORT" && (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_SASL_SSL_PORT") 2>/dev/null
+}
+
+# kafka_secure_material DIR LOG: the SASL_SSL listener's files, generated once and kept across restarts:
+# DIR/tls/{ca.pem,ca.key,broker.pem,broker.key,broker.p12,keystore-password} (a test CA and a broker certificate for
+# IP:127.0.0.1 / DNS:localhost, as a PKCS12 keystore) and DIR/sasl-password (the test user's password). 0600 but ca.pem.
+kafka_secure_material() {
+  local d="$1" log="$2" t="$1/tls"
+  if [ ! -s "$t/broker.p12" ]; then
+    command -v openssl >/dev/null || { apt-get install -y openssl >&2 || stack_die "kafka: openssl missing (apt-get install openssl)"; }
+    rm -rf "$t"; mkdir -p "$t"
+    if ! (
+      set -e; umask 077; cd "$t"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=udf-sidecar test CA" -keyout ca.key -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -out broker.pem -extfile broker.ext
+      head -c 18 /dev/urandom | base64 | tr '+/' '-_' >keystore-password
+      openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+        -passout file:keystore-password -out broker.p12.tmp
+      mv broker.p12.tmp broker.p12
+      chmod 644 ca.pem
+    ) >>"$log" 2>&1; then
+      stack_tail "$log" 30
+      stack_die "kafka: generating the TLS certificates failed"
+    fi
+    stack_log "kafka: generated a test CA and broker certificate in $t"
+  fi
+  [ -s "$d/sasl-password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$d/sasl-password")
+}
+
+# kafka_scram_user DIR JAVA_OPTS...: gives KAFKA_SASL_USER a SCRAM-SHA-256 credential (stored in the cluster metadata)
+# through the PLAINTEXT listener, once per password (marker DIR/.scram-user). Kafka 3.x only (kafka.admin.ConfigCommand).
+kafka_scram_user() {
+  local d="$1"; shift
+  local want; want="$KAFKA_SASL_USER:$(sha256sum <"$d/sasl-password" | cut -c1-16)"
+  [ "$(cat "$d/.scram-user" 2>/dev/null)" = "$want" ] && return 0
+  local pw out; pw="$(cat "$d/sasl-password")"
+  # The password is an argument for a moment (the test machine only); the tool's output is logged with it masked.
+  if out="$(java "$@" -cp "$KAFKA_LIB_DIR/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+    --alter --entity-type users --entity-name "$KAFKA_SASL_USER" --add-config "SCRAM-SHA-256=[password=$pw]" 2>&1 </dev/null)"; then
+    echo "$want" >"$d/.scram-user"
+  else
+    stack_log "kafka: WARNING: could not add the SCRAM-SHA-256 user (PLAIN still works); see $d/kafka.log"
+  fi
+  printf '%s\n' "${out//"$pw"/***}" >>"$d/kafka.log"
+}
 
 start_kafka() {
   local d="$UDF_STACK_RUN/kafka" pf log props
   pf="$d/kafka.pid"; log="$d/kafka.log"; props="$d/server.properties"
   mkdir -p "$d"
+  # A broker started before the SASL_SSL listener existed (older start.sh): restart it with the current config.
+  if stack_pid_alive "$pf" && ! grep -q "^listeners=.*SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT" "$props" 2>/dev/null; then
+    stack_log "kafka: running without the SASL_SSL listener on $KAFKA_SASL_SSL_PORT: restarting it"
+    bash "$HERE/stop.sh" kafka
+  fi
   already_running kafka "$pf" "$log" kafka_ready && return 0
   ensure_installed kafka "$KAFKA_LIB_DIR/.installed"
+  kafka_secure_material "$d" "$log"
+  local sasl_pw ks_pw
+  sasl_pw="$(cat "$d/sasl-password")"; ks_pw="$(cat "$d/tls/keystore-password")"
+  # The file holds the keystore and SASL passwords: readable by us only.
+  (umask 077; : >"$props")
   cat >"$props" <<EOF
 # Written by scripts/stack/start.sh on every start: single-node KRaft, 127.0.0.1 only.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL: TLS with the run dir's test CA; SASL PLAIN (user below) and SCRAM-SHA-256 (added after start).
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$d/tls/broker.p12
+ssl.keystore.password=$ks_pw
+ssl.client.auth=none
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$sasl_pw";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$d/data
 num.partitions=1
 auto.create.topics.enable=true
@@ -205,7 +271,8 @@ EOF
   stack_log "kafka: starting on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, run dir $d)"
   spawn "$pf" "$log" java "${java_opts[@]}" -cp "$KAFKA_LIB_DIR/*" kafka.Kafka "$props"
   wait_ready kafka "$pf" "$log" 120 kafka_ready
-  stack_log "kafka: ready (pid $(cat "$pf"))"
+  [[ "$KAFKA_VERSION" == 3.* ]] && kafka_scram_user "$d" "${java_opts[@]}"
+  stack_log "kafka: ready (pid $(cat "$pf"); SASL_SSL on $KAFKA_SASL_SSL_PORT, user $KAFKA_SASL_USER, password in $d/sasl-password)"
 }
 
 [ $# -ge 1 ] || { sed -n '2,9p' "$0"; exit 2; }
