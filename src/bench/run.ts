@@ -180,6 +180,15 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+const TARGET_RATIO = 0.3;
+
+function targetLine(rows: Row[]): string {
+  const met = rows.filter((r) => median(r.runs) / median(r.echo) >= TARGET_RATIO).length;
+  return met === rows.length
+    ? `Every row meets the target ratio of ${TARGET_RATIO}.`
+    : `${rows.length - met} of ${rows.length} rows are below the target ratio of ${TARGET_RATIO}.`;
+}
+
 function machine(): string {
   const cpus = os.cpus();
   const model = cpus[0]?.model.trim() ?? 'unknown CPU';
@@ -195,6 +204,8 @@ Machine: ${machine()}.
 
 ${table(rows)}
 
+${targetLine(rows)}
+
 ## What is measured
 
 - **points/s**: ${o.points.toLocaleString('en-US')} stream points (tags host/region; a double, an int counter and a
@@ -204,7 +215,7 @@ ${table(rows)}
   arrives — after every output, which are counted and checked.
 - **echo**: the same frames through a raw Unix-socket echo server (also a child process) that frames nothing and
   writes back every chunk it receives, measured in the same run, interleaved with the function runs.
-- **ratio**: function median ÷ echo median for the same group count. The target is at least 0.3.
+- **ratio**: function median ÷ echo median for the same group count. The target is at least ${TARGET_RATIO}.
 - Functions: edgeDetect on the string state (it alternates, so every point is emitted), movingAverage with size 10 on
   the double, rate on the int counter. ${o.reps} repetitions each after one warm-up run; medians, because the machine
   is shared and noisy. The min–max column shows how noisy.
@@ -288,7 +299,9 @@ async function main(): Promise<void> {
       for (const fn of BENCH_FUNCTIONS) rows.push({ fn: fn.name, groups, runs: byFn.get(fn.name) ?? [], echo });
     }
 
-    process.stdout.write(`\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n`);
+    process.stdout.write(
+      `\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n\n${targetLine(rows)}\n`,
+    );
     if (values.out !== '-') {
       await writeFile(String(values.out), report(rows, { points, reps }));
       process.stdout.write(`\nwrote ${values.out}\n`);
