@@ -275,6 +275,18 @@ describe('codec: Point fast path', () => {
     }
   });
 
+  it('leaves nothing of a point it cannot encode, so what follows stays readable', () => {
+    const w = new ResponseWriter();
+    w.push({ kind: 'point', point });
+    const broken = { ...point, tags: { host: undefined as unknown as string } };
+    expect(() => w.push({ kind: 'point', point: broken })).toThrow();
+    w.push({ kind: 'error', error: 'edgeDetect: cannot encode' });
+    expect(frames(w.take()).map(decodeResponse)).toEqual([
+      { kind: 'point', point },
+      { kind: 'error', error: 'edgeDetect: cannot encode' },
+    ]);
+  });
+
   it('keeps taken output intact while later pushes fill and replace the slab', () => {
     const w = new ResponseWriter();
     const big: Point = { ...point, fieldsString: { blob: 'z'.repeat(100_000) } };

@@ -258,7 +258,15 @@ export class ResponseWriter {
 
   push(r: Response): void {
     if (r.kind === 'point') {
-      encodePointResponse(this.out, r.point);
+      // A point that cannot be encoded (a function put a non-string in a tag, say) leaves no partial frame behind:
+      // the ErrorResponse that follows must be readable.
+      const mark = this.out.pos - this.out.start;
+      try {
+        encodePointResponse(this.out, r.point);
+      } catch (err) {
+        this.out.pos = this.out.start + mark;
+        throw err;
+      }
     } else {
       this.out.bytes(ResponseType.encodeDelimited(responseToPb(r)).finish());
     }
