@@ -308,3 +308,32 @@ describe('codec: Point fast path', () => {
     );
   });
 });
+
+describe('point pass-through', () => {
+  it('re-sends the bytes of a point emitted unchanged, and encodes a changed copy afresh', () => {
+    const [f] = frames(encodeRequest({ kind: 'point', point }));
+    const decoded = decodeRequest(f);
+    if (decoded.kind !== 'point') throw new Error('not a point');
+    const w = new ResponseWriter();
+    w.push({ kind: 'point', point: decoded.point });
+    const changed = { ...decoded.point, fieldsString: { value: 'TRAINING' } };
+    w.push({ kind: 'point', point: changed });
+    const out = frames(w.take());
+    expect(Buffer.from(out[0]).equals(Buffer.from(f))).toBe(true);
+    expect(out.map(decodeResponse)).toEqual([
+      { kind: 'point', point },
+      { kind: 'point', point: { ...point, fieldsString: { value: 'TRAINING' } } },
+    ]);
+  });
+
+  it('does not re-send a frame after another request was decoded', () => {
+    const [f] = frames(encodeRequest({ kind: 'point', point }));
+    const decoded = decodeRequest(f);
+    if (decoded.kind !== 'point') throw new Error('not a point');
+    decodeRequest(frames(encodeRequest({ kind: 'keepalive', time: 1n }))[0]);
+    f.fill(0); // the frame's memory may be gone once its request is handled
+    const w = new ResponseWriter();
+    w.push({ kind: 'point', point: decoded.point });
+    expect(frames(w.take()).map(decodeResponse)).toEqual([{ kind: 'point', point }]);
+  });
+});

@@ -15,6 +15,10 @@ export type Emit = (point: Point) => void;
 
 export interface UdfLogic<State> {
   newState(): State;
+  /**
+   * One point of one group. The point is read-only: emit it as it is, or emit a new object (pointLike, or a spread
+   * with fresh maps) to change anything — the codec re-sends an unchanged point's original bytes.
+   */
   point(point: Point, state: State, emit: Emit): void;
 }
 

@@ -368,14 +368,29 @@ function readPoint(end: number): Point {
 }
 
 /** The Point of a Request that is exactly one Point, or null when protobufjs must decode the frame. */
+/**
+ * The last point decoded and its frame. A Request holding one Point and a Response holding one Point are the same
+ * bytes (both use field 17), so when a function emits the very object it was given — edgeDetect passing a state change
+ * through — the frame is sent back as it came instead of being encoded again. Points are never modified in place (see
+ * handler.ts), which is what makes the object identity a safe test.
+ */
+let echoPoint: Point | null = null;
+let echoFrame: Uint8Array = EMPTY;
+
 export function decodePointRequest(frame: Uint8Array): Point | null {
+  // A frame is valid only while its request is handled (FrameDecoder's contract): forget the previous one first.
+  echoPoint = null;
+  echoFrame = EMPTY;
   if (frame.length < 3 || frame[0] !== TAG_POINT_0 || frame[1] !== TAG_POINT_1) return null;
   rb = frame;
   rp = 2;
   try {
     const len = readVarint32(frame.length);
     if (rp + len !== frame.length) return null;
-    return readPoint(frame.length);
+    const point = readPoint(frame.length);
+    echoPoint = point;
+    echoFrame = frame;
+    return point;
   } catch {
     return null;
   } finally {
@@ -591,6 +606,12 @@ let frameGuess = 2;
 let pointGuess = 2;
 
 export function encodePointResponse(out: ByteSink, p: Point): void {
+  if (p === echoPoint) {
+    out.ensure(5);
+    out.varint32(echoFrame.length);
+    out.bytes(echoFrame);
+    return;
+  }
   encodeIndex = 0;
   const fg = frameGuess;
   const pg = pointGuess;
