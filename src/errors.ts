@@ -25,3 +25,20 @@ export class ConfigError extends SidecarError {
     super('CONFIG_INVALID', `${source}: ${key}: ${message}`);
   }
 }
+
+/**
+ * Runs a command body and turns what it throws into the CLI's exit code: 2 for a configuration error (the message
+ * names the key and the file), 1 for anything else; the error is logged with its stable code.
+ */
+export async function exitCodeOf(
+  logger: { error(message: string, meta: Record<string, unknown>): unknown },
+  run: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await run();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    logger.error(e.message, { code: e.code });
+    return err instanceof ConfigError ? 2 : 1;
+  }
+}

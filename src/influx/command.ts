@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfigFile, parseConfigText } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { exitCodeOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { runSetup, setupOptionsFromConfig, TOKEN_VARIABLES } from './setup.js';
 
@@ -34,14 +34,4 @@ export function registerInfluxCommands(program: Command): void {
         return runSetup(options, { stdout: process.stdout, stderr: process.stderr, logger }, source);
       });
     });
-}
-
-async function exitCodeOf(logger: ReturnType<typeof createLogger>, run: () => Promise<number>): Promise<number> {
-  try {
-    return await run();
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    logger.error(e.message, { code: e.code });
-    return err instanceof ConfigError ? 2 : 1;
-  }
 }

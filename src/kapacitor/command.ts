@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { loadConfigFile, parseConfigText } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { exitCodeOf } from '../errors.js';
+import { createLogger } from '../log.js';
 import { runSync, syncOptionsFromConfig } from './sync.js';
 
 export function registerKapacitorCommands(program: Command): void {
@@ -29,14 +29,4 @@ export function registerKapacitorCommands(program: Command): void {
         return runSync(syncOptionsFromConfig(root, opts), { stdout: process.stdout, stderr: process.stderr, logger });
       });
     });
-}
-
-async function exitCodeOf(logger: Logger, run: () => Promise<number>): Promise<number> {
-  try {
-    return await run();
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    logger.error(e.message, { code: e.code });
-    return err instanceof ConfigError ? 2 : 1;
-  }
 }
