@@ -88,6 +88,22 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
     await metricsServer?.close();
     log.info('stopped', { counters: counters.stats() });
   }
+  // After close: the last batch is flushed there, and its fate counts too.
+  if (opts.once) failOnLostPoints(counters, log);
+}
+
+/**
+ * A one-shot run (a cron job, a check) must not report success when points it read never reached InfluxDB: refused
+ * (4xx, e.g. a bad token) or given up after retries. Source-side skips (non-JSON values, garbled replies, filtered
+ * tenants) are expected and counted, not failures.
+ */
+function failOnLostPoints(counters: FeederCounters, log: ReturnType<typeof createLogger>): void {
+  const s = counters.stats();
+  const lost = s.rejected + (s.droppedBy.retries_exhausted ?? 0);
+  if (lost > 0) {
+    log.error('points were read but not written', { rejected: s.rejected, retriesExhausted: s.droppedBy.retries_exhausted ?? 0 });
+    process.exitCode = 1;
+  }
 }
 
 function influxSink(root: ConfigSection, counters: FeederCounters): InfluxWriter {

@@ -70,7 +70,7 @@ families:
     ]);
   });
 
-  it('an unknown token is refused (401, counted as rejected, nothing written), and the token is not printed', async () => {
+  it('an unknown token is refused (401, counted as rejected, nothing written, exit 1), and the token is not printed', async () => {
     const bucket = await createBucket(influx, uniqueName('feed_v2'));
     buckets.push(bucket);
     await redis.flushdb();
@@ -90,7 +90,8 @@ families:
     measurement: v2_probe
 `);
     const p = spawnFeeder(['redis', '--config', cfg, '--once']);
-    await p.exited;
+    const { code } = await p.exited;
+    expect(code, 'a one-shot run whose points were refused fails').toBe(1);
     expect(p.stdout() + p.stderr()).not.toContain(bogus);
     const refused = p.stderr().trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.message === 'InfluxDB refused a batch');
     expect(refused, p.stderr()).toMatchObject({ status: 401, lines: 1 });
