@@ -10,6 +10,12 @@ const root = path.resolve(import.meta.dirname, '../..');
 export const cliPath = path.join(root, 'dist/cli.js');
 export const tickscriptDir = path.join(root, 'tickscripts');
 
+// A test that fails between start and stop must not leave a sidecar behind.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export interface Sidecar {
   socketDir: string;
   /** The `[udf]` section `udf-sidecar kapacitor-conf` prints for this socket dir. */
@@ -32,6 +38,8 @@ export async function startSidecar(
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'debug' },
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   const deadline = Date.now() + 15_000;
