@@ -105,13 +105,19 @@ export class KapacitorClient {
     if (ids.length === 0) return;
     const deadline = Date.now() + settleMs;
     for (;;) {
-      const failures: string[] = [];
+      const failed: string[] = [];
+      const silent: string[] = [];
       for (const id of ids) {
         const t = await this.request<TaskJson>(`reading task ${id}`, 'GET', `/tasks/${encodeURIComponent(id)}?fields=executing&fields=error`);
-        if (!t.executing) failures.push(`${id}: ${t.error || 'not executing'}`);
+        if (!t.executing) (t.error ? failed : silent).push(t.error ? `${id}: ${t.error}` : id);
       }
-      if (failures.length > 0) throw new SidecarError('KAPACITOR_TASK_FAILED', `Kapacitor: task(s) did not start: ${failures.join('; ')}`);
-      if (Date.now() >= deadline) return;
+      // A task that stopped has its error set a moment later: wait for the reason until the deadline.
+      const done = Date.now() >= deadline;
+      if (failed.length > 0 || (silent.length > 0 && done)) {
+        const all = [...failed, ...silent.map((id) => `${id}: not executing`)];
+        throw new SidecarError('KAPACITOR_TASK_FAILED', `Kapacitor: task(s) did not start: ${all.join('; ')}`);
+      }
+      if (done) return;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
