@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
 bash scripts/stack/install.sh
+bash scripts/stack/sshd.sh install   # the router tests' SSH server (Debian openssh-server)
 report="$(mktemp)"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
