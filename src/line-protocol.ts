@@ -1,7 +1,10 @@
 /**
  * InfluxDB line protocol ⇄ UDF points, for `replay` and the demo. Times stay bigint nanoseconds; int fields (`12i`)
- * stay bigint; every value type survives the round trip (`u` unsigned ints are read as int).
+ * stay bigint; every value type survives the round trip (`u` unsigned ints are read as int). Escaping is the InfluxDB
+ * client's, the same the feeders write with; only the int formatting is ours, because the client's `intField` goes
+ * through a JS number and would round int64 values past 2^53.
  */
+import { escape } from '@influxdata/influxdb-client';
 import type { Point } from './agent/messages.js';
 
 export interface ParsedLine {
@@ -37,7 +40,8 @@ function splitOutside(s: string, sep: string, limit = Infinity): string[] {
   return parts;
 }
 
-const unescape = (s: string): string => s.replace(/\\([,= "\\])/g, '$1');
+// As InfluxDB reads names, tags and field keys: only `\,`, `\=` and `\ ` are escapes; any other backslash is literal.
+const unescape = (s: string): string => s.replace(/\\([,= ])/g, '$1');
 
 export function parseLine(line: string): ParsedLine {
   const [head, fieldsText, timeText] = splitOutside(line.trim(), ' ', 3);
@@ -80,8 +84,6 @@ export function parseLine(line: string): ParsedLine {
   return out;
 }
 
-const escapeKey = (s: string): string => s.replace(/([,= \\])/g, '\\$1');
-const escapeMeasurement = (s: string): string => s.replace(/([, \\])/g, '\\$1');
 
 function formatFloat(v: number): string {
   // Line protocol has no literal for NaN/Inf; InfluxDB rejects them, so does this.
@@ -91,14 +93,14 @@ function formatFloat(v: number): string {
 
 /** A point as one line of line protocol; tags sorted, as InfluxDB stores them. */
 export function formatPoint(p: Pick<Point, 'name' | 'tags' | 'fieldsDouble' | 'fieldsInt' | 'fieldsString' | 'fieldsBool' | 'time'>): string {
-  let line = escapeMeasurement(p.name);
+  let line = escape.measurement(p.name);
   for (const k of Object.keys(p.tags).sort()) {
-    if (p.tags[k] !== '') line += `,${escapeKey(k)}=${escapeKey(p.tags[k])}`;
+    if (p.tags[k] !== '') line += `,${escape.tag(k)}=${escape.tag(p.tags[k])}`;
   }
   const fields: string[] = [];
-  for (const [k, v] of Object.entries(p.fieldsDouble)) fields.push(`${escapeKey(k)}=${formatFloat(v)}`);
-  for (const [k, v] of Object.entries(p.fieldsInt)) fields.push(`${escapeKey(k)}=${v}i`);
-  for (const [k, v] of Object.entries(p.fieldsString)) fields.push(`${escapeKey(k)}="${v.replace(/(["\\])/g, '\\$1')}"`);
-  for (const [k, v] of Object.entries(p.fieldsBool)) fields.push(`${escapeKey(k)}=${v}`);
+  for (const [k, v] of Object.entries(p.fieldsDouble)) fields.push(`${escape.tag(k)}=${formatFloat(v)}`);
+  for (const [k, v] of Object.entries(p.fieldsInt)) fields.push(`${escape.tag(k)}=${v}i`);
+  for (const [k, v] of Object.entries(p.fieldsString)) fields.push(`${escape.tag(k)}=${escape.quoted(v)}`);
+  for (const [k, v] of Object.entries(p.fieldsBool)) fields.push(`${escape.tag(k)}=${v}`);
   return `${line} ${fields.join(',')} ${p.time}`;
 }
