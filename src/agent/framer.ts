@@ -53,14 +53,7 @@ export class FrameDecoder {
           after = i + 2;
         }
         if (len >= 0) {
-          i = after;
-          if (n - i >= len) {
-            onFrame(chunk.subarray(i, i + len));
-            i += len;
-          } else {
-            this.body = Buffer.allocUnsafe(len);
-            this.bodyFilled = 0;
-          }
+          i = this.frameAt(chunk, after, len, onFrame);
           continue;
         }
       }
@@ -80,14 +73,22 @@ export class FrameDecoder {
       this.lenValue = 0;
       this.lenShift = 0;
       this.lenBytes = 0;
-      if (n - i >= len) {
-        onFrame(chunk.subarray(i, i + len));
-        i += len;
-      } else {
-        this.body = Buffer.allocUnsafe(len);
-        this.bodyFilled = 0;
-      }
+      i = this.frameAt(chunk, i, len, onFrame);
     }
+  }
+
+  /**
+   * A body of `len` bytes starts at `i`: handed out as a view when the chunk holds all of it, otherwise a buffer of its
+   * exact size is started (filled by the next chunks). Returns where reading goes on.
+   */
+  private frameAt(chunk: Uint8Array, i: number, len: number, onFrame: (frame: Uint8Array) => void): number {
+    if (chunk.length - i >= len) {
+      onFrame(chunk.subarray(i, i + len));
+      return i + len;
+    }
+    this.body = Buffer.allocUnsafe(len);
+    this.bodyFilled = 0;
+    return i;
   }
 }
 
