@@ -57,13 +57,17 @@ export class UdfClient {
     return this.socket.write(bytes);
   }
 
-  /** Waits for `n` responses; rejects if the connection ends first. */
-  async take(n: number, timeoutMs = 10_000): Promise<Response[]> {
+  /**
+   * Resolves once `done()` holds, re-checked whenever data or the end arrives. `failed()` returns why it never will
+   * (or null); `late()` the message for the timeout.
+   */
+  private async waitFor(done: () => boolean, failed: () => string | null, late: () => string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.length < n) {
-      if (this.closed) throw new Error(`connection ended after ${this.queue.length} of ${n} responses`);
+    while (!done()) {
+      const why = failed();
+      if (why) throw new Error(why);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${this.queue.length} of ${n} responses`);
+      if (left <= 0) throw new Error(late());
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -72,6 +76,16 @@ export class UdfClient {
         });
       });
     }
+  }
+
+  /** Waits for `n` responses; rejects if the connection ends first. */
+  async take(n: number, timeoutMs = 10_000): Promise<Response[]> {
+    await this.waitFor(
+      () => this.queue.length >= n,
+      () => (this.closed ? `connection ended after ${this.queue.length} of ${n} responses` : null),
+      () => `timed out after ${this.queue.length} of ${n} responses`,
+      timeoutMs,
+    );
     return this.queue.splice(0, n);
   }
 
@@ -86,17 +100,7 @@ export class UdfClient {
 
   /** Resolves when the server has ended its side (returns what arrived before). */
   async ended(timeoutMs = 10_000): Promise<Response[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('server did not end the connection');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    await this.waitFor(() => this.closed, () => null, () => 'server did not end the connection', timeoutMs);
     return this.drain();
   }
 
