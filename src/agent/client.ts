@@ -94,10 +94,6 @@ export class UdfClient {
     return this.queue.splice(0);
   }
 
-  get received(): number {
-    return this.queue.length;
-  }
-
   /** Resolves when the server has ended its side (returns what arrived before). */
   async ended(timeoutMs = 10_000): Promise<Response[]> {
     await this.waitFor(() => this.closed, () => null, () => 'server did not end the connection', timeoutMs);
