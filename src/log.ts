@@ -25,5 +25,3 @@ export function createLogger(component: string, level = process.env.LOG_LEVEL ??
     transports: [new winston.transports.Console({ stderrLevels: Object.keys(winston.config.npm.levels) })],
   });
 }
-
-export const rootLogger = createLogger('udf-sidecar');
