@@ -9,11 +9,13 @@ import {
   encodeRequest,
   encodeRequestBody,
   longToBigInt,
+  decodeRequestView,
   ResponseWriter,
 } from './codec.js';
 import { DecodeError } from './errors.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
+import { fieldValue, keepPoint, plainPoint, pointLike, withFields } from './points.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
 const point: Point = {
@@ -67,7 +69,7 @@ const responses: Response[] = [
 
 function frames(bytes: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
-  new FrameDecoder().push(bytes, (f) => out.push(f.slice()));
+  new FrameDecoder().push(bytes, (f) => out.push(new Uint8Array(f))); // a copy (Buffer#slice is a view)
   return out;
 }
 
@@ -135,6 +137,34 @@ function referenceDecode(body: Uint8Array): Point {
   return { ...m, time: fromLong(m.time), fieldsInt: ints };
 }
 
+/** A point body that takes every odd turn protobufjs allows: unknown fields, wrong wire types, repeats, entries missing key or value. */
+function oddPointBody(): Uint8Array {
+  const w = protobuf.Writer.create();
+  w.uint32((1 << 3) | 0).int64(toLong(5n)); // time, later overridden
+  w.uint32((2 << 3) | 2).string('first');
+  w.uint32((99 << 3) | 0).uint64(toLong(2n ** 64n - 1n)); // unknown varint, two-byte tag
+  w.uint32((100 << 3) | 1).fixed64(toLong(7n)); // unknown fixed64
+  w.uint32((101 << 3) | 2).bytes(new Uint8Array([1, 2, 3])); // unknown bytes
+  w.uint32((102 << 3) | 5).fixed32(9); // unknown fixed32
+  w.uint32((2 << 3) | 0).uint32(3); // name with the wrong wire type: skipped
+  w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
+  w.uint32((2 << 3) | 2).string('second');
+  w.uint32((6 << 3) | 2).string('a');
+  w.uint32((6 << 3) | 2).string('b');
+  w.uint32((7 << 3) | 2).fork().uint32((2 << 3) | 2).string('no key').ldelim();
+  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('noValue').ldelim();
+  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('1').ldelim();
+  w.uint32((7 << 3) | 2).fork().uint32((9 << 3) | 0).uint32(1).uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('2').ldelim();
+  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('__proto__').uint32((2 << 3) | 2).string('own').ldelim();
+  w.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 1).double(1.5).uint32((1 << 3) | 2).string('d').ldelim();
+  w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('wrongType').uint32((2 << 3) | 0).uint32(1).ldelim();
+  w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('i').uint32((2 << 3) | 0).int64(toLong(-1n)).ldelim();
+  w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('noInt').ldelim();
+  w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('b').uint32((2 << 3) | 0).uint64(toLong(2n ** 40n)).ldelim();
+  w.uint32((11 << 3) | 0).uint32(2);
+  return w.finish();
+}
+
 const points: Point[] = [
   point,
   { ...point, tags: {}, fieldsDouble: {}, fieldsInt: {}, fieldsString: {}, fieldsBool: {}, dimensions: [] },
@@ -172,30 +202,7 @@ describe('codec: Point fast path', () => {
   });
 
   it('decodes what protobufjs decodes: unknown fields, wrong wire types, repeats, entries missing key or value', () => {
-    const w = protobuf.Writer.create();
-    w.uint32((1 << 3) | 0).int64(toLong(5n)); // time, later overridden
-    w.uint32((2 << 3) | 2).string('first');
-    w.uint32((99 << 3) | 0).uint64(toLong(2n ** 64n - 1n)); // unknown varint, two-byte tag
-    w.uint32((100 << 3) | 1).fixed64(toLong(7n)); // unknown fixed64
-    w.uint32((101 << 3) | 2).bytes(new Uint8Array([1, 2, 3])); // unknown bytes
-    w.uint32((102 << 3) | 5).fixed32(9); // unknown fixed32
-    w.uint32((2 << 3) | 0).uint32(3); // name with the wrong wire type: skipped
-    w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
-    w.uint32((2 << 3) | 2).string('second');
-    w.uint32((6 << 3) | 2).string('a');
-    w.uint32((6 << 3) | 2).string('b');
-    w.uint32((7 << 3) | 2).fork().uint32((2 << 3) | 2).string('no key').ldelim();
-    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('noValue').ldelim();
-    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('1').ldelim();
-    w.uint32((7 << 3) | 2).fork().uint32((9 << 3) | 0).uint32(1).uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('2').ldelim();
-    w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('__proto__').uint32((2 << 3) | 2).string('own').ldelim();
-    w.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 1).double(1.5).uint32((1 << 3) | 2).string('d').ldelim();
-    w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('wrongType').uint32((2 << 3) | 0).uint32(1).ldelim();
-    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('i').uint32((2 << 3) | 0).int64(toLong(-1n)).ldelim();
-    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('noInt').ldelim();
-    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('b').uint32((2 << 3) | 0).uint64(toLong(2n ** 40n)).ldelim();
-    w.uint32((11 << 3) | 0).uint32(2);
-    const body = w.finish();
+    const body = oddPointBody();
     const request = protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
 
     const got = decodeRequest(request);
@@ -309,31 +316,135 @@ describe('codec: Point fast path', () => {
   });
 });
 
-describe('point pass-through', () => {
-  it('re-sends the bytes of a point emitted unchanged, and encodes a changed copy afresh', () => {
-    const [f] = frames(encodeRequest({ kind: 'point', point }));
-    const decoded = decodeRequest(f);
-    if (decoded.kind !== 'point') throw new Error('not a point');
-    const w = new ResponseWriter();
-    w.push({ kind: 'point', point: decoded.point });
-    const changed = { ...decoded.point, fieldsString: { value: 'TRAINING' } };
-    w.push({ kind: 'point', point: changed });
-    const out = frames(w.take());
-    expect(Buffer.from(out[0]).equals(Buffer.from(f))).toBe(true);
-    expect(out.map(decodeResponse)).toEqual([
-      { kind: 'point', point },
-      { kind: 'point', point: { ...point, fieldsString: { value: 'TRAINING' } } },
-    ]);
+/** The sidecar's decoding of a point Request: a view of the frame. */
+function view(frame: Uint8Array): Point {
+  const r = decodeRequestView(frame);
+  if (r.kind !== 'point') throw new Error(`not a point: ${r.kind}`);
+  return r.point;
+}
+
+const pointRequest = (body: Uint8Array) => protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+
+function encodeResponses(...ps: Point[]): Uint8Array[] {
+  const w = new ResponseWriter();
+  for (const p of ps) w.push({ kind: 'point', point: p });
+  return frames(w.take());
+}
+
+describe('point views (what the sidecar decodes)', () => {
+  it('read as the whole decode reads, odd frames included, and look fields up as plain maps do', () => {
+    const bodies = [...points.map((p) => PointPb.encode(referencePb(p)).finish()), oddPointBody()];
+    for (const body of bodies) {
+      const frame = pointRequest(body);
+      const v = view(frame);
+      const reference = referenceDecode(body);
+      expect(plainPoint(v)).toEqual(reference);
+      // The lookup reads the scan's table (the view scanned last), the frame again (a view scanned before another),
+      // and the maps once the whole point is decoded.
+      const names = [
+        ...Object.keys(reference.fieldsDouble),
+        ...Object.keys(reference.fieldsInt),
+        ...Object.keys(reference.fieldsString),
+        ...Object.keys(reference.fieldsBool),
+        'absent', '', 'constructor', '__proto__', 'tôt',
+      ];
+      for (const name of names) {
+        const older = view(frame);
+        const fresh = fieldValue(view(frame), name);
+        expect(fresh, name).toEqual(fieldValue(reference, name));
+        expect(fieldValue(older, name), name).toEqual(fresh);
+        expect(fieldValue(v, name), name).toEqual(fresh);
+      }
+    }
   });
 
-  it('does not re-send a frame after another request was decoded', () => {
+  it('prefers double, int, string, bool when one name is in several maps, and the last entry of a map', () => {
+    const w = protobuf.Writer.create();
+    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).uint32(1).ldelim();
+    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).string('s').ldelim();
+    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).int64(toLong(7n)).ldelim();
+    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).int64(toLong(8n)).ldelim();
+    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 2).string('s1').ldelim();
+    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 0).uint32(1).ldelim();
+    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 2).string('s2').ldelim();
+    const frame = pointRequest(w.finish());
+    expect(fieldValue(view(frame), 'x')).toBe(8n);
+    expect(fieldValue(view(frame), 'y')).toBe('s2');
+  });
+
+  it('cannot be changed, so re-sending its bytes is always right', () => {
     const [f] = frames(encodeRequest({ kind: 'point', point }));
-    const decoded = decodeRequest(f);
-    if (decoded.kind !== 'point') throw new Error('not a point');
-    decodeRequest(frames(encodeRequest({ kind: 'keepalive', time: 1n }))[0]);
-    f.fill(0); // the frame's memory may be gone once its request is handled
-    const w = new ResponseWriter();
-    w.push({ kind: 'point', point: decoded.point });
-    expect(frames(w.take()).map(decodeResponse)).toEqual([{ kind: 'point', point }]);
+    const v = view(f);
+    expect(() => {
+      (v as { name: string }).name = 'other';
+    }).toThrow(TypeError);
+    expect(() => {
+      v.tags.host = 'other';
+    }).toThrow(TypeError);
+    expect(() => {
+      v.fieldsDouble.snr = 0;
+    }).toThrow(TypeError);
+    expect(() => {
+      v.dimensions.push('x');
+    }).toThrow(TypeError);
+    expect(plainPoint(v)).toEqual(point);
+  });
+
+  it('leave as the bytes they came in when emitted unchanged', () => {
+    const [f] = frames(encodeRequest({ kind: 'point', point }));
+    const [out] = encodeResponses(view(f));
+    expect(Buffer.from(out).equals(Buffer.from(f))).toBe(true);
+  });
+
+  it('re-wrapped with pointLike or withFields, encode as the same points made from plain objects', () => {
+    const bodies = [...points.map((p) => PointPb.encode(referencePb(p)).finish()), oddPointBody()];
+    for (const body of bodies) {
+      const frame = pointRequest(body);
+      const plain = referenceDecode(body);
+      const made = (p: Point) => [
+        pointLike(p, p.time, { double: { avg: 1.25 } }),
+        pointLike(p, 2n ** 62n + 3n, { int: { n: -(2n ** 63n) }, string: { s: 'ü' }, bool: { b: true } }),
+        pointLike(pointLike(p, 5n, {}), 6n, { double: { again: 2 } }),
+        withFields(p, { string: { previous: 'TRAINING' }, double: { lasted: 90 } }),
+      ];
+      const fromView = encodeResponses(...made(view(frame))).map(decodeResponse);
+      const fromPlain = encodeResponses(...made(plain)).map(decodeResponse);
+      expect(fromView).toEqual(fromPlain);
+    }
+  });
+
+  it('check the whole frame on arrival and UTF-8 when a string is read', () => {
+    const body = encodeRequestBody({ kind: 'point', point });
+    for (let cut = 3; cut < body.length; cut++) {
+      expect(() => decodeRequestView(body.subarray(0, cut))).toThrow(DecodeError);
+    }
+    const badTag = protobuf.Writer.create();
+    badTag.uint32((5 << 3) | 2).string('host=a');
+    badTag.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('host').uint32((2 << 3) | 2).bytes(new Uint8Array([0xff])).ldelim();
+    badTag.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 1).double(1).ldelim();
+    badTag.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('s').uint32((2 << 3) | 2).bytes(new Uint8Array([0xc3])).ldelim();
+    const frame = pointRequest(badTag.finish());
+    // Passed through or looked at only for `x`: never read, never refused. Read: refused as protobufjs refuses it.
+    expect(fieldValue(view(frame), 'x')).toBe(1);
+    expect(view(frame).group).toBe('host=a');
+    expect(() => view(frame).tags).toThrow(DecodeError);
+    expect(() => fieldValue(view(frame), 's')).toThrow(DecodeError);
+    // The group is read on arrival: a bad one refuses the frame at once.
+    const badGroup = pointRequest(protobuf.Writer.create().uint32((5 << 3) | 2).bytes(new Uint8Array([0x61, 0xff])).finish());
+    expect(() => decodeRequestView(badGroup)).toThrow(DecodeError);
+  });
+
+  it('kept with keepPoint, own their bytes; as JSON, are plain points', () => {
+    const f = frames(encodeRequest({ kind: 'point', point }))[0];
+    const v = view(f);
+    const kept = keepPoint(v);
+    f.fill(0);
+    expect(plainPoint(kept)).toEqual(point);
+    const [out] = encodeResponses(kept);
+    expect(decodeResponse(out)).toEqual({ kind: 'point', point });
+    const json = JSON.parse(JSON.stringify(kept, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)));
+    expect(json.name).toBe(point.name);
+    expect(json.time).toBe(`${point.time}n`);
+    expect(json.fieldsInt).toEqual({ errors: '-9007199254740993n', big: '9223372036854775807n' });
   });
 });

@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError } from './errors.js';
-import { ByteSink, decodePointRequest, encodePointResponse } from './point-codec.js';
+import { ByteSink, encodePointResponse, readPointPlain, readPointView, setSlowPointDecoder } from './point-codec.js';
 import type {
   BeginBatch,
   EdgeType,
@@ -176,8 +176,27 @@ function optionValueToPb(v: OptionValue): Pb {
 
 /** Decodes one complete frame (the framer guarantees completeness, so a RangeError here means a corrupt body). */
 export function decodeRequest(frame: Uint8Array): Request {
-  const fast = decodePointRequest(frame);
-  if (fast !== null) return { kind: 'point', point: fast };
+  const fast = readPointPlain(frame);
+  return fast !== null ? { kind: 'point', point: fast } : decodeRequestSlow(frame);
+}
+
+/**
+ * What the sidecar decodes with: as decodeRequest, but a point is a view of its frame (point-codec.ts's FramePoint),
+ * read as far as the function looks at it. The frame is buf[start, end); buf must not be reused while the point
+ * lives, and Node's socket chunks never are.
+ */
+export function decodeRequestView(buf: Uint8Array, start = 0, end = buf.length): Request {
+  const view = readPointView(buf, start, end);
+  return view !== null ? { kind: 'point', point: view } : decodeRequestSlow(buf.subarray(start, end));
+}
+
+setSlowPointDecoder((frame) => {
+  const r = decodeRequestSlow(frame);
+  if (r.kind !== 'point') throw new DecodeError(`Request of ${frame.length} bytes is not a point`);
+  return r.point;
+});
+
+function decodeRequestSlow(frame: Uint8Array): Request {
   let m: Pb;
   try {
     m = RequestType.decode(frame);
@@ -201,7 +220,7 @@ export function decodeRequest(frame: Uint8Array): Request {
     case 'snapshot':
       return { kind: 'snapshot' };
     case 'restore':
-      // Copy: the frame may be a view of a socket chunk that is reused after this call.
+      // Copy: the frame is a view of a socket chunk, which the snapshot must not pin.
       return { kind: 'restore', snapshot: new Uint8Array(m.restore.snapshot) };
     case 'begin':
       return { kind: 'begin', begin: beginFromPb(m.begin) };

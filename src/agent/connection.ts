@@ -10,7 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { decodeRequest, ResponseWriter } from './codec.js';
+import { decodeRequestView, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionObserver } from './session.js';
@@ -73,9 +73,9 @@ export class UdfConnection {
     const session = this.session;
     let pointsIn = 0;
     try {
-      this.framer.push(chunk, (frame) => {
+      this.framer.pushRanges(chunk, (buf, start, end) => {
         if (session.failed) return;
-        const req = decodeRequest(frame);
+        const req = decodeRequestView(buf, start, end);
         if (req.kind === 'point') pointsIn++;
         session.handle(req);
       });

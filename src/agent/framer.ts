@@ -9,7 +9,8 @@ export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
  * The length prefix is read byte by byte as a small state machine, so a prefix split across chunks needs no buffer,
  * and it is checked against the limit before a single body byte is kept: a corrupt prefix fails at once instead of
  * growing a buffer. A frame wholly inside a chunk is handed out as a view of that chunk (no copy); only a frame that
- * spans chunks is copied, once, into a buffer of its exact size. Frames handed out are valid only during the callback.
+ * spans chunks is copied, once, into a buffer of its exact size. Neither is ever written again, so a frame stays valid
+ * as long as the caller does not reuse its chunks (Node's socket and stdin chunks are fresh buffers).
  */
 export class FrameDecoder {
   private lenValue = 0;
@@ -26,6 +27,14 @@ export class FrameDecoder {
   }
 
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    this.pushRanges(chunk, (buf, start, end) => onFrame(buf.subarray(start, end)));
+  }
+
+  /**
+   * As push, but a frame is handed out as where it lies — buf[start, end) — so the hot path makes no view object per
+   * frame.
+   */
+  pushRanges(chunk: Uint8Array, onFrame: (buf: Uint8Array, start: number, end: number) => void): void {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -37,7 +46,7 @@ export class FrameDecoder {
         if (this.bodyFilled === this.body.length) {
           const frame = this.body;
           this.body = null;
-          onFrame(frame);
+          onFrame(frame, 0, frame.length);
         }
         continue;
       }
@@ -81,9 +90,14 @@ export class FrameDecoder {
    * A body of `len` bytes starts at `i`: handed out as a view when the chunk holds all of it, otherwise a buffer of its
    * exact size is started (filled by the next chunks). Returns where reading goes on.
    */
-  private frameAt(chunk: Uint8Array, i: number, len: number, onFrame: (frame: Uint8Array) => void): number {
+  private frameAt(
+    chunk: Uint8Array,
+    i: number,
+    len: number,
+    onFrame: (buf: Uint8Array, start: number, end: number) => void,
+  ): number {
     if (chunk.length - i >= len) {
-      onFrame(chunk.subarray(i, i + len));
+      onFrame(chunk, i, i + len);
       return i + len;
     }
     this.body = Buffer.allocUnsafe(len);

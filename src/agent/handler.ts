@@ -16,8 +16,9 @@ export type Emit = (point: Point) => void;
 export interface UdfLogic<State> {
   newState(): State;
   /**
-   * One point of one group. The point is read-only: emit it as it is, or emit a new object (pointLike, or a spread
-   * with fresh maps) to change anything — the codec re-sends an unchanged point's original bytes.
+   * One point of one group. Points are read-only (in the sidecar, views of the received bytes: see points.ts): read
+   * fields with fieldValue/numericField, emit the point as it is (it leaves as the bytes it came in), or emit a new one
+   * made with pointLike/withFields. A point kept in the state past the call goes through keepPoint first.
    */
   point(point: Point, state: State, emit: Emit): void;
 }

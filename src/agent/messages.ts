@@ -83,39 +83,3 @@ export type Response =
   | { kind: 'begin'; begin: BeginBatch }
   | { kind: 'point'; point: Point }
   | { kind: 'end'; end: EndBatch };
-
-/** A point with the envelope of `like` (name, database, rp, group, dimensions, tags) and the given fields. */
-export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): Point {
-  return {
-    time,
-    name: like.name,
-    database: like.database,
-    retentionPolicy: like.retentionPolicy,
-    group: like.group,
-    dimensions: like.dimensions,
-    byName: like.byName,
-    tags: like.tags,
-    fieldsDouble: fields.double ?? {},
-    fieldsInt: fields.int ?? {},
-    fieldsString: fields.string ?? {},
-    fieldsBool: fields.bool ?? {},
-  };
-}
-
-/** The value of field `name` whatever its type, or undefined when the point lacks it. */
-export function fieldValue(p: Point, name: string): number | bigint | string | boolean | undefined {
-  // Own properties only: a field called `constructor` must not find Object.prototype's.
-  if (Object.hasOwn(p.fieldsDouble, name)) return p.fieldsDouble[name];
-  if (Object.hasOwn(p.fieldsInt, name)) return p.fieldsInt[name];
-  if (Object.hasOwn(p.fieldsString, name)) return p.fieldsString[name];
-  if (Object.hasOwn(p.fieldsBool, name)) return p.fieldsBool[name];
-  return undefined;
-}
-
-/** A numeric field (double or int) as a number, or undefined when absent or not numeric. */
-export function numericField(p: Point, name: string): number | undefined {
-  const d = p.fieldsDouble[name];
-  if (typeof d === 'number') return d;
-  const i = p.fieldsInt[name];
-  return typeof i === 'bigint' ? Number(i) : undefined;
-}

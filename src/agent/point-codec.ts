@@ -2,18 +2,22 @@
  * The codec's hot path. codec.ts falls back on protobufjs for every other message, and for any frame this file declines.
  *
  * Decoding: a Request that is exactly one Point (tag 17, length, body — what Kapacitor sends for every point) is read
- * straight into a Point. The reader mirrors protobufjs's generated decoder field by field: last value wins for
- * scalars, map entries with absent key or value get the zero value, a field with an unexpected wire type or an
- * unknown number is skipped, "__proto__" keys become own properties, strings are strict UTF-8 (protobufjs's own
- * reader). Anything it does not handle — a group, a varint longer than it allows, a truncated or corrupt body, invalid
- * UTF-8 — makes it give up, and the frame is decoded again by protobufjs, which then returns the same value or throws
- * its own error. So the fast path changes speed, never results.
+ * without protobufjs, two ways. The sidecar reads a view (FramePoint): the frame is checked whole, but only the time,
+ * the group and the fields a function asks for are read; the rest is decoded if and when something asks. Tools and
+ * test drivers read the whole point into plain objects (readPointPlain). Both mirror protobufjs's generated decoder
+ * field by field: last value wins for scalars, map entries with absent key or value get the zero value, a field with
+ * an unexpected wire type or an unknown number is skipped, "__proto__" keys become own properties, strings are strict
+ * UTF-8 (protobufjs's own reader). Anything they do not handle — a group, a varint longer than they allow, a truncated
+ * or corrupt body, invalid UTF-8 — makes them give up, and the frame is decoded by protobufjs, which then returns the
+ * same value or throws its own error. So the fast path changes speed, never results.
  *
- * int64 is read as two 32-bit halves and becomes a bigint once; the BigInt of the high half is cached, since
- * consecutive times usually share it. Short ASCII strings come from caches (see readString), not fresh decoding.
+ * int64 is read as two 32-bit halves and becomes a bigint, when asked for, through a BigInt64Array: one allocation, no
+ * BigInt arithmetic (and the reverse on the way out). Short ASCII strings come from caches (see readString), not
+ * fresh decoding.
  *
  * Encoding: the same bytes protobufjs writes for a Point Response (field order, defaults skipped, map entries with
- * both key and value), written straight into the output slab.
+ * both key and value), written straight into the output slab; a view emitted unchanged is its own frame, and a point
+ * re-wrapped from a view copies the view's envelope bytes.
  */
 import protobuf from 'protobufjs';
 import type { Point } from './messages.js';
@@ -33,8 +37,13 @@ let lo = 0;
 let hi = 0;
 
 const f64 = new Float64Array(1);
+/** An int64 built from its halves through memory: one BigInt allocation, no BigInt arithmetic. */
+const int64Value = new BigInt64Array(1);
+const int64Halves = new Uint32Array(int64Value.buffer);
 const f64Bytes = new Uint8Array(f64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([-0]).buffer)[7] === 0x80;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
 const utf8 = protobuf.util.utf8;
 // Node's Buffer method, undeclared in @types/node; it accepts any Uint8Array.
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string })
@@ -89,25 +98,11 @@ function readLong(end: number): void {
   throw GIVE_UP;
 }
 
-let cachedHi = 0;
-let cachedHiBig = 0n;
-
-/**
- * The time of the point decoded last, with its halves. A stream function emits while its input point is being
- * handled, usually with that point's time, so the encoder finds the halves here instead of splitting the bigint.
- */
-let lastTime = 0n;
-let lastTimeLo = 0;
-let lastTimeHi = 0;
-
 /** (lo, hi) as a signed int64 bigint, without passing through a number when it exceeds 2^53. */
 function longValue(): bigint {
-  if (hi === 0) return BigInt(lo);
-  if (hi !== cachedHi) {
-    cachedHi = hi;
-    cachedHiBig = BigInt(hi | 0) << 32n;
-  }
-  return cachedHiBig + BigInt(lo);
+  int64Halves[LO] = lo;
+  int64Halves[HI] = hi;
+  return int64Value[0];
 }
 
 function readBool(end: number): boolean {
@@ -156,8 +151,13 @@ function readString(end: number): string {
   const stop = start + len;
   if (stop > end) throw GIVE_UP;
   rp = stop;
+  return stringAt(rb, start, stop);
+}
+
+/** The string in buf[start, stop); strict UTF-8 (a TypeError otherwise). */
+function stringAt(buf: Uint8Array, start: number, stop: number): string {
+  const len = stop - start;
   if (len === 0) return '';
-  const buf = rb;
   if (len > MAX_CACHED_STRING) return utf8.readStrict(buf, start, stop);
   const k = stringIndex++;
   if (k < POSITIONS && positionLength[k] === len) {
@@ -275,9 +275,6 @@ function readPoint(end: number): Point {
       case 0x08: // 1 time
         readLong(end);
         time = longValue();
-        lastTime = time;
-        lastTimeLo = lo;
-        lastTimeHi = hi;
         continue;
       case 0x12: // 2 name
         name = readString(end);
@@ -367,35 +364,583 @@ function readPoint(end: number): Point {
   };
 }
 
-/** The Point of a Request that is exactly one Point, or null when protobufjs must decode the frame. */
 /**
- * The last point decoded and its frame. A Request holding one Point and a Response holding one Point are the same
- * bytes (both use field 17), so when a function emits the very object it was given — edgeDetect passing a state change
- * through — the frame is sent back as it came instead of being encoded again. Points are never modified in place (see
- * handler.ts), which is what makes the object identity a safe test.
+ * A whole Point, decoded into plain objects, from a Request that is exactly one Point; null when protobufjs must decode
+ * the frame (see the top of this file). The decoder of test drivers and tools; the sidecar reads views (below).
  */
-let echoPoint: Point | null = null;
-let echoFrame: Uint8Array = EMPTY;
-
-export function decodePointRequest(frame: Uint8Array): Point | null {
-  // A frame is valid only while its request is handled (FrameDecoder's contract): forget the previous one first.
-  echoPoint = null;
-  echoFrame = EMPTY;
-  if (frame.length < 3 || frame[0] !== TAG_POINT_0 || frame[1] !== TAG_POINT_1) return null;
+export function readPointPlain(frame: Uint8Array): Point | null {
+  const bodyAt = pointBodyAt(frame, 0, frame.length);
+  if (bodyAt < 0) return null;
   rb = frame;
-  rp = 2;
+  rp = bodyAt;
   try {
-    const len = readVarint32(frame.length);
-    if (rp + len !== frame.length) return null;
-    const point = readPoint(frame.length);
-    echoPoint = point;
-    echoFrame = frame;
-    return point;
+    return readPoint(frame.length);
   } catch {
     return null;
   } finally {
     rb = EMPTY;
   }
+}
+
+/** Where the body of a Request that is exactly one Point starts, or -1; the Request is buf[start, end). */
+function pointBodyAt(buf: Uint8Array, start: number, end: number): number {
+  if (end - start < 3 || buf[start] !== TAG_POINT_0 || buf[start + 1] !== TAG_POINT_1) return -1;
+  rb = buf;
+  rp = start + 2;
+  try {
+    const len = readVarint32(end);
+    return rp + len === end ? rp : -1;
+  } catch {
+    return -1;
+  } finally {
+    rb = EMPTY;
+  }
+}
+
+// ---- Points as views of their frame ----------------------------------------------------------------------------
+
+type FieldValue = number | bigint | string | boolean;
+
+/** protobufjs's decoding of a whole point Request; set by codec.ts, which owns the schema. */
+let slowPointDecoder: (frame: Uint8Array) => Point = () => {
+  throw new Error('point codec: no protobufjs decoder registered');
+};
+
+export function setSlowPointDecoder(decode: (frame: Uint8Array) => Point): void {
+  slowPointDecoder = decode;
+}
+
+/**
+ * A Point read from its frame. The sidecar's functions look at one or two fields of a point and pass on, or re-wrap,
+ * the rest: so the frame is checked whole when it arrives (every tag, length and varint, so a corrupt frame is refused
+ * at once), but only the time's halves, the group and byName are read then. A field asked for with fieldValue() is
+ * found in the frame without building any map; any other property decodes the whole point once, into frozen maps.
+ *
+ * Emitted as it is, the point goes out as the bytes it came in (a Request and a Response holding one Point are the
+ * same bytes: both use field 17); re-wrapped with pointLike(), its envelope bytes (name … tags) are copied rather
+ * than decoded and encoded again. Nothing can change a FramePoint — its properties are getters, its maps frozen — so
+ * those bytes are always the point's.
+ *
+ * Strings other than the group are checked for valid UTF-8 when read, not on arrival: a point passed through unread is
+ * passed through as Kapacitor sent it. The frame is a view of the received bytes, which the connection never reuses;
+ * keepPoint() copies it for a function that holds a point past the call, so one held point does not pin a socket chunk.
+ */
+export class FramePoint implements Point {
+  private timeValue: bigint | undefined = undefined;
+  private decoded: Point | undefined = undefined;
+
+  constructor(
+    /** The Request frame is buf[frameAt, frameEnd): tag 17, length, then the point's body up to the end. */
+    readonly buf: Uint8Array,
+    readonly frameAt: number,
+    readonly frameEnd: number,
+    private readonly bodyAt: number,
+    private readonly timeLo: number,
+    private readonly timeHi: number,
+    readonly group: string,
+    readonly byName: boolean,
+    /** The bytes of fields 2–7 (name … tags) as one run, or envAt = -1 when other fields are interleaved. */
+    readonly envAt: number,
+    readonly envEnd: number,
+    /** Where the first field-map entry starts (the frame's end when there is none). */
+    private readonly fieldsAt: number,
+  ) {}
+
+  get time(): bigint {
+    let t = this.timeValue;
+    if (t === undefined) {
+      int64Halves[LO] = this.timeLo;
+      int64Halves[HI] = this.timeHi;
+      t = this.timeValue = int64Value[0];
+    }
+    return t;
+  }
+
+  get name(): string {
+    return this.whole().name;
+  }
+  get database(): string {
+    return this.whole().database;
+  }
+  get retentionPolicy(): string {
+    return this.whole().retentionPolicy;
+  }
+  get dimensions(): string[] {
+    return this.whole().dimensions;
+  }
+  get tags(): Record<string, string> {
+    return this.whole().tags;
+  }
+  get fieldsDouble(): Record<string, number> {
+    return this.whole().fieldsDouble;
+  }
+  get fieldsInt(): Record<string, bigint> {
+    return this.whole().fieldsInt;
+  }
+  get fieldsString(): Record<string, string> {
+    return this.whole().fieldsString;
+  }
+  get fieldsBool(): Record<string, boolean> {
+    return this.whole().fieldsBool;
+  }
+
+  /**
+   * The value of field `name`, whatever its type (double, then int, string, bool when a name is in several maps; the
+   * last entry of a map wins), or undefined: read from the frame, no map built.
+   */
+  field(name: string): FieldValue | undefined {
+    if (this.decoded !== undefined || !isAscii(name)) return plainFieldValue(this.whole(), name);
+    const buf = this.buf;
+    const end = this.frameEnd;
+    rb = buf;
+    try {
+      // The entries' layout: from the scan when this is the point scanned last (the usual case), else scanned again.
+      if (entriesOf !== this && readPointView(buf, this.frameAt, end) !== null && entryCount <= MAX_ENTRIES) {
+        entriesOf = this;
+      }
+      if (entriesOf !== this) return plainFieldValue(this.whole(), name);
+      const count = entryCount;
+      // The value of the last matching entry of each map; -1 none, -2 an entry without a value (the zero value).
+      let doubleAt = -1;
+      let intAt = -1;
+      let textAt = -1;
+      let boolAt = -1;
+      const n = name.length;
+      for (let k = 0; k < count; k++) {
+        if (entryKeyLen[k] !== n) continue;
+        const at = entryKeyAt[k];
+        let i = 0;
+        while (i < n && buf[at + i] === name.charCodeAt(i)) i++;
+        if (i !== n) continue;
+        const kind = entryKind[k];
+        if (kind === 0x42) doubleAt = entryValueAt[k];
+        else if (kind === 0x4a) intAt = entryValueAt[k];
+        else if (kind === 0x52) textAt = entryValueAt[k];
+        else boolAt = entryValueAt[k];
+      }
+      if (doubleAt !== -1) {
+        if (doubleAt === -2) return 0;
+        rp = doubleAt;
+        return readDouble(end);
+      }
+      if (intAt !== -1) {
+        if (intAt === -2) return 0n;
+        rp = intAt;
+        readLong(end);
+        return longValue();
+      }
+      if (textAt !== -1) {
+        if (textAt === -2) return '';
+        rp = textAt;
+        return readString(end);
+      }
+      if (boolAt !== -1) {
+        if (boolAt === -2) return false;
+        rp = boolAt;
+        return readBool(end);
+      }
+      return undefined;
+    } catch {
+      // A string that is not valid UTF-8: the whole decode decides (protobufjs, which refuses it with a DecodeError).
+    } finally {
+      rb = EMPTY;
+    }
+    return plainFieldValue(this.whole(), name);
+  }
+
+  /** The same point over its own copy of the bytes, for a function that keeps a point past the call. */
+  kept(): FramePoint {
+    const shift = this.frameAt;
+    const copy = new FramePoint(
+      this.buf.slice(this.frameAt, this.frameEnd),
+      0,
+      this.frameEnd - shift,
+      this.bodyAt - shift,
+      this.timeLo,
+      this.timeHi,
+      this.group,
+      this.byName,
+      this.envAt < 0 ? -1 : this.envAt - shift,
+      this.envEnd - shift,
+      this.fieldsAt - shift,
+    );
+    copy.timeValue = this.timeValue;
+    copy.decoded = this.decoded;
+    return copy;
+  }
+
+  /** Snapshots (JSON) and logs see a plain point. */
+  toJSON(): Point {
+    return plainCopy(this);
+  }
+
+  private whole(): Point {
+    let d = this.decoded;
+    if (d === undefined) {
+      rb = this.buf;
+      rp = this.bodyAt;
+      try {
+        d = readPoint(this.frameEnd);
+      } catch {
+        // GIVE_UP, or invalid UTF-8 (readStrict throws): protobufjs decides, as for a frame the view declined.
+        d = slowPointDecoder(this.buf.subarray(this.frameAt, this.frameEnd));
+      } finally {
+        rb = EMPTY;
+      }
+      Object.freeze(d.dimensions);
+      Object.freeze(d.tags);
+      Object.freeze(d.fieldsDouble);
+      Object.freeze(d.fieldsInt);
+      Object.freeze(d.fieldsString);
+      Object.freeze(d.fieldsBool);
+      this.decoded = d;
+    }
+    return d;
+  }
+}
+
+const NO_FIELDS = Object.freeze({}) as Record<string, never>;
+
+/**
+ * A point made by pointLike() from a FramePoint: the source's envelope (name, database, rp, group, dimensions,
+ * byName, tags) with its own time and fields. Encoded with the source's envelope bytes copied.
+ */
+export class DerivedPoint implements Point {
+  readonly fieldsDouble: Record<string, number>;
+  readonly fieldsInt: Record<string, bigint>;
+  readonly fieldsString: Record<string, string>;
+  readonly fieldsBool: Record<string, boolean>;
+
+  constructor(
+    readonly source: FramePoint,
+    readonly time: bigint,
+    fields: {
+      double?: Record<string, number>;
+      int?: Record<string, bigint>;
+      string?: Record<string, string>;
+      bool?: Record<string, boolean>;
+    },
+  ) {
+    this.fieldsDouble = fields.double ?? NO_FIELDS;
+    this.fieldsInt = fields.int ?? NO_FIELDS;
+    this.fieldsString = fields.string ?? NO_FIELDS;
+    this.fieldsBool = fields.bool ?? NO_FIELDS;
+  }
+
+  get name(): string {
+    return this.source.name;
+  }
+  get database(): string {
+    return this.source.database;
+  }
+  get retentionPolicy(): string {
+    return this.source.retentionPolicy;
+  }
+  get group(): string {
+    return this.source.group;
+  }
+  get dimensions(): string[] {
+    return this.source.dimensions;
+  }
+  get byName(): boolean {
+    return this.source.byName;
+  }
+  get tags(): Record<string, string> {
+    return this.source.tags;
+  }
+
+  toJSON(): Point {
+    return plainCopy(this);
+  }
+}
+
+/** Any point as a plain object (getters read, maps and dimensions copied). */
+export function plainCopy(p: Point): Point {
+  return {
+    time: p.time,
+    name: p.name,
+    database: p.database,
+    retentionPolicy: p.retentionPolicy,
+    group: p.group,
+    dimensions: [...p.dimensions],
+    byName: p.byName,
+    tags: { ...p.tags },
+    fieldsDouble: { ...p.fieldsDouble },
+    fieldsInt: { ...p.fieldsInt },
+    fieldsString: { ...p.fieldsString },
+    fieldsBool: { ...p.fieldsBool },
+  };
+}
+
+/** The value of field `name` of a point whose maps are at hand; own properties only (a field named `constructor`). */
+export function plainFieldValue(p: Point, name: string): FieldValue | undefined {
+  if (Object.hasOwn(p.fieldsDouble, name)) return p.fieldsDouble[name];
+  if (Object.hasOwn(p.fieldsInt, name)) return p.fieldsInt[name];
+  if (Object.hasOwn(p.fieldsString, name)) return p.fieldsString[name];
+  if (Object.hasOwn(p.fieldsBool, name)) return p.fieldsBool[name];
+  return undefined;
+}
+
+let asciiName = '';
+function isAscii(s: string): boolean {
+  if (s === asciiName) return true;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  asciiName = s;
+  return true;
+}
+
+/**
+ * The layout of the field-map entries of one point: map (its tag), key offset and length, value offset (-2: none).
+ * The scan fills it for the point it reads, so a function's field lookups on that point walk no bytes but the keys.
+ */
+const MAX_ENTRIES = 64;
+const entryKind = new Int32Array(MAX_ENTRIES);
+const entryKeyAt = new Int32Array(MAX_ENTRIES);
+const entryKeyLen = new Int32Array(MAX_ENTRIES);
+const entryValueAt = new Int32Array(MAX_ENTRIES);
+let entryCount = 0;
+/** The point the table describes (null: none, or more entries than it holds). */
+let entriesOf: FramePoint | null = null;
+/**
+ * A view of the Request buf[start, end) when it is exactly one Point, or null when protobufjs must decode it. Checks
+ * the whole frame, reads only the time's halves, the group and byName, and notes the layout of the field entries.
+ *
+ * This runs for every point, so it keeps its position in a local and reads one-byte tags and lengths inline (the
+ * helpers above keep theirs in module variables, which costs several times as much per byte).
+ */
+export function readPointView(buf: Uint8Array, start: number, end: number): FramePoint | null {
+  if (end - start < 3 || buf[start] !== TAG_POINT_0 || buf[start + 1] !== TAG_POINT_1) return null;
+  let p = start + 2;
+  let n = buf[p++];
+  if (n >= 0x80) {
+    n = varintAt(buf, p - 1, end);
+    p = varintEnd;
+  }
+  if (n < 0 || p + n !== end) return null;
+  const bodyAt = p;
+  stringIndex = 0;
+  entriesOf = null;
+  let timeLo = 0;
+  let timeHi = 0;
+  let group = '';
+  let byName = false;
+  let envAt = -1;
+  let envEnd = -1;
+  let envSplit = false;
+  let fieldsAt = end;
+  let entries = 0;
+  try {
+    while (p < end) {
+      const at = p;
+      let t = buf[p++];
+      if (t >= 0x80) {
+        t = varintAt(buf, at, end);
+        if (t < 0) return null;
+        p = varintEnd;
+      }
+      if ((t & 7) !== 2 || t > 0x62) {
+        if (t === 0x08) {
+          p = longAt(buf, p, end);
+          timeLo = lo;
+          timeHi = hi;
+        } else if (t === 0x58) {
+          p = boolAt(buf, p, end);
+          byName = boolValue;
+        } else p = skipAt(buf, p, end, t);
+        if (p < 0) return null;
+        continue;
+      }
+      // Length-delimited, fields 0 to 12.
+      if (p >= end) return null;
+      let len = buf[p++];
+      if (len >= 0x80) {
+        len = varintAt(buf, p - 1, end);
+        p = varintEnd;
+      }
+      const stop = p + len;
+      if (len < 0 || stop > end) return null;
+      switch (t) {
+        case 0x2a:
+          group = stringAt(buf, p, stop);
+          break;
+        case 0x12:
+        case 0x1a:
+        case 0x22:
+        case 0x32:
+          break;
+        case 0x3a:
+          if (!entryAt(buf, p, stop, t, -1)) return null;
+          break;
+        case 0x42:
+        case 0x4a:
+        case 0x52:
+        case 0x62:
+          if (fieldsAt === end) fieldsAt = at;
+          if (!entryAt(buf, p, stop, t, entries < MAX_ENTRIES ? entries : -1)) return null;
+          entries++;
+          p = stop;
+          continue;
+        case 0x02:
+          return null; // field number 0
+        default:
+          p = stop; // field 1 or 11 with the wrong wire type: skipped, as protobufjs does
+          continue;
+      }
+      p = stop;
+      // Fields 2–7, the envelope: note whether they form one run.
+      if (envAt < 0) envAt = at;
+      else if (envEnd !== at) envSplit = true;
+      envEnd = p;
+    }
+  } catch {
+    return null; // invalid UTF-8 in the group: protobufjs refuses the frame with its own error
+  }
+  if (envAt < 0) envAt = envEnd = bodyAt; // no envelope: an empty run
+  const point = new FramePoint(buf, start, end, bodyAt, timeLo, timeHi, group, byName, envSplit ? -1 : envAt, envEnd, fieldsAt);
+  entryCount = entries;
+  if (entries <= MAX_ENTRIES) entriesOf = point;
+  return point;
+}
+
+/** Where the varint read last by varintAt ends. */
+let varintEnd = 0;
+
+/** A varint of at most 4 bytes (< 2^28) starting at buf[p], or -1; sets varintEnd. */
+function varintAt(buf: Uint8Array, p: number, end: number): number {
+  let v = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (p >= end) return -1;
+    const b = buf[p++];
+    v |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      varintEnd = p;
+      return v;
+    }
+  }
+  return -1;
+}
+
+/** A 64-bit varint at buf[p] into (lo, hi), bit for bit as readLong reads it; returns where it ends, or -1. */
+function longAt(buf: Uint8Array, p: number, end: number): number {
+  let l = 0;
+  let h = 0;
+  let b = 0;
+  for (let i = 0; i < 4; i++) {
+    if (p >= end) return -1;
+    b = buf[p++];
+    l |= (b & 0x7f) << (i * 7);
+    if (b < 0x80) {
+      lo = l >>> 0;
+      hi = 0;
+      return p;
+    }
+  }
+  if (p >= end) return -1;
+  b = buf[p++];
+  l = (l | ((b & 0x7f) << 28)) >>> 0;
+  h = (b & 0x7f) >> 4;
+  for (let i = 0; b >= 0x80; i++) {
+    if (i === 5 || p >= end) return -1;
+    b = buf[p++];
+    h = (h | ((b & 0x7f) << (i * 7 + 3))) >>> 0;
+  }
+  lo = l;
+  hi = h;
+  return p;
+}
+
+let boolValue = false;
+
+/** A bool varint at buf[p] into boolValue, as readBool reads it; returns where it ends, or -1. */
+function boolAt(buf: Uint8Array, p: number, end: number): number {
+  let value = false;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) return -1;
+    const b = buf[p++];
+    if (b & 0x7f) value = true;
+    if (b < 0x80) {
+      boolValue = value;
+      return p;
+    }
+  }
+  return -1;
+}
+
+/** Skips a field (its tag read) as skipField does; returns where it ends, or -1. */
+function skipAt(buf: Uint8Array, p: number, end: number, tag: number): number {
+  if (tag >>> 3 === 0) return -1;
+  switch (tag & 7) {
+    case 0:
+      do {
+        if (p >= end) return -1;
+      } while (buf[p++] & 0x80);
+      return p;
+    case 1:
+      p += 8;
+      break;
+    case 2: {
+      const len = varintAt(buf, p, end);
+      if (len < 0) return -1;
+      p = varintEnd + len;
+      break;
+    }
+    case 5:
+      p += 4;
+      break;
+    default:
+      return -1; // groups and invalid wire types
+  }
+  return p > end ? -1 : p;
+}
+
+/**
+ * Checks the map entry buf[p, e) of the map with tag `map` the way readPoint reads one (key, a value of the map's
+ * type, anything else skipped); with k >= 0, records it in the entry table at k. False when it is corrupt.
+ */
+function entryAt(buf: Uint8Array, p: number, e: number, map: number, k: number): boolean {
+  const valueTag = map === 0x42 ? 0x11 : map === 0x52 || map === 0x3a ? 0x12 : 0x10;
+  let keyAt = p;
+  let keyLen = 0;
+  let valueAt = -2;
+  while (p < e) {
+    let t = buf[p++];
+    if (t >= 0x80) {
+      t = varintAt(buf, p - 1, e);
+      if (t < 0) return false;
+      p = varintEnd;
+    }
+    if (t === 0x0a || t === 0x12) {
+      // The key, or a string value: length-delimited. (0x12 in a map of another type is skipped, the same way.)
+      const at = p;
+      if (p >= e) return false;
+      let len = buf[p++];
+      if (len >= 0x80) {
+        len = varintAt(buf, p - 1, e);
+        if (len < 0) return false;
+        p = varintEnd;
+      }
+      if (t === 0x0a) {
+        keyAt = p;
+        keyLen = len;
+      } else if (valueTag === 0x12) valueAt = at;
+      p += len;
+      if (p > e) return false;
+    } else if (t === valueTag) {
+      valueAt = p;
+      p = t === 0x11 ? p + 8 : longAt(buf, p, e); // ints and bools: a varint of at most 10 bytes
+      if (p < 0 || p > e) return false;
+    } else {
+      p = skipAt(buf, p, e, t);
+      if (p < 0) return false;
+    }
+  }
+  if (k >= 0) {
+    entryKind[k] = map;
+    entryKeyAt[k] = keyAt;
+    entryKeyLen[k] = keyLen;
+    entryValueAt[k] = valueAt;
+  }
+  return true;
 }
 
 /** Slabs start small (a connection that only answers keepalives keeps little) and double up to this size. */
@@ -431,6 +976,16 @@ export class ByteSink {
     this.pos += b.length;
   }
 
+  /** The bytes from[start, end). */
+  range(from: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    // A plain Uint8Array view and a native copy: cheaper than a byte loop from a dozen bytes on, and than
+    // Buffer#subarray (whose Buffer subclass is slow to construct).
+    this.buf.set(new Uint8Array(from.buffer, from.byteOffset + start, n), this.pos);
+    this.pos += n;
+  }
+
   /** An unsigned varint < 2^32 (room already ensured). */
   varint32(v: number): void {
     const buf = this.buf;
@@ -464,23 +1019,8 @@ export class ByteSink {
   int64(tag: number, v: bigint): void {
     this.ensure(11);
     this.buf[this.pos++] = tag;
-    if (v >= 0n && v <= 0xffffffffn) {
-      this.varint32(Number(v));
-      return;
-    }
-    if (v === lastTime) {
-      this.varint64(lastTimeLo, lastTimeHi);
-      return;
-    }
-    // Times share their high half with the point before; the cached BigInt of it spares the split.
-    const d = v - encHiBig;
-    if (d >= 0n && d <= 0xffffffffn) {
-      this.varint64(Number(d), encHi);
-      return;
-    }
-    encHi = Number(BigInt.asUintN(32, v >> 32n));
-    encHiBig = BigInt.asIntN(64, BigInt(encHi) << 32n);
-    this.varint64(Number(BigInt.asUintN(32, v)), encHi);
+    int64Value[0] = v;
+    this.varint64(int64Halves[LO], int64Halves[HI]);
   }
 
   /** tag, then a length-delimited UTF-8 string. */
@@ -587,8 +1127,6 @@ export class ByteSink {
   }
 }
 
-let encHi = 0;
-let encHiBig = 0n;
 
 /** UTF-8 of recently written short strings; cleared when full rather than kept in LRU order (a hit is a Map lookup). */
 const encodedStrings = new Map<string, Uint8Array>();
@@ -606,12 +1144,14 @@ let frameGuess = 2;
 let pointGuess = 2;
 
 export function encodePointResponse(out: ByteSink, p: Point): void {
-  if (p === echoPoint) {
+  if (p instanceof FramePoint) {
+    // Emitted as it came: its frame is the Response.
     out.ensure(5);
-    out.varint32(echoFrame.length);
-    out.bytes(echoFrame);
+    out.varint32(p.frameEnd - p.frameAt);
+    out.range(p.buf, p.frameAt, p.frameEnd);
     return;
   }
+  const source = p instanceof DerivedPoint && p.source.envAt >= 0 ? p.source : null;
   encodeIndex = 0;
   const fg = frameGuess;
   const pg = pointGuess;
@@ -619,18 +1159,22 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
   out.byte2(TAG_POINT_0, TAG_POINT_1);
   const pointAt = out.open(pg);
   if (p.time !== 0n) out.int64(0x08, p.time);
-  if (p.name !== '') out.string(0x12, p.name);
-  if (p.database !== '') out.string(0x1a, p.database);
-  if (p.retentionPolicy !== '') out.string(0x22, p.retentionPolicy);
-  if (p.group !== '') out.string(0x2a, p.group);
-  for (const d of p.dimensions) out.string(0x32, d);
-  const { tags, fieldsDouble, fieldsInt, fieldsString, fieldsBool } = p;
-  for (const k of Object.keys(tags)) {
-    const e = out.entry(0x3a);
-    out.string(0x0a, k);
-    out.string(0x12, tags[k]);
-    out.close(e, 1);
+  if (source !== null) out.range(source.buf, source.envAt, source.envEnd);
+  else {
+    if (p.name !== '') out.string(0x12, p.name);
+    if (p.database !== '') out.string(0x1a, p.database);
+    if (p.retentionPolicy !== '') out.string(0x22, p.retentionPolicy);
+    if (p.group !== '') out.string(0x2a, p.group);
+    for (const d of p.dimensions) out.string(0x32, d);
+    const tags = p.tags;
+    for (const k of Object.keys(tags)) {
+      const e = out.entry(0x3a);
+      out.string(0x0a, k);
+      out.string(0x12, tags[k]);
+      out.close(e, 1);
+    }
   }
+  const { fieldsDouble, fieldsInt, fieldsString, fieldsBool } = p;
   for (const k of Object.keys(fieldsDouble)) {
     const e = out.entry(0x42);
     out.string(0x0a, k);

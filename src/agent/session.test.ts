@@ -18,7 +18,8 @@ function session(name: string) {
 const S = 1_000_000_000n;
 const gauge = (host: string, t: bigint, v: number) => streamPoint('cpu', { host }, t * S, { fieldsDouble: { usage: v } });
 
-describe('Session', () => {
+// Through the wire codec, as in the sidecar, and as plain objects.
+describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
   it('answers Info with edge types and typed options', () => {
     const { send } = session('movingAverageBatch');
     const [r] = send({ kind: 'info' }).responses;
@@ -73,7 +74,7 @@ describe('Session', () => {
   });
 
   it('wraps batch output in BeginBatch (with the output size) and EndBatch, keeping state across batches', () => {
-    const f = new FunctionRunner('edgeDetectBatch');
+    const f = new FunctionRunner('edgeDetectBatch', { wire });
     expect(f.init({ field: 'value' })).toBe('');
     const mk = (t: bigint, v: string) => streamPoint('adsl', { host: 'r1' }, t, { fieldsString: { value: v } });
     const begin = { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: 3n, byName: false };
@@ -88,7 +89,7 @@ describe('Session', () => {
   });
 
   it('processes each point once when batch windows overlap (period > every)', () => {
-    const f = new FunctionRunner('edgeDetectBatch');
+    const f = new FunctionRunner('edgeDetectBatch', { wire });
     f.init({ field: 'value' });
     const mk = (t: bigint, v: string) => streamPoint('adsl', { host: 'r1' }, t, { fieldsString: { value: v } });
     const begin = { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: 0n, byName: false };
@@ -97,7 +98,7 @@ describe('Session', () => {
     expect(edges([mk(1n, 'A'), mk(2n, 'A'), mk(3n, 'B')])).toEqual(['1:A', '3:B']);
     // The next query window starts inside the first one: old points are not compared again.
     expect(edges([mk(2n, 'A'), mk(3n, 'B'), mk(4n, 'B'), mk(5n, 'A'), mk(5n, 'A')])).toEqual(['5:A']);
-    const m = new FunctionRunner('movingAverageBatch');
+    const m = new FunctionRunner('movingAverageBatch', { wire });
     m.init({ field: 'v', size: 2n });
     const g = (t: bigint, v: number) => streamPoint('m', {}, t, { fieldsDouble: { v } });
     const avgs = (pts: Point[]) => m.batch({ ...begin, group: '' }, pts, { ...end, group: '' }).flatMap((r) => (r.kind === 'point' ? [r.point.fieldsDouble.movingAverage] : []));
@@ -108,16 +109,16 @@ describe('Session', () => {
   it('snapshots and restores so that a fresh connection continues as if uninterrupted', () => {
     const inputs: Point[] = [];
     for (let i = 0; i < 30; i++) inputs.push(gauge(i % 2 ? 'a' : 'b', BigInt(i), (i * 7) % 11));
-    const straight = new FunctionRunner('movingAverage');
+    const straight = new FunctionRunner('movingAverage', { wire });
     straight.init({ field: 'usage', size: 5n });
     const expected = inputs.flatMap((p) => straight.point(p));
 
-    const before = new FunctionRunner('movingAverage');
+    const before = new FunctionRunner('movingAverage', { wire });
     before.init({ field: 'usage', size: 5n });
     const got = inputs.slice(0, 13).flatMap((p) => before.point(p));
     const snap = before.snapshot();
     expect(snap.length).toBeGreaterThan(0);
-    const after = new FunctionRunner('movingAverage');
+    const after = new FunctionRunner('movingAverage', { wire });
     after.init({ field: 'usage', size: 5n });
     expect(after.restore(snap)).toBe('');
     got.push(...inputs.slice(13).flatMap((p) => after.point(p)));
@@ -125,32 +126,32 @@ describe('Session', () => {
   });
 
   it('keeps bigint state exact through a snapshot', () => {
-    const a = new FunctionRunner('rate');
+    const a = new FunctionRunner('rate', { wire });
     a.init({ field: 'n' });
     const p = (t: bigint, n: bigint) => streamPoint('m', {}, t, { fieldsInt: { n } });
     a.point(p(2n ** 60n + 1n, 2n ** 60n));
-    const b = new FunctionRunner('rate');
+    const b = new FunctionRunner('rate', { wire });
     b.init({ field: 'n' });
     expect(b.restore(a.snapshot())).toBe('');
     expect(b.point(p(2n ** 60n + 1n + S, 2n ** 60n + 5n))[0].fieldsDouble.rate).toBe(5);
   });
 
   it('answers Restore of unreadable bytes with success=false and a message, and keeps working', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'value' });
     expect(f.restore(new TextEncoder().encode('not json'))).toMatch(/not kapacitor-udf-sidecar\/snapshot JSON/);
     expect(f.restore(new TextEncoder().encode('{"format":"other"}'))).toMatch(/not in the kapacitor-udf-sidecar\/snapshot format/);
-    const m = new FunctionRunner('movingAverage');
+    const m = new FunctionRunner('movingAverage', { wire });
     m.init({ field: 'value', size: 2n });
     expect(f.restore(m.snapshot())).toMatch(/taken by movingAverage, not edgeDetect/);
     expect(f.point(streamPoint('m', {}, 1n, { fieldsString: { value: 'x' } }))).toHaveLength(1);
   });
 
   it('starts fresh (success) when the snapshot was taken under other options', () => {
-    const a = new FunctionRunner('movingAverage');
+    const a = new FunctionRunner('movingAverage', { wire });
     a.init({ field: 'usage', size: 2n });
     a.point(gauge('a', 1n, 10));
-    const b = new FunctionRunner('movingAverage');
+    const b = new FunctionRunner('movingAverage', { wire });
     b.init({ field: 'usage', size: 3n });
     expect(b.restore(a.snapshot())).toBe('');
     expect(b.point(gauge('a', 2n, 10))).toEqual([]);

@@ -16,9 +16,10 @@ function adslPoints() {
 const S = 1_000_000_000n;
 const str = (host: string, t: bigint, value: string) => streamPoint('adsl', { host }, t * S, { fieldsString: { value } }, ['host']);
 
-describe('edgeDetect', () => {
+// Through the wire codec, as in the sidecar, and as plain objects.
+describe.each([{ wire: true }, { wire: false }])('edgeDetect (%o)', ({ wire }) => {
   it('reduces the 17 seed ADSL points to exactly the 6 expected state changes, timestamps kept', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     expect(f.init({ field: 'value' })).toBe('');
     const raw = adslPoints();
     expect(raw).toHaveLength(17);
@@ -27,14 +28,14 @@ describe('edgeDetect', () => {
   });
 
   it('emits the incoming point unchanged, all its fields included', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'state' });
     const p = streamPoint('m', { host: 'a' }, 5n, { fieldsString: { state: 'up' }, fieldsDouble: { x: 1.5 }, fieldsInt: { n: 2n } });
     expect(f.point(p)).toEqual([p]);
   });
 
   it('keeps one state per group', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'value', emitFirst: false });
     expect(f.point(str('a', 1n, 'UP'))).toEqual([]);
     expect(f.point(str('b', 2n, 'DOWN'))).toEqual([]);
@@ -44,28 +45,28 @@ describe('edgeDetect', () => {
   });
 
   it('watches ints, floats and bools, and several fields at once', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: ['mode', 'on'] });
     const p = (t: bigint, mode: bigint, on: boolean) => streamPoint('m', {}, t, { fieldsInt: { mode }, fieldsBool: { on } });
     const emitted = [p(1n, 1n, true), p(2n, 1n, true), p(3n, 2n, true), p(4n, 2n, false), p(5n, 2n, false)]
       .flatMap((x) => f.point(x))
       .map((x) => x.time);
     expect(emitted).toEqual([1n, 3n, 4n]);
-    const g = new FunctionRunner('edgeDetect');
+    const g = new FunctionRunner('edgeDetect', { wire });
     g.init({ field: 'temp', emitFirst: false });
     const d = (t: bigint, temp: number) => streamPoint('m', {}, t, { fieldsDouble: { temp } });
     expect([d(1n, 20), d(2n, 20), d(3n, 20.5)].flatMap((x) => g.point(x)).map((x) => x.time)).toEqual([3n]);
   });
 
   it('ignores points without the watched field', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'value' });
     expect(f.point(streamPoint('m', {}, 1n, { fieldsDouble: { other: 1 } }))).toEqual([]);
     expect(f.point(streamPoint('m', {}, 2n, { fieldsString: { value: 'A' } }))).toHaveLength(1);
   });
 
   it('annotates the previous value and how long the previous state lasted', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'value', previousAs: 'was', durationAs: 'lasted', unit: '1m' });
     expect(f.point(str('a', 0n, 'SHOWTIME'))[0].fieldsString).toEqual({ value: 'SHOWTIME' });
     f.point(str('a', 60n, 'SHOWTIME'));
@@ -76,7 +77,7 @@ describe('edgeDetect', () => {
   });
 
   it('debounces: a new state counts only once it held minDuration, and is emitted with its first time', () => {
-    const f = new FunctionRunner('edgeDetect');
+    const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: 'value', minDuration: '2m', previousAs: 'was' });
     const seq: [bigint, string][] = [
       [0n, 'UP'],
@@ -102,6 +103,6 @@ describe('edgeDetect', () => {
       [{ field: 'v', unit: 0n }, /option unit: must be > 0/],
       [{ field: ['v', 'v'] as never }, /option field: lists a field twice/],
     ];
-    for (const [opts, err] of cases) expect(new FunctionRunner('edgeDetect').init(opts)).toMatch(err);
+    for (const [opts, err] of cases) expect(new FunctionRunner('edgeDetect', { wire }).init(opts)).toMatch(err);
   });
 });

@@ -5,27 +5,33 @@
  */
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
-import { fieldValue, type Point } from '../agent/messages.js';
+import type { Fields, Point } from '../agent/messages.js';
+import { fieldValue, keepPoint, withFields, type FieldValue } from '../agent/points.js';
 import { nonEmpty, nonNegative, positive } from '../agent/options.js';
-
-type Value = number | bigint | string | boolean;
 
 interface EdgeState {
   /** The watched values of the current state, or null before the group's first point. */
-  values: Value[] | null;
+  values: FieldValue[] | null;
   /** When the current state began (ns). */
   since: bigint;
   /** A change seen but not yet held for minDuration. */
-  candidate: { values: Value[]; point: Point } | null;
+  candidate: { values: FieldValue[]; point: Point } | null;
 }
 
-const sameValues = (a: Value[], b: Value[]): boolean => a.every((v, i) => Object.is(v, b[i]));
+const sameValues = (a: FieldValue[], b: FieldValue[]): boolean => a.every((v, i) => Object.is(v, b[i]));
 
-function withField(fields: Point, name: string, v: Value): void {
-  if (typeof v === 'number') fields.fieldsDouble[name] = v;
-  else if (typeof v === 'bigint') fields.fieldsInt[name] = v;
-  else if (typeof v === 'string') fields.fieldsString[name] = v;
-  else fields.fieldsBool[name] = v;
+/** The annotation fields of an edge: the previous value(s) and how long the previous state lasted. */
+function annotations(previousNames: string[] | null, previous: FieldValue[], durationAs: string | undefined, lasted: number) {
+  const add: Required<Fields> = { double: {}, int: {}, string: {}, bool: {} };
+  previousNames?.forEach((name, i) => {
+    const v = previous[i];
+    if (typeof v === 'number') add.double[name] = v;
+    else if (typeof v === 'bigint') add.int[name] = v;
+    else if (typeof v === 'string') add.string[name] = v;
+    else add.bool[name] = v;
+  });
+  if (durationAs !== undefined) add.double[durationAs] = lasted;
+  return add;
 }
 
 export const edgeDetect = defineUdf({
@@ -46,8 +52,8 @@ export const edgeDetect = defineUdf({
     const previousNames = o.previousAs === undefined ? null : fields.length === 1 ? [o.previousAs] : fields.map((f) => `${o.previousAs}_${f}`);
     const unit = Number(o.unit);
 
-    const watched = (p: Point): Value[] | null => {
-      const out: Value[] = [];
+    const watched = (p: Point): FieldValue[] | null => {
+      const out: FieldValue[] = [];
       for (const f of fields) {
         const v = fieldValue(p, f);
         if (v === undefined) return null;
@@ -56,19 +62,10 @@ export const edgeDetect = defineUdf({
       return out;
     };
 
-    // The emitted point: the input point unchanged plus the annotations; maps are copied, never shared with the input.
-    const edge = (p: Point, previous: Value[] | null, lasted: bigint | null): Point => {
-      if (previous === null || (previousNames === null && o.durationAs === undefined)) return p;
-      const out: Point = {
-        ...p,
-        fieldsDouble: { ...p.fieldsDouble },
-        fieldsInt: { ...p.fieldsInt },
-        fieldsString: { ...p.fieldsString },
-        fieldsBool: { ...p.fieldsBool },
-      };
-      if (previousNames) previousNames.forEach((name, i) => withField(out, name, previous[i]));
-      if (o.durationAs !== undefined && lasted !== null) out.fieldsDouble[o.durationAs] = Number(lasted) / unit;
-      return out;
+    // The emitted point: the input point unchanged, plus the annotations when asked for.
+    const edge = (p: Point, previous: FieldValue[], lasted: bigint): Point => {
+      if (previousNames === null && o.durationAs === undefined) return p;
+      return withFields(p, annotations(previousNames, previous, o.durationAs, Number(lasted) / unit));
     };
 
     return {
@@ -87,7 +84,8 @@ export const edgeDetect = defineUdf({
           return;
         }
         if (s.candidate === null || !sameValues(values, s.candidate.values)) {
-          s.candidate = { values, point: p };
+          // Kept past this call only when it must hold for minDuration first.
+          s.candidate = { values, point: o.minDuration > 0n ? keepPoint(p) : p };
         }
         const change = s.candidate.point;
         if (p.time - change.time < o.minDuration) return;

@@ -4,9 +4,10 @@ import { FunctionRunner, streamPoint } from './testing.js';
 const S = 1_000_000_000n;
 const gauge = (t: bigint, v: number, host = 'a') => streamPoint('cpu', { host }, t * S, { fieldsDouble: { usage: v }, fieldsString: { note: 'x' } });
 
-describe('movingAverage', () => {
+// Through the wire codec, as in the sidecar, and as plain objects.
+describe.each([{ wire: true }, { wire: false }])('movingAverage (%o)', ({ wire }) => {
   it('size: emits once N points were seen, the mean of the last N, only the `as` field', () => {
-    const f = new FunctionRunner('movingAverage');
+    const f = new FunctionRunner('movingAverage', { wire });
     expect(f.init({ field: 'usage', size: 3n })).toBe('');
     const out = [1, 2, 3, 4, 10].flatMap((v, i) => f.point(gauge(BigInt(i), v)));
     expect(out.map((p) => p.fieldsDouble)).toEqual([{ movingAverage: 2 }, { movingAverage: 3 }, { movingAverage: 17 / 3 }]);
@@ -16,7 +17,7 @@ describe('movingAverage', () => {
   });
 
   it('size: stays exact over many laps of the ring', () => {
-    const f = new FunctionRunner('movingAverage');
+    const f = new FunctionRunner('movingAverage', { wire });
     f.init({ field: 'usage', size: 4n, as: 'avg' });
     let last = 0;
     for (let i = 0; i < 10_000; i++) {
@@ -28,7 +29,7 @@ describe('movingAverage', () => {
   });
 
   it('window: the mean of points with time in (t - window, t], one output per input', () => {
-    const f = new FunctionRunner('movingAverage');
+    const f = new FunctionRunner('movingAverage', { wire });
     f.init({ field: 'usage', window: '10s' });
     const out = [
       [0n, 10],
@@ -40,7 +41,7 @@ describe('movingAverage', () => {
   });
 
   it('reads int fields and keeps groups apart', () => {
-    const f = new FunctionRunner('movingAverage');
+    const f = new FunctionRunner('movingAverage', { wire });
     f.init({ field: 'n', size: 2n });
     const p = (host: string, n: bigint) => streamPoint('m', { host }, 1n, { fieldsInt: { n } });
     expect(f.point(p('a', 1n))).toEqual([]);
@@ -49,9 +50,9 @@ describe('movingAverage', () => {
   });
 
   it('fails Init unless exactly one of size or window is given', () => {
-    expect(new FunctionRunner('movingAverage').init({ field: 'x' })).toMatch(/option size: give exactly one of size or window/);
-    expect(new FunctionRunner('movingAverage').init({ field: 'x', size: 2n, window: '1m' })).toMatch(/exactly one of size or window/);
-    expect(new FunctionRunner('movingAverage').init({ field: 'x', size: 0n })).toMatch(/option size: must be > 0/);
-    expect(new FunctionRunner('movingAverage').init({ field: 'x', window: 0n })).toMatch(/option window: must be > 0/);
+    expect(new FunctionRunner('movingAverage', { wire }).init({ field: 'x' })).toMatch(/option size: give exactly one of size or window/);
+    expect(new FunctionRunner('movingAverage', { wire }).init({ field: 'x', size: 2n, window: '1m' })).toMatch(/exactly one of size or window/);
+    expect(new FunctionRunner('movingAverage', { wire }).init({ field: 'x', size: 0n })).toMatch(/option size: must be > 0/);
+    expect(new FunctionRunner('movingAverage', { wire }).init({ field: 'x', window: 0n })).toMatch(/option window: must be > 0/);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { OptionError } from '../agent/errors.js';
 import { defineUdf, type UdfLogic } from '../agent/handler.js';
-import { numericField, pointLike } from '../agent/messages.js';
+import { numericField, pointLike } from '../agent/points.js';
 import { nonEmpty, positive } from '../agent/options.js';
 
 interface CountState {

@@ -6,6 +6,7 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
+import { fieldValue, pointLike } from '../agent/points.js';
 
 interface RateState {
   time: bigint | null;
@@ -31,7 +32,7 @@ export const rate = defineUdf({
       newState: (): RateState => ({ time: null, value: 0 }),
       point(p, s: RateState, emit) {
         // Keep int fields as bigint until the subtraction, so counters past 2^53 still give exact increases.
-        const v = p.fieldsInt[field] ?? p.fieldsDouble[field];
+        const v = fieldValue(p, field);
         if (typeof v !== 'bigint' && typeof v !== 'number') return;
         if (s.time === null) {
           s.time = p.time;
@@ -46,13 +47,7 @@ export const rate = defineUdf({
         if (counter && delta < 0) increase = max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
         s.time = p.time;
         s.value = v;
-        emit({
-          ...p,
-          fieldsDouble: { [as]: (increase * unit) / Number(elapsed) },
-          fieldsInt: {},
-          fieldsString: {},
-          fieldsBool: {},
-        });
+        emit(pointLike(p, p.time, { double: { [as]: (increase * unit) / Number(elapsed) } }));
       },
     };
   },

@@ -1,7 +1,13 @@
 /**
  * Runs a function without a socket: the same Session the sidecar uses, with responses collected in memory. Backs the
  * unit tests, the demo and `udf-sidecar replay`.
+ *
+ * By default every request goes through the wire codec as the sidecar's would — encoded, then decoded into a view of
+ * its frame — and every response is encoded and decoded again, so a test of a function tests what Kapacitor sees.
+ * `{ wire: false }` hands the session plain objects instead (the path of frames only protobufjs can decode).
  */
+import { decodeRequestView, decodeResponse, encodeRequestBody, ResponseWriter } from '../agent/codec.js';
+import { FrameDecoder } from '../agent/framer.js';
 import type { ServedFunction } from '../agent/handler.js';
 import type { BeginBatch, EndBatch, InitOption, OptionValue, Point, Response } from '../agent/messages.js';
 import { Session, type SessionOptions } from '../agent/session.js';
@@ -39,20 +45,33 @@ function toValue(type: OptionValue['type'], name: string, v: OptionInput): Optio
   }
 }
 
+export interface RunnerOptions extends SessionOptions {
+  /** Through the wire codec (the default) or as plain objects. */
+  wire?: boolean;
+}
+
 export class FunctionRunner {
   readonly fn: ServedFunction;
   private readonly responses: Response[] = [];
+  private readonly writer: ResponseWriter | null;
   private readonly session: Session;
 
-  constructor(name: string, options: SessionOptions = {}) {
+  constructor(name: string, options: RunnerOptions = {}) {
     this.fn = findFunction(name);
-    this.session = new Session(this.fn, this.responses, options);
+    this.writer = options.wire === false ? null : new ResponseWriter();
+    this.session = new Session(this.fn, this.writer ?? this.responses, options);
   }
 
   private run(req: Parameters<Session['handle']>[0]): Response[] {
-    this.responses.length = 0;
-    this.session.handle(req);
-    return this.responses.splice(0);
+    if (this.writer === null) {
+      this.responses.length = 0;
+      this.session.handle(req);
+      return this.responses.splice(0);
+    }
+    this.session.handle(decodeRequestView(encodeRequestBody(req)));
+    const out: Response[] = [];
+    new FrameDecoder().push(this.writer.take(), (f) => out.push(decodeResponse(f)));
+    return out;
   }
 
   /** Inits with the given options; returns the InitResponse's error text, or '' on success. */

@@ -1,0 +1,63 @@
+/**
+ * What a function does with points: read a field, make an output point that keeps the input's envelope, keep a point
+ * past the call. These work on every Point, and on the sidecar's views of received frames (point-codec.ts) without
+ * decoding what the function does not look at.
+ */
+import type { Fields, Point } from './messages.js';
+import { DerivedPoint, FramePoint, plainCopy, plainFieldValue } from './point-codec.js';
+
+export type FieldValue = number | bigint | string | boolean;
+
+/** The value of field `name` whatever its type, or undefined when the point lacks it. */
+export function fieldValue(p: Point, name: string): FieldValue | undefined {
+  return p instanceof FramePoint ? p.field(name) : plainFieldValue(p, name);
+}
+
+/** A numeric field (double or int) as a number, or undefined when absent or not numeric. */
+export function numericField(p: Point, name: string): number | undefined {
+  const v = fieldValue(p, name);
+  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+}
+
+/** A point with the envelope of `like` (name, database, rp, group, dimensions, byName, tags) and the given fields. */
+export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): Point {
+  if (like instanceof FramePoint) return new DerivedPoint(like, time, fields);
+  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, time, fields);
+  return {
+    time,
+    name: like.name,
+    database: like.database,
+    retentionPolicy: like.retentionPolicy,
+    group: like.group,
+    dimensions: like.dimensions,
+    byName: like.byName,
+    tags: like.tags,
+    fieldsDouble: fields.double ?? {},
+    fieldsInt: fields.int ?? {},
+    fieldsString: fields.string ?? {},
+    fieldsBool: fields.bool ?? {},
+  };
+}
+
+/** The point with all its fields and these added (or replaced). */
+export function withFields(p: Point, add: Partial<Fields>): Point {
+  return pointLike(p, p.time, {
+    double: { ...p.fieldsDouble, ...add.double },
+    int: { ...p.fieldsInt, ...add.int },
+    string: { ...p.fieldsString, ...add.string },
+    bool: { ...p.fieldsBool, ...add.bool },
+  });
+}
+
+/**
+ * The point, safe to keep in a group's state past the call: a view of a received frame gets its own copy of the
+ * bytes (so it does not pin the socket chunk it arrived in); any other point is returned as it is.
+ */
+export function keepPoint(p: Point): Point {
+  return p instanceof FramePoint ? p.kept() : p;
+}
+
+/** Any point as a plain object with its own maps, for tests and tools that compare or modify points. */
+export function plainPoint(p: Point): Point {
+  return plainCopy(p);
+}
