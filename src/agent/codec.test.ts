@@ -15,7 +15,7 @@ import {
 import { DecodeError } from './errors.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
-import { fieldValue, keepPoint, plainPoint, pointLike, withFields } from './points.js';
+import { fieldValue, keepPoint, plainPoint, pointLike, pointLikeDouble, withFields } from './points.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
 const point: Point = {
@@ -405,11 +405,14 @@ describe('point views (what the sidecar decodes)', () => {
         pointLike(p, p.time, { double: { avg: 1.25 } }),
         pointLike(p, 2n ** 62n + 3n, { int: { n: -(2n ** 63n) }, string: { s: 'ü' }, bool: { b: true } }),
         pointLike(pointLike(p, 5n, {}), 6n, { double: { again: 2 } }),
+        pointLikeDouble(p, p.time, 'rate', -0.5),
+        pointLikeDouble(pointLikeDouble(p, 7n, '__proto__', 1), 8n, 'ü', NaN),
         withFields(p, { string: { previous: 'TRAINING' }, double: { lasted: 90 } }),
       ];
-      const fromView = encodeResponses(...made(view(frame))).map(decodeResponse);
-      const fromPlain = encodeResponses(...made(plain)).map(decodeResponse);
-      expect(fromView).toEqual(fromPlain);
+      const fromView = made(view(frame));
+      const fromPlain = made(plain);
+      expect(encodeResponses(...fromView).map(decodeResponse)).toEqual(encodeResponses(...fromPlain).map(decodeResponse));
+      expect(fromView.map(plainPoint)).toEqual(fromPlain.map(plainPoint));
     }
   });
 

@@ -277,17 +277,22 @@ export class ResponseWriter {
 
   push(r: Response): void {
     if (r.kind === 'point') {
-      // A point that cannot be encoded (a function put a non-string in a tag, say) leaves no partial frame behind:
-      // the ErrorResponse that follows must be readable.
-      const mark = this.out.pos - this.out.start;
-      try {
-        encodePointResponse(this.out, r.point);
-      } catch (err) {
-        this.out.pos = this.out.start + mark;
-        throw err;
-      }
-    } else {
-      this.out.bytes(ResponseType.encodeDelimited(responseToPb(r)).finish());
+      this.pushPoint(r.point);
+      return;
+    }
+    this.out.bytes(ResponseType.encodeDelimited(responseToPb(r)).finish());
+    this.count++;
+  }
+
+  pushPoint(point: Point): void {
+    // A point that cannot be encoded (a function put a non-string in a tag, say) leaves no partial frame behind:
+    // the ErrorResponse that follows must be readable.
+    const mark = this.out.pos - this.out.start;
+    try {
+      encodePointResponse(this.out, point);
+    } catch (err) {
+      this.out.pos = this.out.start + mark;
+      throw err;
     }
     this.count++;
   }

@@ -12,6 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { decodeRequestView, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
+import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionObserver } from './session.js';
 
@@ -75,6 +76,13 @@ export class UdfConnection {
     try {
       this.framer.pushRanges(chunk, (buf, start, end) => {
         if (session.failed) return;
+        // Points, nearly all the traffic, skip the Request wrapper.
+        const point = readPointView(buf, start, end);
+        if (point !== null) {
+          pointsIn++;
+          session.handlePoint(point);
+          return;
+        }
         const req = decodeRequestView(buf, start, end);
         if (req.kind === 'point') pointsIn++;
         session.handle(req);

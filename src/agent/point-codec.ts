@@ -606,7 +606,7 @@ const NO_FIELDS = Object.freeze({}) as Record<string, never>;
  * byName, tags) with its own time and fields. Encoded with the source's envelope bytes copied.
  */
 export class DerivedPoint implements Point {
-  readonly fieldsDouble: Record<string, number>;
+  private doubles: Record<string, number> | null;
   readonly fieldsInt: Record<string, bigint>;
   readonly fieldsString: Record<string, string>;
   readonly fieldsBool: Record<string, boolean>;
@@ -619,12 +619,21 @@ export class DerivedPoint implements Point {
       int?: Record<string, bigint>;
       string?: Record<string, string>;
       bool?: Record<string, boolean>;
-    },
+    } | null,
+    /** The one float field of a point made by pointLikeDouble (no map is built unless asked for), or null. */
+    readonly onlyDouble: string | null = null,
+    readonly onlyValue = 0,
   ) {
-    this.fieldsDouble = fields.double ?? NO_FIELDS;
-    this.fieldsInt = fields.int ?? NO_FIELDS;
-    this.fieldsString = fields.string ?? NO_FIELDS;
-    this.fieldsBool = fields.bool ?? NO_FIELDS;
+    this.doubles = fields?.double ?? (onlyDouble === null ? NO_FIELDS : null);
+    this.fieldsInt = fields?.int ?? NO_FIELDS;
+    this.fieldsString = fields?.string ?? NO_FIELDS;
+    this.fieldsBool = fields?.bool ?? NO_FIELDS;
+  }
+
+  get fieldsDouble(): Record<string, number> {
+    let d = this.doubles;
+    if (d === null) d = this.doubles = Object.freeze({ [this.onlyDouble as string]: this.onlyValue });
+    return d;
   }
 
   get name(): string {
@@ -1174,13 +1183,21 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
       out.close(e, 1);
     }
   }
-  const { fieldsDouble, fieldsInt, fieldsString, fieldsBool } = p;
-  for (const k of Object.keys(fieldsDouble)) {
+  if (p instanceof DerivedPoint && p.onlyDouble !== null) {
     const e = out.entry(0x42);
-    out.string(0x0a, k);
-    out.double(0x11, fieldsDouble[k]);
+    out.string(0x0a, p.onlyDouble);
+    out.double(0x11, p.onlyValue);
     out.close(e, 1);
+  } else {
+    const fieldsDouble = p.fieldsDouble;
+    for (const k of Object.keys(fieldsDouble)) {
+      const e = out.entry(0x42);
+      out.string(0x0a, k);
+      out.double(0x11, fieldsDouble[k]);
+      out.close(e, 1);
+    }
   }
+  const { fieldsInt, fieldsString, fieldsBool } = p;
   for (const k of Object.keys(fieldsInt)) {
     const e = out.entry(0x4a);
     out.string(0x0a, k);

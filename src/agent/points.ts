@@ -39,6 +39,16 @@ export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): P
   };
 }
 
+/**
+ * pointLike with one float field — what most functions emit (an average, a rate). In the sidecar no map is built:
+ * the value goes straight to the encoder.
+ */
+export function pointLikeDouble(like: Point, time: bigint, name: string, value: number): Point {
+  if (like instanceof FramePoint) return new DerivedPoint(like, time, null, name, value);
+  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, time, null, name, value);
+  return pointLike(like, time, { double: { [name]: value } });
+}
+
 /** The point with all its fields and these added (or replaced). */
 export function withFields(p: Point, add: Partial<Fields>): Point {
   return pointLike(p, p.time, {

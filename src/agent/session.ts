@@ -18,6 +18,8 @@ import { ProtocolError } from './errors.js';
 
 export interface ResponseSink {
   push(r: Response): void;
+  /** push({ kind: 'point', point }) without the wrapper, when the sink has it: the hot path. */
+  pushPoint?(point: Point): void;
 }
 
 /** Instrumentation hooks; every one optional, so an unobserved session pays nothing. */
@@ -72,10 +74,16 @@ export class Session {
     private readonly sink: ResponseSink,
     private readonly options: SessionOptions = {},
   ) {
-    this.emitStream = (point) => {
-      this.pointsOut++;
-      this.sink.push({ kind: 'point', point });
-    };
+    const pushPoint = sink.pushPoint?.bind(sink);
+    this.emitStream = pushPoint
+      ? (point) => {
+          this.pointsOut++;
+          pushPoint(point);
+        }
+      : (point) => {
+          this.pointsOut++;
+          this.sink.push({ kind: 'point', point });
+        };
     this.emitBatch = (point) => {
       this.pointsOut++;
       (this.batch as OpenBatch).out.push(point);
@@ -87,6 +95,17 @@ export class Session {
     if (this.failed) return false;
     try {
       this.dispatch(req);
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
+    }
+    return !this.failed;
+  }
+
+  /** handle({ kind: 'point', point }) without the wrapper: the hot path. */
+  handlePoint(point: Point): boolean {
+    if (this.failed) return false;
+    try {
+      this.point(point);
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
     }

@@ -6,7 +6,7 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
-import { fieldValue, pointLike } from '../agent/points.js';
+import { fieldValue, pointLikeDouble } from '../agent/points.js';
 
 interface RateState {
   time: bigint | null;
@@ -47,7 +47,7 @@ export const rate = defineUdf({
         if (counter && delta < 0) increase = max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
         s.time = p.time;
         s.value = v;
-        emit(pointLike(p, p.time, { double: { [as]: (increase * unit) / Number(elapsed) } }));
+        emit(pointLikeDouble(p, p.time, as, (increase * unit) / Number(elapsed)));
       },
     };
   },
