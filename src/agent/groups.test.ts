@@ -29,4 +29,41 @@ describe('GroupStates', () => {
     for (let i = 0; i < 10_000; i++) g.get(`g${i % 1000}`);
     expect(g.size).toBe(100);
   });
+
+  it('finds the same state by bytes as by name, across index growth, and forgets evicted groups', () => {
+    let made = 0;
+    const g = new GroupStates(() => ({ n: made++ }), 500);
+    const utf8 = (s: string) => Buffer.from(`..${s}..`, 'utf8'); // the bytes sit inside a larger buffer
+    const byBytes = (name: string, lookups = { count: 0 }) => {
+      const b = utf8(name);
+      return g.getByBytes(b, 2, b.length - 2, {
+        get group() {
+          lookups.count++;
+          return name;
+        },
+      });
+    };
+    const names = Array.from({ length: 400 }, (_, i) => `host=h${i},région=ü`);
+    for (const name of names) expect(byBytes(name)).toBe(g.get(name));
+    // Found again by bytes alone (no string asked for) for most groups; every one the same state.
+    const lookups = { count: 0 };
+    for (const name of names) expect(byBytes(name, lookups)).toBe(g.get(name));
+    expect(lookups.count).toBeLessThan(names.length / 10); // only collisions go through the name
+    // Past the bound, an evicted group comes back fresh, by bytes too.
+    for (let i = 0; i < 600; i++) g.get(`other${i}`);
+    const before = made;
+    expect(byBytes(names[0])).toEqual({ n: before });
+    expect(g.size).toBe(500);
+  });
+
+  it('after replaceAll, looks groups up by bytes in the restored states only', () => {
+    const g = new GroupStates(() => 'fresh', 10);
+    const b = Buffer.from('host=a');
+    const named = { group: 'host=a' };
+    expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
+    g.replaceAll([['host=a', 'restored']]);
+    expect(g.getByBytes(b, 0, b.length, named)).toBe('restored');
+    g.replaceAll([]);
+    expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
+  });
 });

@@ -6,16 +6,29 @@
  * end of the map on every point (a delete and an insert, measurably costly at 10,000 groups). When the bound is
  * passed, the oldest group is evicted unless it was seen since it last reached the front, in which case it is moved to
  * the back with its flag cleared. A group seen recently therefore survives, and each eviction is amortized O(1).
+ *
+ * Points read from a frame are looked up by their group's bytes (getByBytes): a hash of the bytes leads to the slot
+ * directly, with no string decoded and no Map lookup — at thousands of groups those are cache misses on every point.
+ * The Map stays the one authority; the byte index only points into it, and forgets slots the Map evicted.
  */
 export const DEFAULT_MAX_GROUPS = 100_000;
 
 interface Slot<State> {
   state: State;
   seen: boolean;
+  /** Still in the map (an evicted slot may linger in the byte index until overwritten). */
+  live: boolean;
+  /** The group's UTF-8 bytes and their hash, once looked up by bytes. */
+  bytes: Uint8Array | null;
+  hash: number;
 }
+
+/** The byte index doubles, up to this many entries, to stay under a quarter full (two-way: a collision only costs a Map lookup). */
+const MAX_INDEX = 1 << 17;
 
 export class GroupStates<State> {
   private readonly slots = new Map<string, Slot<State>>();
+  private index: (Slot<State> | undefined)[] = new Array(64).fill(undefined);
   evicted = 0;
 
   constructor(
@@ -28,16 +41,56 @@ export class GroupStates<State> {
   }
 
   get(group: string): State {
-    const slot = this.slots.get(group);
-    if (slot !== undefined) {
-      slot.seen = true;
-      return slot.state;
+    return this.slot(group).state;
+  }
+
+  /**
+   * The state of the group whose UTF-8 bytes are buf[start, end); `named.group` (the group as a string) is read only
+   * when the bytes are not in the index.
+   */
+  getByBytes(buf: Uint8Array, start: number, end: number, named: { readonly group: string }): State {
+    let h = 0x811c9dc5 ^ (end - start);
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+    // FNV-1a moves information only upwards; murmur3's finalizer spreads it over the low bits the index uses.
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+    const index = this.index;
+    const at = h & (index.length - 1);
+    // Two ways: the group sits at `at` or next to it.
+    const hit = sameGroup(index[at], h, buf, start, end) ?? sameGroup(index[at ^ 1], h, buf, start, end);
+    if (hit !== undefined) {
+      hit.seen = true;
+      return hit.state;
+    }
+    const slot = this.slot(named.group);
+    if (slot.bytes === null) {
+      slot.bytes = new Uint8Array(end - start); // a copy (Buffer#slice would be a view of the socket chunk)
+      slot.bytes.set(buf.subarray(start, end));
+      slot.hash = h;
+    }
+    if (this.slots.size > index.length >> 2 && index.length < MAX_INDEX) this.growIndex();
+    else place(index, slot);
+    return slot.state;
+  }
+
+  private slot(group: string): Slot<State> {
+    const found = this.slots.get(group);
+    if (found !== undefined) {
+      found.seen = true;
+      return found;
     }
     // Evict before inserting, so the group just created is never the one evicted.
     if (this.slots.size >= this.maxGroups) this.evictOne();
-    const state = this.newState();
-    this.slots.set(group, { state, seen: false });
-    return state;
+    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, bytes: null, hash: 0 };
+    this.slots.set(group, slot);
+    return slot;
+  }
+
+  private growIndex(): void {
+    const index: (Slot<State> | undefined)[] = new Array(this.index.length * 2).fill(undefined);
+    for (const slot of this.slots.values()) if (slot.bytes !== null) place(index, slot);
+    this.index = index;
   }
 
   private evictOne(): void {
@@ -45,6 +98,7 @@ export class GroupStates<State> {
       const [oldest, slot] = this.slots.entries().next().value as [string, Slot<State>];
       this.slots.delete(oldest);
       if (!slot.seen) {
+        slot.live = false;
         this.evicted++;
         return;
       }
@@ -58,7 +112,36 @@ export class GroupStates<State> {
   }
 
   replaceAll(entries: Iterable<[string, State]>): void {
+    for (const slot of this.slots.values()) slot.live = false;
     this.slots.clear();
-    for (const [group, state] of entries) this.slots.set(group, { state, seen: false });
+    this.index.fill(undefined);
+    for (const [group, state] of entries) this.slots.set(group, { state, seen: false, live: true, bytes: null, hash: 0 });
+  }
+}
+
+/** The slot when it holds the group whose bytes (hashing to h) are buf[start, end). */
+function sameGroup<State>(
+  slot: Slot<State> | undefined,
+  h: number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): Slot<State> | undefined {
+  if (slot === undefined || slot.hash !== h || !slot.live) return undefined;
+  const bytes = slot.bytes as Uint8Array;
+  const n = end - start;
+  if (bytes.length !== n) return undefined;
+  for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return undefined;
+  return slot;
+}
+
+/** Into the first of its two entries that is free (or holds an evicted slot), else over the first. */
+function place<State>(index: (Slot<State> | undefined)[], slot: Slot<State>): void {
+  const at = slot.hash & (index.length - 1);
+  const first = index[at];
+  if (first === undefined || !first.live || first === slot) index[at] = slot;
+  else {
+    const second = index[at ^ 1];
+    index[second === undefined || !second.live ? at ^ 1 : at] = slot;
   }
 }

@@ -413,7 +413,7 @@ export function setSlowPointDecoder(decode: (frame: Uint8Array) => Point): void 
 /**
  * A Point read from its frame. The sidecar's functions look at one or two fields of a point and pass on, or re-wrap,
  * the rest: so the frame is checked whole when it arrives (every tag, length and varint, so a corrupt frame is refused
- * at once), but only the time's halves, the group and byName are read then. A field asked for with fieldValue() is
+ * at once), but only the time's halves and byName are read then. A field asked for with fieldValue() is
  * found in the frame without building any map; any other property decodes the whole point once, into frozen maps.
  *
  * Emitted as it is, the point goes out as the bytes it came in (a Request and a Response holding one Point are the
@@ -421,12 +421,13 @@ export function setSlowPointDecoder(decode: (frame: Uint8Array) => Point): void 
  * than decoded and encoded again. Nothing can change a FramePoint — its properties are getters, its maps frozen — so
  * those bytes are always the point's.
  *
- * Strings other than the group are checked for valid UTF-8 when read, not on arrival: a point passed through unread is
- * passed through as Kapacitor sent it. The frame is a view of the received bytes, which the connection never reuses;
+ * Strings are checked for valid UTF-8 when read, not on arrival (the group when its state is first looked up): a point
+ * passed through unread is passed through as Kapacitor sent it. The frame is a view of the received bytes, which the connection never reuses;
  * keepPoint() copies it for a function that holds a point past the call, so one held point does not pin a socket chunk.
  */
 export class FramePoint implements Point {
   private timeValue: bigint | undefined = undefined;
+  private groupValue: string | undefined = undefined;
   private decoded: Point | undefined = undefined;
 
   constructor(
@@ -437,7 +438,9 @@ export class FramePoint implements Point {
     private readonly bodyAt: number,
     private readonly timeLo: number,
     private readonly timeHi: number,
-    readonly group: string,
+    /** The group's UTF-8 bytes are buf[groupAt, groupEnd) (empty when the point has none). */
+    readonly groupAt: number,
+    readonly groupEnd: number,
     readonly byName: boolean,
     /** The bytes of fields 2–7 (name … tags) as one run, or envAt = -1 when other fields are interleaved. */
     readonly envAt: number,
@@ -454,6 +457,20 @@ export class FramePoint implements Point {
       t = this.timeValue = int64Value[0];
     }
     return t;
+  }
+
+  /** Read when asked for: the session finds a group's state by its bytes (GroupStates.getByBytes). */
+  get group(): string {
+    let g = this.groupValue;
+    if (g === undefined) {
+      try {
+        g = stringAt(this.buf, this.groupAt, this.groupEnd);
+      } catch {
+        g = this.whole().group; // not valid UTF-8: protobufjs refuses it with a DecodeError
+      }
+      this.groupValue = g;
+    }
+    return g;
   }
 
   get name(): string {
@@ -558,13 +575,15 @@ export class FramePoint implements Point {
       this.bodyAt - shift,
       this.timeLo,
       this.timeHi,
-      this.group,
+      this.groupAt - shift,
+      this.groupEnd - shift,
       this.byName,
       this.envAt < 0 ? -1 : this.envAt - shift,
       this.envEnd - shift,
       this.fieldsAt - shift,
     );
     copy.timeValue = this.timeValue;
+    copy.groupValue = this.groupValue;
     copy.decoded = this.decoded;
     return copy;
   }
@@ -712,7 +731,8 @@ let entryCount = 0;
 let entriesOf: FramePoint | null = null;
 /**
  * A view of the Request buf[start, end) when it is exactly one Point, or null when protobufjs must decode it. Checks
- * the whole frame, reads only the time's halves, the group and byName, and notes the layout of the field entries.
+ * the whole frame, reads only the time's halves and byName, and notes where the group is and the layout of the field
+ * entries.
  *
  * This runs for every point, so it keeps its position in a local and reads one-byte tags and lengths inline (the
  * helpers above keep theirs in module variables, which costs several times as much per byte).
@@ -731,81 +751,92 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
   entriesOf = null;
   let timeLo = 0;
   let timeHi = 0;
-  let group = '';
+  let groupAt = 0;
+  let groupEnd = 0;
   let byName = false;
   let envAt = -1;
   let envEnd = -1;
   let envSplit = false;
   let fieldsAt = end;
   let entries = 0;
-  try {
-    while (p < end) {
-      const at = p;
-      let t = buf[p++];
-      if (t >= 0x80) {
-        t = varintAt(buf, at, end);
-        if (t < 0) return null;
-        p = varintEnd;
-      }
-      if ((t & 7) !== 2 || t > 0x62) {
-        if (t === 0x08) {
-          p = longAt(buf, p, end);
-          timeLo = lo;
-          timeHi = hi;
-        } else if (t === 0x58) {
-          p = boolAt(buf, p, end);
-          byName = boolValue;
-        } else p = skipAt(buf, p, end, t);
-        if (p < 0) return null;
-        continue;
-      }
-      // Length-delimited, fields 0 to 12.
-      if (p >= end) return null;
-      let len = buf[p++];
-      if (len >= 0x80) {
-        len = varintAt(buf, p - 1, end);
-        p = varintEnd;
-      }
-      const stop = p + len;
-      if (len < 0 || stop > end) return null;
-      switch (t) {
-        case 0x2a:
-          group = stringAt(buf, p, stop);
-          break;
-        case 0x12:
-        case 0x1a:
-        case 0x22:
-        case 0x32:
-          break;
-        case 0x3a:
-          if (!entryAt(buf, p, stop, t, -1)) return null;
-          break;
-        case 0x42:
-        case 0x4a:
-        case 0x52:
-        case 0x62:
-          if (fieldsAt === end) fieldsAt = at;
-          if (!entryAt(buf, p, stop, t, entries < MAX_ENTRIES ? entries : -1)) return null;
-          entries++;
-          p = stop;
-          continue;
-        case 0x02:
-          return null; // field number 0
-        default:
-          p = stop; // field 1 or 11 with the wrong wire type: skipped, as protobufjs does
-          continue;
-      }
-      p = stop;
-      // Fields 2–7, the envelope: note whether they form one run.
-      if (envAt < 0) envAt = at;
-      else if (envEnd !== at) envSplit = true;
-      envEnd = p;
+  while (p < end) {
+    const at = p;
+    let t = buf[p++];
+    if (t >= 0x80) {
+      t = varintAt(buf, at, end);
+      if (t < 0) return null;
+      p = varintEnd;
     }
-  } catch {
-    return null; // invalid UTF-8 in the group: protobufjs refuses the frame with its own error
+    if ((t & 7) !== 2 || t > 0x62) {
+      if (t === 0x08) {
+        p = longAt(buf, p, end);
+        timeLo = lo;
+        timeHi = hi;
+      } else if (t === 0x58) {
+        p = boolAt(buf, p, end);
+        byName = boolValue;
+      } else p = skipAt(buf, p, end, t);
+      if (p < 0) return null;
+      continue;
+    }
+    // Length-delimited, fields 0 to 12.
+    if (p >= end) return null;
+    let len = buf[p++];
+    if (len >= 0x80) {
+      len = varintAt(buf, p - 1, end);
+      p = varintEnd;
+    }
+    const stop = p + len;
+    if (len < 0 || stop > end) return null;
+    switch (t) {
+      case 0x2a:
+        groupAt = p;
+        groupEnd = stop;
+        break;
+      case 0x12:
+      case 0x1a:
+      case 0x22:
+      case 0x32:
+        break;
+      case 0x3a:
+        if (!entryAt(buf, p, stop, t, -1)) return null;
+        break;
+      case 0x42:
+      case 0x4a:
+      case 0x52:
+      case 0x62:
+        if (fieldsAt === end) fieldsAt = at;
+        if (!entryAt(buf, p, stop, t, entries < MAX_ENTRIES ? entries : -1)) return null;
+        entries++;
+        p = stop;
+        continue;
+      case 0x02:
+        return null; // field number 0
+      default:
+        p = stop; // field 1 or 11 with the wrong wire type: skipped, as protobufjs does
+        continue;
+    }
+    p = stop;
+    // Fields 2–7, the envelope: note whether they form one run.
+    if (envAt < 0) envAt = at;
+    else if (envEnd !== at) envSplit = true;
+    envEnd = p;
   }
   if (envAt < 0) envAt = envEnd = bodyAt; // no envelope: an empty run
-  const point = new FramePoint(buf, start, end, bodyAt, timeLo, timeHi, group, byName, envSplit ? -1 : envAt, envEnd, fieldsAt);
+  const point = new FramePoint(
+    buf,
+    start,
+    end,
+    bodyAt,
+    timeLo,
+    timeHi,
+    groupAt,
+    groupEnd,
+    byName,
+    envSplit ? -1 : envAt,
+    envEnd,
+    fieldsAt,
+  );
   entryCount = entries;
   if (entries <= MAX_ENTRIES) entriesOf = point;
   return point;

@@ -15,6 +15,7 @@ import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from 
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { ProtocolError } from './errors.js';
+import { FramePoint } from './point-codec.js';
 
 export interface ResponseSink {
   push(r: Response): void;
@@ -245,7 +246,8 @@ export class Session {
     const logic = this.ready('point');
     const groups = this.groups as GroupStates<unknown>;
     if (this.fn.edge === 'stream') {
-      logic.point(p, groups.get(p.group), this.emitStream);
+      const state = p instanceof FramePoint ? groups.getByBytes(p.buf, p.groupAt, p.groupEnd, p) : groups.get(p.group);
+      logic.point(p, state, this.emitStream);
       return;
     }
     const batch = this.batch;
