@@ -29,6 +29,8 @@ const MAX_INDEX = 1 << 17;
 export class GroupStates<State> {
   private readonly slots = new Map<string, Slot<State>>();
   private index: (Slot<State> | undefined)[] = new Array(64).fill(undefined);
+  /** The slot getByBytes found last. */
+  private last: Slot<State> | undefined = undefined;
   evicted = 0;
 
   constructor(
@@ -49,6 +51,12 @@ export class GroupStates<State> {
    * when the bytes are not in the index.
    */
   getByBytes(buf: Uint8Array, start: number, end: number, named: { readonly group: string }): State {
+    // Points of one group often come in a row: the group found last is tried before any hashing.
+    const last = this.last;
+    if (last !== undefined && sameGroup(last, last.hash, buf, start, end) !== undefined) {
+      last.seen = true;
+      return last.state;
+    }
     let h = 0x811c9dc5 ^ (end - start);
     for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
     // FNV-1a moves information only upwards; murmur3's finalizer spreads it over the low bits the index uses.
@@ -61,6 +69,7 @@ export class GroupStates<State> {
     const hit = sameGroup(index[at], h, buf, start, end) ?? sameGroup(index[at ^ 1], h, buf, start, end);
     if (hit !== undefined) {
       hit.seen = true;
+      this.last = hit;
       return hit.state;
     }
     const slot = this.slot(named.group);
@@ -71,6 +80,7 @@ export class GroupStates<State> {
     }
     if (this.slots.size > index.length >> 2 && index.length < MAX_INDEX) this.growIndex();
     else place(index, slot);
+    this.last = slot;
     return slot.state;
   }
 

@@ -1079,12 +1079,7 @@ export class ByteSink {
       let bytes: Uint8Array | undefined;
       if (k < POSITIONS && encodedAtString[k] === s) bytes = encodedAtBytes[k];
       else {
-        bytes = encodedStrings.get(s);
-        if (bytes === undefined) {
-          bytes = Buffer.from(s, 'utf8');
-          if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
-          encodedStrings.set(s, bytes);
-        }
+        bytes = utf8Of(s);
         if (k < POSITIONS) {
           encodedAtString[k] = s;
           encodedAtBytes[k] = bytes;
@@ -1125,6 +1120,11 @@ export class ByteSink {
     if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[i];
     else for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
     this.pos = p + 8;
+  }
+
+  /** One byte (room already ensured). */
+  byte(v: number): void {
+    this.buf[this.pos++] = v;
   }
 
   byte2(a: number, b: number): void {
@@ -1192,6 +1192,10 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
     return;
   }
   const source = p instanceof DerivedPoint && p.source.envAt >= 0 ? p.source : null;
+  if (source !== null && (p as DerivedPoint).onlyDouble !== null) {
+    encodeOneDouble(out, p as DerivedPoint, source);
+    return;
+  }
   encodeIndex = 0;
   const fg = frameGuess;
   const pg = pointGuess;
@@ -1254,4 +1258,60 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
   const frameLen = out.pos - out.start - frameAt;
   out.close(frameAt, fg);
   frameGuess = varintSize(frameLen);
+}
+
+/**
+ * What pointLikeDouble makes of a view — the output of an average or a rate: its size is known up front, so it is
+ * written straight through, the envelope copied from the source frame.
+ */
+function encodeOneDouble(out: ByteSink, p: DerivedPoint, source: FramePoint): void {
+  const key = utf8Of(p.onlyDouble as string);
+  const time = p.time;
+  int64Value[0] = time;
+  const tlo = int64Halves[LO];
+  const thi = int64Halves[HI];
+  const timeLen = time === 0n ? 0 : 1 + varint64Size(tlo, thi);
+  const envLen = source.envEnd - source.envAt;
+  const entryLen = 1 + varintSize(key.length) + key.length + 9;
+  const pointLen = timeLen + envLen + 1 + varintSize(entryLen) + entryLen + (source.byName ? 2 : 0);
+  const frameLen = 2 + varintSize(pointLen) + pointLen;
+  out.ensure(5 + frameLen);
+  out.varint32(frameLen);
+  out.byte2(TAG_POINT_0, TAG_POINT_1);
+  out.varint32(pointLen);
+  if (timeLen !== 0) {
+    out.byte(0x08);
+    out.varint64(tlo, thi);
+  }
+  out.range(source.buf, source.envAt, source.envEnd);
+  out.byte(0x42);
+  out.varint32(entryLen);
+  out.byte(0x0a);
+  out.varint32(key.length);
+  out.bytes(key);
+  out.double(0x11, p.onlyValue);
+  if (source.byName) out.byte2(0x58, 1);
+}
+
+/** The size of a 64-bit varint from its halves (10 bytes for a negative int64). */
+function varint64Size(l: number, h: number): number {
+  if (h === 0) return l === 0 ? 1 : Math.ceil((32 - Math.clz32(l)) / 7);
+  return Math.ceil((64 - Math.clz32(h)) / 7);
+}
+
+let lastUtf8String = '';
+let lastUtf8Bytes: Uint8Array = EMPTY;
+
+/** The UTF-8 bytes of a (usually the same) field name. */
+function utf8Of(s: string): Uint8Array {
+  if (s === lastUtf8String) return lastUtf8Bytes;
+  let bytes = encodedStrings.get(s);
+  if (bytes === undefined) {
+    bytes = Buffer.from(s, 'utf8');
+    if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
+    encodedStrings.set(s, bytes);
+  }
+  lastUtf8String = s;
+  lastUtf8Bytes = bytes;
+  return bytes;
 }
