@@ -9,7 +9,7 @@
  * arrives after every output. Writes are large slices of one buffer, honouring backpressure. The machine this runs on
  * is shared and noisy: runs are interleaved (echo, then each function, per repetition) and medians are reported.
  *
- *   npm run bench [-- --points 200000 --reps 5 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
+  *   npm run bench [-- --points 200000 --reps 7 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
  *   --sidecar-node-arg=ARG   (repeatable) a Node option for the sidecar: --sidecar-node-arg=--cpu-prof
  *                            --sidecar-node-arg=--cpu-prof-dir=/tmp/prof writes a CPU profile (open it in DevTools)
  */
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       points: { type: 'string', default: '200000' },
-      reps: { type: 'string', default: '5' },
+      reps: { type: 'string', default: '7' },
       groups: { type: 'string', default: '1,10000' },
       out: { type: 'string', default: fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)) },
       'sidecar-node-arg': { type: 'string', multiple: true, default: [] },
