@@ -413,8 +413,8 @@ export function setSlowPointDecoder(decode: (frame: Uint8Array) => Point): void 
 /**
  * A Point read from its frame. The sidecar's functions look at one or two fields of a point and pass on, or re-wrap,
  * the rest: so the frame is checked whole when it arrives (every tag, length and varint, so a corrupt frame is refused
- * at once), but only the time's halves and byName are read then. A field asked for with fieldValue() is
- * found in the frame without building any map; any other property decodes the whole point once, into frozen maps.
+ * at once), but only the time's halves and byName are read then. A field asked for with fieldValue() is found in the
+ * frame without building any map; any other property decodes the whole point once, into frozen maps.
  *
  * Emitted as it is, the point goes out as the bytes it came in (a Request and a Response holding one Point are the
  * same bytes: both use field 17); re-wrapped with pointLike(), its envelope bytes (name … tags) are copied rather
@@ -422,8 +422,9 @@ export function setSlowPointDecoder(decode: (frame: Uint8Array) => Point): void 
  * those bytes are always the point's.
  *
  * Strings are checked for valid UTF-8 when read, not on arrival (the group when its state is first looked up): a point
- * passed through unread is passed through as Kapacitor sent it. The frame is a view of the received bytes, which the connection never reuses;
- * keepPoint() copies it for a function that holds a point past the call, so one held point does not pin a socket chunk.
+ * passed through unread is passed through as Kapacitor sent it. The frame is a view of the received bytes, which the
+ * connection never reuses; keepPoint() copies it for a function that holds a point past the call, so that one held
+ * point does not pin a whole socket chunk.
  */
 export class FramePoint implements Point {
   private timeValue: bigint | undefined = undefined;
