@@ -18,8 +18,12 @@ interface Slot<State> {
   seen: boolean;
   /** Still in the map (an evicted slot may linger in the byte index until overwritten). */
   live: boolean;
-  /** The group's UTF-8 bytes and their hash, once looked up by bytes. */
+  /** The group; its characters are its bytes when it is ASCII (the usual case: no copy of the bytes is kept). */
+  group: string;
+  /** The group's UTF-8 bytes when it is not ASCII. */
   bytes: Uint8Array | null;
+  /** Looked up by bytes once: then in the index, under the hash of its bytes. */
+  indexed: boolean;
   hash: number;
 }
 
@@ -53,7 +57,7 @@ export class GroupStates<State> {
   getByBytes(buf: Uint8Array, start: number, end: number, named: { readonly group: string }): State {
     // Points of one group often come in a row: the group found last is tried before any hashing.
     const last = this.last;
-    if (last !== undefined && sameGroup(last, last.hash, buf, start, end) !== undefined) {
+    if (last !== undefined && sameGroup(last, last.hash, buf, start, end)) {
       last.seen = true;
       return last.state;
     }
@@ -66,17 +70,24 @@ export class GroupStates<State> {
     const index = this.index;
     const at = h & (index.length - 1);
     // Two ways: the group sits at `at` or next to it.
-    const hit = sameGroup(index[at], h, buf, start, end) ?? sameGroup(index[at ^ 1], h, buf, start, end);
+    let hit = index[at];
+    if (hit !== undefined && !sameGroup(hit, h, buf, start, end)) {
+      hit = index[at ^ 1];
+      if (hit !== undefined && !sameGroup(hit, h, buf, start, end)) hit = undefined;
+    }
     if (hit !== undefined) {
       hit.seen = true;
       this.last = hit;
       return hit.state;
     }
     const slot = this.slot(named.group);
-    if (slot.bytes === null) {
-      slot.bytes = new Uint8Array(end - start); // a copy (Buffer#slice would be a view of the socket chunk)
-      slot.bytes.set(buf.subarray(start, end));
+    if (!slot.indexed) {
+      slot.indexed = true;
       slot.hash = h;
+      if (slot.group.length !== end - start) {
+        slot.bytes = new Uint8Array(end - start); // not ASCII: a copy (Buffer#slice would be a view of the chunk)
+        slot.bytes.set(buf.subarray(start, end));
+      }
     }
     if (this.slots.size > index.length >> 2 && index.length < MAX_INDEX) this.growIndex();
     else place(index, slot);
@@ -92,14 +103,14 @@ export class GroupStates<State> {
     }
     // Evict before inserting, so the group just created is never the one evicted.
     if (this.slots.size >= this.maxGroups) this.evictOne();
-    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, bytes: null, hash: 0 };
+    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, group, bytes: null, indexed: false, hash: 0 };
     this.slots.set(group, slot);
     return slot;
   }
 
   private growIndex(): void {
     const index: (Slot<State> | undefined)[] = new Array(this.index.length * 2).fill(undefined);
-    for (const slot of this.slots.values()) if (slot.bytes !== null) place(index, slot);
+    for (const slot of this.slots.values()) if (slot.indexed) place(index, slot);
     this.index = index;
   }
 
@@ -125,24 +136,27 @@ export class GroupStates<State> {
     for (const slot of this.slots.values()) slot.live = false;
     this.slots.clear();
     this.index.fill(undefined);
-    for (const [group, state] of entries) this.slots.set(group, { state, seen: false, live: true, bytes: null, hash: 0 });
+    for (const [group, state] of entries) {
+      this.slots.set(group, { state, seen: false, live: true, group, bytes: null, indexed: false, hash: 0 });
+    }
   }
 }
 
-/** The slot when it holds the group whose bytes (hashing to h) are buf[start, end). */
-function sameGroup<State>(
-  slot: Slot<State> | undefined,
-  h: number,
-  buf: Uint8Array,
-  start: number,
-  end: number,
-): Slot<State> | undefined {
-  if (slot === undefined || slot.hash !== h || !slot.live) return undefined;
-  const bytes = slot.bytes as Uint8Array;
+/** Whether the slot holds the group whose bytes (hashing to h) are buf[start, end). */
+function sameGroup<State>(slot: Slot<State>, h: number, buf: Uint8Array, start: number, end: number): boolean {
+  if (slot.hash !== h || !slot.live || !slot.indexed) return false;
   const n = end - start;
-  if (bytes.length !== n) return undefined;
-  for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return undefined;
-  return slot;
+  const bytes = slot.bytes;
+  if (bytes === null) {
+    // ASCII: a byte per character, compared straight off the string.
+    const group = slot.group;
+    if (group.length !== n) return false;
+    for (let i = 0; i < n; i++) if (group.charCodeAt(i) !== buf[start + i]) return false;
+    return true;
+  }
+  if (bytes.length !== n) return false;
+  for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return false;
+  return true;
 }
 
 /** Into the first of its two entries that is free (or holds an evicted slot), else over the first. */

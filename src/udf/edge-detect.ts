@@ -12,7 +12,7 @@ import { nonEmpty, nonNegative, positive } from '../agent/options.js';
 interface EdgeState {
   /** The watched values of the current state, or null before the group's first point. */
   values: FieldValue[] | null;
-  /** When the current state began (ns). */
+  /** When the current state began (ns); kept only when durationAs or minDuration needs it. */
   since: bigint;
   /** A change seen but not yet held for minDuration. */
   candidate: { values: FieldValue[]; point: Point } | null;
@@ -52,15 +52,19 @@ export const edgeDetect = defineUdf({
     const previousNames = o.previousAs === undefined ? null : fields.length === 1 ? [o.previousAs] : fields.map((f) => `${o.previousAs}_${f}`);
     const unit = Number(o.unit);
 
-    const watched = (p: Point): FieldValue[] | null => {
-      const out: FieldValue[] = [];
-      for (const f of fields) {
-        const v = fieldValue(p, f);
-        if (v === undefined) return null;
-        out.push(v);
+    // The watched values of the point being handled, read into one array reused for every point: the common path
+    // (no debounce) allocates nothing per point, which matters with thousands of groups.
+    const current: FieldValue[] = new Array<FieldValue>(fields.length);
+    const readWatched = (p: Point): boolean => {
+      for (let i = 0; i < fields.length; i++) {
+        const v = fieldValue(p, fields[i]);
+        if (v === undefined) return false;
+        current[i] = v;
       }
-      return out;
+      return true;
     };
+    // When the current state began matters only to durationAs and minDuration; otherwise the time is never read.
+    const trackSince = o.durationAs !== undefined || o.minDuration > 0n;
 
     // The emitted point: the input point unchanged, plus the annotations when asked for.
     const edge = (p: Point, previous: FieldValue[], lasted: bigint): Point => {
@@ -71,21 +75,27 @@ export const edgeDetect = defineUdf({
     return {
       newState: (): EdgeState => ({ values: null, since: 0n, candidate: null }),
       point(p, s: EdgeState, emit) {
-        const values = watched(p);
-        if (values === null) return;
+        if (!readWatched(p)) return;
         if (s.values === null) {
-          s.values = values;
-          s.since = p.time;
+          s.values = current.slice();
+          if (trackSince) s.since = p.time;
           if (o.emitFirst) emit(p);
           return;
         }
-        if (sameValues(values, s.values)) {
+        if (sameValues(current, s.values)) {
           s.candidate = null; // a flap shorter than minDuration: the old state never ended
           return;
         }
-        if (s.candidate === null || !sameValues(values, s.candidate.values)) {
-          // Kept past this call only when it must hold for minDuration first.
-          s.candidate = { values, point: o.minDuration > 0n ? keepPoint(p) : p };
+        if (o.minDuration === 0n) {
+          // A change counts at once.
+          emit(edge(p, s.values, trackSince ? p.time - s.since : 0n));
+          for (let i = 0; i < current.length; i++) s.values[i] = current[i];
+          if (trackSince) s.since = p.time;
+          return;
+        }
+        if (s.candidate === null || !sameValues(current, s.candidate.values)) {
+          // Kept past this call: it must hold for minDuration first.
+          s.candidate = { values: current.slice(), point: keepPoint(p) };
         }
         const change = s.candidate.point;
         if (p.time - change.time < o.minDuration) return;
