@@ -10,7 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { decodeRequestView, ResponseWriter } from './codec.js';
+import { decodeRequest, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
@@ -83,7 +83,7 @@ export class UdfConnection {
           session.handlePoint(point);
           return;
         }
-        const req = decodeRequestView(buf, start, end);
+        const req = decodeRequest(buf.subarray(start, end));
         if (req.kind === 'point') pointsIn++;
         session.handle(req);
       });

@@ -591,7 +591,7 @@ export class FramePoint implements Point {
 
   /** Snapshots (JSON) and logs see a plain point. */
   toJSON(): Point {
-    return plainCopy(this);
+    return plainPoint(this);
   }
 
   private whole(): Point {
@@ -679,12 +679,12 @@ export class DerivedPoint implements Point {
   }
 
   toJSON(): Point {
-    return plainCopy(this);
+    return plainPoint(this);
   }
 }
 
-/** Any point as a plain object (getters read, maps and dimensions copied). */
-export function plainCopy(p: Point): Point {
+/** Any point as a plain object with its own maps, for tests and tools that compare or modify points. */
+export function plainPoint(p: Point): Point {
   return {
     time: p.time,
     name: p.name,

@@ -4,7 +4,9 @@
  * decoding what the function does not look at.
  */
 import type { Fields, Point } from './messages.js';
-import { DerivedPoint, FramePoint, plainCopy, plainFieldValue } from './point-codec.js';
+import { DerivedPoint, FramePoint, plainFieldValue } from './point-codec.js';
+
+export { plainPoint } from './point-codec.js';
 
 export type FieldValue = number | bigint | string | boolean;
 
@@ -65,9 +67,4 @@ export function withFields(p: Point, add: Partial<Fields>): Point {
  */
 export function keepPoint(p: Point): Point {
   return p instanceof FramePoint ? p.kept() : p;
-}
-
-/** Any point as a plain object with its own maps, for tests and tools that compare or modify points. */
-export function plainPoint(p: Point): Point {
-  return plainCopy(p);
 }

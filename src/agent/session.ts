@@ -97,7 +97,7 @@ export class Session {
     try {
       this.dispatch(req);
     } catch (err) {
-      this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
+      this.failWith(err);
     }
     return !this.failed;
   }
@@ -108,9 +108,13 @@ export class Session {
     try {
       this.point(point);
     } catch (err) {
-      this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
+      this.failWith(err);
     }
     return !this.failed;
+  }
+
+  private failWith(err: unknown): void {
+    this.fail(err instanceof ProtocolError ? err.message : `${this.fn.name}: ${(err as Error).message}`);
   }
 
   /** Answers ErrorResponse (which aborts the task in Kapacitor) and marks the session finished. */
