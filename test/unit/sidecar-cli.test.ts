@@ -92,6 +92,43 @@ describe('udf-sidecar serve', () => {
     expect(await c.finish()).toEqual([]);
   });
 
+  it('holds the points of a batch larger than many socket reads intact until EndBatch, and re-wraps them exactly', async () => {
+    // The sidecar keeps points as views of the bytes they arrived in; a batch's points leave only at EndBatch, many
+    // socket chunks later. Every output must still be its input (edgeDetectBatch) or built on it (rateBatch).
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    await serve(dir);
+    const n = 4000;
+    const t0 = 1514979051065000000n;
+    const points = Array.from({ length: n }, (_, i) =>
+      streamPoint('adsl', { host: 'r1', line: `l-${'x'.repeat(i % 50)}` }, t0 + BigInt(i) * 1_000_000_007n, {
+        fieldsString: { value: i % 2 ? 'SHOWTIME' : 'TRAINING' },
+        fieldsInt: { bytes: BigInt(i) * 1000n + 2n ** 60n },
+      }, ['host']),
+    );
+    const begin = { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: BigInt(n), byName: false };
+    const end = { name: 'adsl', group: 'host=r1', tmax: points[n - 1].time, tags: { host: 'r1' }, byName: false };
+    const batch = [{ kind: 'begin' as const, begin }, ...points.map((point) => ({ kind: 'point' as const, point })), { kind: 'end' as const, end }];
+
+    const edges = await UdfClient.connect(path.join(dir, 'edgeDetectBatch.sock'));
+    edges.send(init('edgeDetectBatch', { field: 'value' }), ...batch);
+    const [ok, , ...rest] = await edges.take(n + 3);
+    expect(ok).toEqual({ kind: 'init', success: true, error: '' });
+    expect(rest.slice(0, n)).toEqual(points.map((point) => ({ kind: 'point', point })));
+    expect(rest[n].kind).toBe('end');
+
+    const rates = await UdfClient.connect(path.join(dir, 'rateBatch.sock'));
+    rates.send(init('rateBatch', { field: 'bytes' }), ...batch);
+    const [, , ...rated] = await rates.take(n + 2);
+    expect(rated.slice(0, n - 1)).toEqual(
+      points.slice(1).map((p) => ({
+        kind: 'point',
+        point: { ...p, fieldsDouble: { rate: (1000 * 1e9) / 1_000_000_007 }, fieldsInt: {}, fieldsString: {}, fieldsBool: {} },
+      })),
+    );
+    expect(await edges.finish()).toEqual([]);
+    expect(await rates.finish()).toEqual([]);
+  });
+
   it('ends only the connection that sent a malformed frame, with an ErrorResponse', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
     await serve(dir, ['--max-frame', '4096']);
