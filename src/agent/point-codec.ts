@@ -1219,21 +1219,13 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
       out.close(e, 1);
     }
   }
-  if (p instanceof DerivedPoint && p.onlyDouble !== null) {
+  const { fieldsDouble, fieldsInt, fieldsString, fieldsBool } = p;
+  for (const k of Object.keys(fieldsDouble)) {
     const e = out.entry(0x42);
-    out.string(0x0a, p.onlyDouble);
-    out.double(0x11, p.onlyValue);
+    out.string(0x0a, k);
+    out.double(0x11, fieldsDouble[k]);
     out.close(e, 1);
-  } else {
-    const fieldsDouble = p.fieldsDouble;
-    for (const k of Object.keys(fieldsDouble)) {
-      const e = out.entry(0x42);
-      out.string(0x0a, k);
-      out.double(0x11, fieldsDouble[k]);
-      out.close(e, 1);
-    }
   }
-  const { fieldsInt, fieldsString, fieldsBool } = p;
   for (const k of Object.keys(fieldsInt)) {
     const e = out.entry(0x4a);
     out.string(0x0a, k);
