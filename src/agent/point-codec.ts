@@ -940,6 +940,30 @@ function skipAt(buf: Uint8Array, p: number, end: number, tag: number): number {
  */
 function entryAt(buf: Uint8Array, p: number, e: number, map: number, k: number): boolean {
   const valueTag = map === 0x42 ? 0x11 : map === 0x52 || map === 0x3a ? 0x12 : 0x10;
+  // The shape every encoder writes — key, then value, short lengths — checked without the loop.
+  const keyLen0 = buf[p + 1];
+  if (buf[p] === 0x0a && keyLen0 < 0x80 && buf[p + 2 + keyLen0] === valueTag) {
+    const v = p + 3 + keyLen0;
+    let last = -1;
+    if (valueTag === 0x12) {
+      const n = buf[v];
+      if (n < 0x80) last = v + 1 + n;
+    } else if (valueTag === 0x11) last = v + 8;
+    else {
+      let q = v; // a varint of at most 10 bytes, as longAt reads it
+      while (q < e && q - v < 9 && buf[q] >= 0x80) q++;
+      if (buf[q] < 0x80) last = q + 1;
+    }
+    if (last === e) {
+      if (k >= 0) {
+        entryKind[k] = map;
+        entryKeyAt[k] = p + 2;
+        entryKeyLen[k] = keyLen0;
+        entryValueAt[k] = v;
+      }
+      return true;
+    }
+  }
   let keyAt = p;
   let keyLen = 0;
   let valueAt = -2;
