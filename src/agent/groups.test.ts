@@ -43,7 +43,7 @@ describe('GroupStates', () => {
         },
       });
     };
-    // ASCII groups (compared with the string itself) and others (with a copy of their bytes).
+    // ASCII groups and others: compared as UTF-8 bytes either way.
     const names = Array.from({ length: 400 }, (_, i) => (i % 2 ? `host=h${i},région=ü` : `host=h${i}`));
     for (const name of names) expect(byBytes(name)).toBe(g.get(name));
     // Found again by bytes alone (no string asked for) for most groups; every one the same state.

@@ -18,9 +18,10 @@ interface Slot<State> {
   seen: boolean;
   /** Still in the map (an evicted slot may linger in the byte index until overwritten). */
   live: boolean;
-  /** The group; its characters are its bytes when it is ASCII (the usual case: no copy of the bytes is kept). */
-  group: string;
-  /** The group's UTF-8 bytes when it is not ASCII. */
+  /**
+   * A copy of the group's UTF-8 bytes, once looked up by bytes. Compared as bytes, never with the string character by
+   * character: with strings of several kinds passing through, each charCodeAt would be a property lookup.
+   */
   bytes: Uint8Array | null;
   /** Looked up by bytes once: then in the index, under the hash of its bytes. */
   indexed: boolean;
@@ -66,7 +67,8 @@ export class GroupStates<State> {
     // FNV-1a moves information only upwards; murmur3's finalizer spreads it over the low bits the index uses.
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    h ^= h >>> 16;
+    // 30 bits: a small integer in V8, so the hash field of a slot never changes representation.
+    h = (h ^ (h >>> 16)) & 0x3fffffff;
     const index = this.index;
     const at = h & (index.length - 1);
     // Two ways: the group sits at `at` or next to it.
@@ -84,10 +86,8 @@ export class GroupStates<State> {
     if (!slot.indexed) {
       slot.indexed = true;
       slot.hash = h;
-      if (slot.group.length !== end - start) {
-        slot.bytes = new Uint8Array(end - start); // not ASCII: a copy (Buffer#slice would be a view of the chunk)
-        slot.bytes.set(buf.subarray(start, end));
-      }
+      slot.bytes = new Uint8Array(end - start); // a copy (Buffer#slice would be a view of the chunk)
+      slot.bytes.set(buf.subarray(start, end));
     }
     if (this.slots.size > index.length >> 2 && index.length < MAX_INDEX) this.growIndex();
     else place(index, slot);
@@ -103,7 +103,7 @@ export class GroupStates<State> {
     }
     // Evict before inserting, so the group just created is never the one evicted.
     if (this.slots.size >= this.maxGroups) this.evictOne();
-    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, group, bytes: null, indexed: false, hash: 0 };
+    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, bytes: null, indexed: false, hash: 0 };
     this.slots.set(group, slot);
     return slot;
   }
@@ -137,7 +137,7 @@ export class GroupStates<State> {
     this.slots.clear();
     this.index.fill(undefined);
     for (const [group, state] of entries) {
-      this.slots.set(group, { state, seen: false, live: true, group, bytes: null, indexed: false, hash: 0 });
+      this.slots.set(group, { state, seen: false, live: true, bytes: null, indexed: false, hash: 0 });
     }
   }
 }
@@ -146,14 +146,7 @@ export class GroupStates<State> {
 function sameGroup<State>(slot: Slot<State>, h: number, buf: Uint8Array, start: number, end: number): boolean {
   if (slot.hash !== h || !slot.live || !slot.indexed) return false;
   const n = end - start;
-  const bytes = slot.bytes;
-  if (bytes === null) {
-    // ASCII: a byte per character, compared straight off the string.
-    const group = slot.group;
-    if (group.length !== n) return false;
-    for (let i = 0; i < n; i++) if (group.charCodeAt(i) !== buf[start + i]) return false;
-    return true;
-  }
+  const bytes = slot.bytes as Uint8Array;
   if (bytes.length !== n) return false;
   for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return false;
   return true;

@@ -507,7 +507,7 @@ export class FramePoint implements Point {
    * last entry of a map wins), or undefined: read from the frame, no map built.
    */
   field(name: string): FieldValue | undefined {
-    if (this.decoded !== undefined || !isAscii(name)) return plainFieldValue(this.whole(), name);
+    if (this.decoded !== undefined) return plainFieldValue(this.whole(), name);
     const buf = this.buf;
     const end = this.frameEnd;
     rb = buf;
@@ -523,12 +523,15 @@ export class FramePoint implements Point {
       let intAt = -1;
       let textAt = -1;
       let boolAt = -1;
-      const n = name.length;
+      // Keys are compared as bytes with the name's UTF-8 (cached): no string is read character by character, which
+      // costs a property lookup per character once strings of several kinds have passed through the same code.
+      const key = utf8Of(name);
+      const n = key.length;
       for (let k = 0; k < count; k++) {
         if (entryKeyLen[k] !== n) continue;
         const at = entryKeyAt[k];
         let i = 0;
-        while (i < n && buf[at + i] === name.charCodeAt(i)) i++;
+        while (i < n && buf[at + i] === key[i]) i++;
         if (i !== n) continue;
         const kind = entryKind[k];
         if (kind === 0x42) doubleAt = entryValueAt[k];
@@ -710,13 +713,6 @@ export function plainFieldValue(p: Point, name: string): FieldValue | undefined 
   return undefined;
 }
 
-let asciiName = '';
-function isAscii(s: string): boolean {
-  if (s === asciiName) return true;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
-  asciiName = s;
-  return true;
-}
 
 /**
  * The layout of the field-map entries of one point: map (its tag), key offset and length, value offset (-2: none).
