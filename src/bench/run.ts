@@ -230,16 +230,22 @@ a hash of the group's bytes, with no string decoded; a point emitted unchanged l
 re-wrapped one (an average, a rate) copies its input's envelope bytes instead of encoding name, tags and group again.
 Measured in process (the real connection, streams in memory, CPU time per point, best of 25), with one group:
 edgeDetect about 0.45 µs, movingAverage 0.6 µs, rate 0.7 µs, where the build that decoded whole points into objects
-took 1.05–1.7 µs in the same window. Checking the frame is about a quarter of that, encoding and copying the output a fifth to a quarter, then
-the group lookup, the function and the garbage collector. Over the socket, reads and writes add about 0.3 µs a point,
-as they do for the echo.
+took 1.05–1.7 µs in the same window. Checking the frame is about a quarter of that, encoding and copying the output
+a fifth to a quarter, then the group lookup, the function and the garbage collector. Over the socket, reads and
+writes add about 0.3 µs a point, as they do for the echo. One cost showed only in the real server, never in process:
+comparing bytes with a string character by character (charCodeAt) became a property lookup per character once
+strings of several kinds had passed through the same code — a quarter of the server's time, until groups and field
+names were compared as UTF-8 bytes.
 
-With 10,000 groups each point's group state is a few cache misses away (the index, the slot, the group, the state),
-and the fresh values the states take on keep the garbage collector busy: about 0.8 µs a point for edgeDetect,
-0.8–1.2 µs for movingAverage and 1.2–1.5 µs for rate, whose state holds two new bigints per point (the time and the
-counter); the whole-point build took 2.2–3.2 µs. That is why the 10,000-group rows stay under the target. This machine's speed also drifts by more than a
-third over an hour (another tenant on the host); the ratios, taken in one run, move less than the points/s, but they
-move: compare runs, not single rows.
+With 10,000 groups each point's group state is a few cache misses away (the index, the slot, the group's bytes, the
+state), and the fresh values the states take on keep the garbage collector busy: about 0.8 µs a point for
+edgeDetect, 0.8–1.2 µs for movingAverage and 1.2–1.5 µs for rate, whose state holds two new bigints per point (the
+time and the counter); the whole-point build took 2.2–3.2 µs. That is why the 10,000-group rows stay under the
+target.
+
+This machine's speed drifts by more than a third within an hour, most when two processes are busy at once (the
+benchmark client and the server): the echo, mostly kernel copies, slows less than JavaScript does, so the ratios
+move between runs too. Compare runs, not single rows.
 
 ## How to run
 
