@@ -28,7 +28,10 @@ interface Slot<State> {
   hash: number;
 }
 
-/** The byte index doubles, up to this many entries, to stay under a quarter full (two-way: a collision only costs a Map lookup). */
+/**
+ * The byte index doubles, up to this many entries, to stay under a quarter full. It is two-way: a group sits at its
+ * hash's entry or the one next to it, and a collision only costs a Map lookup.
+ */
 const MAX_INDEX = 1 << 17;
 
 export class GroupStates<State> {
@@ -144,7 +147,7 @@ export class GroupStates<State> {
 
 /** Whether the slot holds the group whose bytes (hashing to h) are buf[start, end). */
 function sameGroup<State>(slot: Slot<State>, h: number, buf: Uint8Array, start: number, end: number): boolean {
-  if (slot.hash !== h || !slot.live || !slot.indexed) return false;
+  if (slot.hash !== h || !slot.live) return false;
   const n = end - start;
   const bytes = slot.bytes as Uint8Array;
   if (bytes.length !== n) return false;

@@ -18,7 +18,7 @@ export interface UdfLogic<State> {
   /**
    * One point of one group. Points are read-only (in the sidecar, views of the received bytes: see points.ts): read
    * fields with fieldValue/numericField, emit the point as it is (it leaves as the bytes it came in), or emit a new one
-   * made with pointLike/withFields. A point kept in the state past the call goes through keepPoint first.
+   * made with pointLike/pointLikeDouble/withFields. A point kept in the state past the call goes through keepPoint.
    */
   point(point: Point, state: State, emit: Emit): void;
 }
