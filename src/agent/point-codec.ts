@@ -1312,19 +1312,25 @@ function varint64Size(l: number, h: number): number {
   return Math.ceil((64 - Math.clz32(h)) / 7);
 }
 
-let lastUtf8String = '';
-let lastUtf8Bytes: Uint8Array = EMPTY;
+// The two names used last: a function typically reads one field and writes another, alternately, point after point.
+let recentString0 = '';
+let recentBytes0: Uint8Array = EMPTY;
+let recentString1 = '';
+let recentBytes1: Uint8Array = EMPTY;
 
-/** The UTF-8 bytes of a (usually the same) field name. */
+/** The UTF-8 bytes of a field name (usually one of the two used last). */
 function utf8Of(s: string): Uint8Array {
-  if (s === lastUtf8String) return lastUtf8Bytes;
+  if (s === recentString0) return recentBytes0;
+  if (s === recentString1) return recentBytes1;
   let bytes = encodedStrings.get(s);
   if (bytes === undefined) {
     bytes = Buffer.from(s, 'utf8');
     if (encodedStrings.size >= MAX_ENCODED_STRINGS) encodedStrings.clear();
     encodedStrings.set(s, bytes);
   }
-  lastUtf8String = s;
-  lastUtf8Bytes = bytes;
+  recentString1 = recentString0;
+  recentBytes1 = recentBytes0;
+  recentString0 = s;
+  recentBytes0 = bytes;
   return bytes;
 }
