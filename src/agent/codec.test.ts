@@ -137,6 +137,14 @@ function referenceDecode(body: Uint8Array): Point {
   return { ...m, time: fromLong(m.time), fieldsInt: ints };
 }
 
+/** The writer's bytes for a Point Response are exactly the bytes protobufjs writes for it. */
+function expectProtobufjsBytes(p: Point): void {
+  const w = new ResponseWriter();
+  w.push({ kind: 'point', point: p });
+  const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
+  expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+}
+
 /** A point body that takes every odd turn protobufjs allows: unknown fields, wrong wire types, repeats, entries missing key or value. */
 function oddPointBody(): Uint8Array {
   const w = protobuf.Writer.create();
@@ -183,12 +191,7 @@ const points: Point[] = [
 
 describe('codec: Point fast path', () => {
   it('writes the bytes protobufjs writes for a Point Response', () => {
-    for (const p of points) {
-      const w = new ResponseWriter();
-      w.push({ kind: 'point', point: p });
-      const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
-      expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
-    }
+    for (const p of points) expectProtobufjsBytes(p);
   });
 
   it('round-trips every point exactly, unicode, long strings and int64 extremes included', () => {
@@ -273,12 +276,7 @@ describe('codec: Point fast path', () => {
       const [f] = frames(encodeRequest({ kind: 'point', point: p }));
       expect(decodeRequest(f)).toEqual({ kind: 'point', point: p });
       // Encode the point just decoded (its strings are what the caches hold) and the next one (they are not).
-      for (const q of [p, seq[(i + 1) % seq.length]]) {
-        const w = new ResponseWriter();
-        w.push({ kind: 'point', point: q });
-        const expected = ResponsePb.encodeDelimited({ point: referencePb(q) }).finish();
-        expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
-      }
+      for (const q of [p, seq[(i + 1) % seq.length]]) expectProtobufjsBytes(q);
     }
   });
 

@@ -1049,14 +1049,7 @@ export class ByteSink {
 
   /** An unsigned varint < 2^32 (room already ensured). */
   varint32(v: number): void {
-    const buf = this.buf;
-    let p = this.pos;
-    while (v > 0x7f) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.pos = p;
+    this.varint64(v, 0);
   }
 
   /** A 64-bit varint from its halves, as protobufjs writes it (room already ensured). */
