@@ -15,7 +15,16 @@ import {
 import { DecodeError } from './errors.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
-import { fieldValue, keepPoint, plainPoint, pointLike, pointLikeDouble, withFields } from './points.js';
+import {
+  fieldValue,
+  holdTime,
+  keepPoint,
+  nanosSince,
+  plainPoint,
+  pointLike,
+  pointLikeDouble,
+  withFields,
+} from './points.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
 const point: Point = {
@@ -403,14 +412,35 @@ describe('point views (what the sidecar decodes)', () => {
         pointLike(p, p.time, { double: { avg: 1.25 } }),
         pointLike(p, 2n ** 62n + 3n, { int: { n: -(2n ** 63n) }, string: { s: 'ü' }, bool: { b: true } }),
         pointLike(pointLike(p, 5n, {}), 6n, { double: { again: 2 } }),
-        pointLikeDouble(p, p.time, 'rate', -0.5),
-        pointLikeDouble(pointLikeDouble(p, 7n, '__proto__', 1), 8n, 'ü', NaN),
+        pointLikeDouble(p, 'rate', -0.5),
+        pointLikeDouble(p, 'rate', 0.25, 2n ** 62n + 5n),
+        pointLikeDouble(pointLikeDouble(p, '__proto__', 1, 7n), 'ü', NaN, 8n),
+        pointLikeDouble(pointLikeDouble(p, 'x', 1, 7n), 'y', 2),
         withFields(p, { string: { previous: 'TRAINING' }, double: { lasted: 90 } }),
       ];
       const fromView = made(view(frame));
       const fromPlain = made(plain);
       expect(encodeResponses(...fromView).map(decodeResponse)).toEqual(encodeResponses(...fromPlain).map(decodeResponse));
       expect(fromView.map(plainPoint)).toEqual(fromPlain.map(plainPoint));
+    }
+  });
+
+  it('hold a time as halves and give exact durations, beyond 2^53 and across signs', () => {
+    const times = [0n, 1n, -1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 1_700_000_000_123_456_789n, -(2n ** 62n), 2n ** 63n - 1n];
+    const at = (time: bigint) => ({ ...point, time });
+    for (const earlier of times) {
+      for (const later of times) {
+        const expected = Number(later - earlier);
+        for (const [a, b] of [
+          [view(frames(encodeRequest({ kind: 'point', point: at(earlier) }))[0]), view(frames(encodeRequest({ kind: 'point', point: at(later) }))[0])],
+          [at(earlier), at(later)],
+        ]) {
+          const held = { timeHi: 7, timeLo: 7 };
+          holdTime(held, a);
+          expect(nanosSince(held, b)).toBe(expected);
+          expect(JSON.parse(JSON.stringify(held))).toEqual(held); // plain data: fit for a snapshot
+        }
+      }
     }
   });
 

@@ -98,6 +98,21 @@ function readLong(end: number): void {
   throw GIVE_UP;
 }
 
+/** A time held as two 32-bit halves, plain numbers (points.ts: holdTime, nanosSince). */
+export interface HeldTime {
+  /** The high 32 bits, signed. */
+  timeHi: number;
+  /** The low 32 bits, unsigned. */
+  timeLo: number;
+}
+
+/** Writes an int64 into held as its halves. */
+export function splitInt64(v: bigint, held: HeldTime): void {
+  int64Value[0] = v;
+  held.timeLo = int64Halves[LO];
+  held.timeHi = int64Halves[HI] | 0;
+}
+
 /** (lo, hi) as a signed int64 bigint, without passing through a number when it exceeds 2^53. */
 function longValue(): bigint {
   int64Halves[LO] = lo;
@@ -437,8 +452,9 @@ export class FramePoint implements Point {
     readonly frameAt: number,
     readonly frameEnd: number,
     private readonly bodyAt: number,
-    private readonly timeLo: number,
-    private readonly timeHi: number,
+    /** The time's low and high 32 bits, both unsigned: read without making a BigInt (see holdTime in points.ts). */
+    readonly timeLo: number,
+    readonly timeHi: number,
     /** The group's UTF-8 bytes are buf[groupAt, groupEnd) (empty when the point has none). */
     readonly groupAt: number,
     readonly groupEnd: number,
@@ -636,7 +652,8 @@ export class DerivedPoint implements Point {
 
   constructor(
     readonly source: FramePoint,
-    readonly time: bigint,
+    /** The point's own time, or null for the source's (no BigInt is made for it unless asked for). */
+    readonly ownTime: bigint | null,
     fields: {
       double?: Record<string, number>;
       int?: Record<string, bigint>;
@@ -651,6 +668,10 @@ export class DerivedPoint implements Point {
     this.fieldsInt = fields?.int ?? NO_FIELDS;
     this.fieldsString = fields?.string ?? NO_FIELDS;
     this.fieldsBool = fields?.bool ?? NO_FIELDS;
+  }
+
+  get time(): bigint {
+    return this.ownTime ?? this.source.time;
   }
 
   get fieldsDouble(): Record<string, number> {
@@ -1272,11 +1293,15 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
  */
 function encodeOneDouble(out: ByteSink, p: DerivedPoint, source: FramePoint): void {
   const key = utf8Of(p.onlyDouble as string);
-  const time = p.time;
-  int64Value[0] = time;
-  const tlo = int64Halves[LO];
-  const thi = int64Halves[HI];
-  const timeLen = time === 0n ? 0 : 1 + varint64Size(tlo, thi);
+  let tlo = source.timeLo;
+  let thi = source.timeHi;
+  const own = p.ownTime;
+  if (own !== null) {
+    int64Value[0] = own;
+    tlo = int64Halves[LO];
+    thi = int64Halves[HI];
+  }
+  const timeLen = tlo === 0 && thi === 0 ? 0 : 1 + varint64Size(tlo, thi);
   const envLen = source.envEnd - source.envAt;
   const entryLen = 1 + varintSize(key.length) + key.length + 9;
   const pointLen = timeLen + envLen + 1 + varintSize(entryLen) + entryLen + (source.byName ? 2 : 0);

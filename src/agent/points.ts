@@ -4,7 +4,9 @@
  * decoding what the function does not look at.
  */
 import type { Fields, Point } from './messages.js';
-import { DerivedPoint, FramePoint, plainFieldValue } from './point-codec.js';
+import { DerivedPoint, FramePoint, type HeldTime, plainFieldValue, splitInt64 } from './point-codec.js';
+
+export type { HeldTime } from './point-codec.js';
 
 export { plainPoint } from './point-codec.js';
 
@@ -42,13 +44,37 @@ export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): P
 }
 
 /**
- * pointLike with one float field — what most functions emit (an average, a rate). In the sidecar no map is built:
- * the value goes straight to the encoder.
+ * pointLike with one float field — what most functions emit (an average, a rate) — at the time of `like` unless
+ * `time` is given. In the sidecar no map is built and no BigInt made: the value goes straight to the encoder.
  */
-export function pointLikeDouble(like: Point, time: bigint, name: string, value: number): Point {
-  if (like instanceof FramePoint) return new DerivedPoint(like, time, null, name, value);
-  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, time, null, name, value);
-  return pointLike(like, time, { double: { [name]: value } });
+export function pointLikeDouble(like: Point, name: string, value: number, time?: bigint): Point {
+  const own = time ?? null;
+  if (like instanceof FramePoint) return new DerivedPoint(like, own, null, name, value);
+  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, own ?? like.ownTime, null, name, value);
+  return pointLike(like, time ?? like.time, { double: { [name]: value } });
+}
+
+/**
+ * Keeps p's time in `held` (a group's state) as two 32-bit numbers. A function that remembers the last time of every
+ * group (a rate, a window) would otherwise keep a fresh BigInt per point; halves are plain data, snapshots included.
+ */
+export function holdTime(held: HeldTime, p: Point): void {
+  if (p instanceof FramePoint) {
+    held.timeLo = p.timeLo;
+    held.timeHi = p.timeHi | 0;
+  } else splitInt64(p.time, held);
+}
+
+const scratch: HeldTime = { timeHi: 0, timeLo: 0 };
+
+/**
+ * p's time minus the held one, in nanoseconds, as a number: a duration, exact up to 2^53 ns (104 days), rounded to
+ * double precision beyond — never a timestamp.
+ */
+export function nanosSince(held: HeldTime, p: Point): number {
+  if (p instanceof FramePoint) return ((p.timeHi | 0) - held.timeHi) * 4294967296 + (p.timeLo - held.timeLo);
+  splitInt64(p.time, scratch);
+  return (scratch.timeHi - held.timeHi) * 4294967296 + (scratch.timeLo - held.timeLo);
 }
 
 /** The point with all its fields and these added (or replaced). */

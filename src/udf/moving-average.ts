@@ -54,7 +54,7 @@ export const movingAverage = defineUdf({
             // A running sum drifts with float rounding; re-add the window once per lap to keep it exact-ish.
             if (s.next === 0) s.sum = s.ring.reduce((a, b) => a + b, 0);
           }
-          if (s.ring.length === size) emit(pointLikeDouble(p, p.time, as, s.sum / size));
+          if (s.ring.length === size) emit(pointLikeDouble(p, as, s.sum / size));
         },
       };
     }
@@ -76,7 +76,7 @@ export const movingAverage = defineUdf({
           s.values.splice(0, drop);
           s.sum = s.values.reduce((a, b) => a + b, 0);
         }
-        emit(pointLikeDouble(p, p.time, as, s.sum / s.values.length));
+        emit(pointLikeDouble(p, as, s.sum / s.values.length));
       },
     };
   },

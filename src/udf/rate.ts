@@ -6,10 +6,14 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
-import { fieldValue, pointLikeDouble } from '../agent/points.js';
+import { fieldValue, holdTime, nanosSince, pointLikeDouble } from '../agent/points.js';
 
 interface RateState {
-  time: bigint | null;
+  /** False until the group's first point. */
+  primed: boolean;
+  /** The last point's time, as halves (holdTime): no BigInt per point. */
+  timeHi: number;
+  timeLo: number;
   value: number | bigint;
 }
 
@@ -29,25 +33,27 @@ export const rate = defineUdf({
     const { field, as, counter, max } = o;
     const unit = Number(o.unit);
     return {
-      newState: (): RateState => ({ time: null, value: 0 }),
+      newState: (): RateState => ({ primed: false, timeHi: 0, timeLo: 0, value: 0 }),
       point(p, s: RateState, emit) {
         // Keep int fields as bigint until the subtraction, so counters past 2^53 still give exact increases.
         const v = fieldValue(p, field);
         if (typeof v !== 'bigint' && typeof v !== 'number') return;
-        if (s.time === null) {
-          s.time = p.time;
+        // A state restored from a snapshot of an earlier build ({time, value}) is not primed: the group starts over.
+        if (s.primed !== true) {
+          s.primed = true;
+          holdTime(s, p);
           s.value = v;
           return;
         }
-        const elapsed = p.time - s.time;
-        if (elapsed <= 0n) return; // a duplicate or out-of-order point says nothing about the rate
+        const elapsed = nanosSince(s, p);
+        if (elapsed <= 0) return; // a duplicate or out-of-order point says nothing about the rate
         const prev = s.value;
         const delta = typeof v === 'bigint' && typeof prev === 'bigint' ? Number(v - prev) : Number(v) - Number(prev);
         let increase = delta;
         if (counter && delta < 0) increase = max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
-        s.time = p.time;
+        holdTime(s, p);
         s.value = v;
-        emit(pointLikeDouble(p, p.time, as, (increase * unit) / Number(elapsed)));
+        emit(pointLikeDouble(p, as, (increase * unit) / elapsed));
       },
     };
   },
