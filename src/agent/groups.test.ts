@@ -30,7 +30,7 @@ describe('GroupStates', () => {
     expect(g.size).toBe(100);
   });
 
-  it('finds the same state by bytes as by name, across index growth, and forgets evicted groups', () => {
+  it('finds the same state by bytes as by name, across table growth, and forgets evicted groups', () => {
     let made = 0;
     const g = new GroupStates(() => ({ n: made++ }), 500);
     const utf8 = (s: string) => Buffer.from(`..${s}..`, 'utf8'); // the bytes sit inside a larger buffer
@@ -49,7 +49,7 @@ describe('GroupStates', () => {
     // Found again by bytes alone (no string asked for) for most groups; every one the same state.
     const lookups = { count: 0 };
     for (const name of names) expect(byBytes(name, lookups)).toBe(g.get(name));
-    expect(lookups.count).toBeLessThan(names.length / 10); // only collisions go through the name
+    expect(lookups.count).toBe(0); // a known group is found by its bytes alone
     // Past the bound, an evicted group comes back fresh, by bytes too.
     for (let i = 0; i < 600; i++) g.get(`other${i}`);
     const before = made;
@@ -66,5 +66,33 @@ describe('GroupStates', () => {
     expect(g.getByBytes(b, 0, b.length, named)).toBe('restored');
     g.replaceAll([]);
     expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
+  });
+
+  it('under random traffic past the bound, never loses a group nor hands out another group\'s state', () => {
+    // Small bound, many names: the table evicts (backward-shift deletion), grows, and compacts its byte arena
+    // over and over; a lookup by name and one by bytes must agree throughout.
+    let created = 0;
+    const g = new GroupStates((): { name: string | null; hits: number } => (created++, { name: null, hits: 0 }), 37);
+    let seed = 1;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let op = 0; op < 20_000; op++) {
+      const name = `host=h${Math.floor(random() * random() * 300)}${op % 7 === 0 ? ',zone=ü' : ''}`;
+      const bytes = Buffer.from(`#${name}#`, 'utf8');
+      const state = random() < 0.5 ? g.get(name) : g.getByBytes(bytes, 1, bytes.length - 1, { group: name });
+      state.name ??= name;
+      expect(state.name).toBe(name);
+      state.hits++;
+      expect(g.size).toBeLessThanOrEqual(37);
+    }
+    const entries = [...g.entries()];
+    expect(entries.length).toBe(g.size);
+    expect(created).toBe(g.size + g.evicted);
+    for (const [name, state] of entries) {
+      expect(state.name).toBe(name);
+      const bytes = Buffer.from(name, 'utf8');
+      expect(g.getByBytes(bytes, 0, bytes.length, { group: name })).toBe(state);
+      expect(g.get(name)).toBe(state);
+    }
+    expect(created).toBe(g.size + g.evicted); // the lookups above found every group: nothing new was made
   });
 });

@@ -2,43 +2,52 @@
  * Per-group state with a bound. Kapacitor never tells a UDF that a group is gone (barrier and delete-group messages
  * are not forwarded), so without a bound a high-cardinality group-by grows the sidecar forever.
  *
- * Eviction is second chance (CLOCK) rather than exact LRU: a hit only sets a flag, instead of moving the group to the
- * end of the map on every point (a delete and an insert, measurably costly at 10,000 groups). When the bound is
- * passed, the oldest group is evicted unless it was seen since it last reached the front, in which case it is moved to
- * the back with its flag cleared. A group seen recently therefore survives, and each eviction is amortized O(1).
+ * Groups are keyed by their UTF-8 bytes: a point read from a frame finds its group's state from a hash of the bytes
+ * in the frame, with no string decoded and no Map lookup (at thousands of groups those are cache misses and hashing
+ * on every point). The bytes of all groups live in one arena, so a new group allocates no buffer of its own, and the
+ * table is open addressing with linear probing, kept at most half full, with backward-shift deletion (no tombstones).
+ * A lookup by name (a point built as an object, a batch) encodes the name and takes the same path.
  *
- * Points read from a frame are looked up by their group's bytes (getByBytes): a hash of the bytes leads to the slot
- * directly, with no string decoded and no Map lookup — at thousands of groups those are cache misses on every point.
- * The Map stays the one authority; the byte index only points into it, and forgets slots the Map evicted.
+ * Eviction is second chance (CLOCK) rather than exact LRU: a hit only sets a flag. Groups sit in a ring in the order
+ * they came; when the bound is passed, the group at the front is evicted unless it was seen since it last reached the
+ * front, in which case it goes to the back with its flag cleared. A group seen recently therefore survives, and each
+ * eviction is amortized O(1).
  */
 export const DEFAULT_MAX_GROUPS = 100_000;
 
 interface Slot<State> {
   state: State;
+  /** Seen since it last reached the front of the ring. */
   seen: boolean;
-  /** Still in the map (an evicted slot may linger in the byte index until overwritten). */
-  live: boolean;
-  /**
-   * A copy of the group's UTF-8 bytes, once looked up by bytes. Compared as bytes, never with the string character by
-   * character: with strings of several kinds passing through, each charCodeAt would be a property lookup.
-   */
-  bytes: Uint8Array | null;
-  /** Looked up by bytes once: then in the index, under the hash of its bytes. */
-  indexed: boolean;
+  /** The group's UTF-8 bytes are arena[keyAt, keyAt + keyLen). */
+  keyAt: number;
+  keyLen: number;
   hash: number;
+  /** The group as a string, for snapshots. */
+  name: string;
 }
 
-/**
- * The byte index doubles, up to this many entries, to stay under a quarter full. It is two-way: a group sits at its
- * hash's entry or the one next to it, and a collision only costs a Map lookup.
- */
-const MAX_INDEX = 1 << 17;
+/** What getByBytes reads when a group is new: the group as a string (checks that the bytes are UTF-8). */
+export interface Named {
+  readonly group: string;
+}
+
+const encoder = new TextEncoder();
 
 export class GroupStates<State> {
-  private readonly slots = new Map<string, Slot<State>>();
-  private index: (Slot<State> | undefined)[] = new Array(64).fill(undefined);
-  /** The slot getByBytes found last. */
+  private table: (Slot<State> | undefined)[] = new Array(64).fill(undefined);
+  private count = 0;
+  /** Every live group, oldest first from `head`: the CLOCK ring. */
+  private ring: (Slot<State> | undefined)[] = [];
+  private head = 0;
+  private arena = new Uint8Array(4096);
+  private arenaUsed = 0;
+  /** Arena bytes of evicted groups, reclaimed by compaction. */
+  private arenaDead = 0;
+  /** The slot found last: points of one group often come in a row. */
   private last: Slot<State> | undefined = undefined;
+  /** Where get() encodes a name (a Buffer, as frames are: one kind of array through the byte loops). */
+  private scratch = Buffer.alloc(256);
   evicted = 0;
 
   constructor(
@@ -47,121 +56,193 @@ export class GroupStates<State> {
   ) {}
 
   get size(): number {
-    return this.slots.size;
+    return this.count;
   }
 
   get(group: string): State {
-    return this.slot(group).state;
+    let r = encoder.encodeInto(group, this.scratch);
+    if (r.read < group.length) {
+      this.scratch = Buffer.alloc(group.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+      r = encoder.encodeInto(group, this.scratch);
+    }
+    return this.slotOf(this.scratch, 0, r.written, group, null).state;
   }
 
-  /**
-   * The state of the group whose UTF-8 bytes are buf[start, end); `named.group` (the group as a string) is read only
-   * when the bytes are not in the index.
-   */
-  getByBytes(buf: Uint8Array, start: number, end: number, named: { readonly group: string }): State {
-    // Points of one group often come in a row: the group found last is tried before any hashing.
+  /** The state of the group whose UTF-8 bytes are buf[start, end); `named.group` is read only for a new group. */
+  getByBytes(buf: Uint8Array, start: number, end: number, named: Named): State {
+    return this.slotOf(buf, start, end, '', named).state;
+  }
+
+  private slotOf(buf: Uint8Array, start: number, end: number, name: string, named: Named | null): Slot<State> {
     const last = this.last;
-    if (last !== undefined && sameGroup(last, last.hash, buf, start, end)) {
+    if (last !== undefined && this.holds(last, buf, start, end)) {
       last.seen = true;
-      return last.state;
+      return last;
     }
-    let h = 0x811c9dc5 ^ (end - start);
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-    // FNV-1a moves information only upwards; murmur3's finalizer spreads it over the low bits the index uses.
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    // 30 bits: a small integer in V8, so the hash field of a slot never changes representation.
-    h = (h ^ (h >>> 16)) & 0x3fffffff;
-    const index = this.index;
-    const at = h & (index.length - 1);
-    // Two ways: the group sits at `at` or next to it.
-    let hit = index[at];
-    if (hit !== undefined && !sameGroup(hit, h, buf, start, end)) {
-      hit = index[at ^ 1];
-      if (hit !== undefined && !sameGroup(hit, h, buf, start, end)) hit = undefined;
+    const h = hashBytes(buf, start, end);
+    const table = this.table;
+    const mask = table.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = table[i];
+      if (slot === undefined) break;
+      if (slot.hash === h && this.holds(slot, buf, start, end)) {
+        slot.seen = true;
+        this.last = slot;
+        return slot;
+      }
     }
-    if (hit !== undefined) {
-      hit.seen = true;
-      this.last = hit;
-      return hit.state;
-    }
-    const slot = this.slot(named.group);
-    if (!slot.indexed) {
-      slot.indexed = true;
-      slot.hash = h;
-      slot.bytes = new Uint8Array(end - start); // a copy (Buffer#slice would be a view of the chunk)
-      slot.bytes.set(buf.subarray(start, end));
-    }
-    if (this.slots.size > index.length >> 2 && index.length < MAX_INDEX) this.growIndex();
-    else place(index, slot);
+    // A new group. Its name is read first: for a view it checks the bytes are UTF-8 (a DecodeError ends the
+    // connection, as for any undecodable frame) before anything is stored.
+    if (named !== null) name = named.group;
+    if (this.count >= this.maxGroups) this.evictOne(); // before inserting: the new group is never the one evicted
+    const keyAt = this.store(buf, start, end);
+    const slot: Slot<State> = { state: this.newState(), seen: false, keyAt, keyLen: end - start, hash: h, name };
+    this.insert(slot);
+    this.ring.push(slot);
     this.last = slot;
-    return slot.state;
-  }
-
-  private slot(group: string): Slot<State> {
-    const found = this.slots.get(group);
-    if (found !== undefined) {
-      found.seen = true;
-      return found;
-    }
-    // Evict before inserting, so the group just created is never the one evicted.
-    if (this.slots.size >= this.maxGroups) this.evictOne();
-    const slot: Slot<State> = { state: this.newState(), seen: false, live: true, bytes: null, indexed: false, hash: 0 };
-    this.slots.set(group, slot);
     return slot;
   }
 
-  private growIndex(): void {
-    const index: (Slot<State> | undefined)[] = new Array(this.index.length * 2).fill(undefined);
-    for (const slot of this.slots.values()) if (slot.indexed) place(index, slot);
-    this.index = index;
+  /** Whether the slot holds the group whose bytes are buf[start, end). */
+  private holds(slot: Slot<State>, buf: Uint8Array, start: number, end: number): boolean {
+    const n = end - start;
+    if (slot.keyLen !== n) return false;
+    const arena = this.arena;
+    const at = slot.keyAt - start;
+    for (let i = start; i < end; i++) if (arena[at + i] !== buf[i]) return false;
+    return true;
+  }
+
+  private insert(slot: Slot<State>): void {
+    if (++this.count * 2 > this.table.length) {
+      const old = this.table;
+      this.table = new Array(old.length * 2).fill(undefined);
+      for (const s of old) if (s !== undefined) this.place(s);
+    }
+    this.place(slot);
+  }
+
+  private place(slot: Slot<State>): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = slot.hash & mask;
+    while (table[i] !== undefined) i = (i + 1) & mask;
+    table[i] = slot;
+  }
+
+  /** Takes the slot out of the table, moving back the entries after it that would no longer be found. */
+  private remove(slot: Slot<State>): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = slot.hash & mask;
+    while (table[i] !== slot) i = (i + 1) & mask;
+    table[i] = undefined;
+    for (let j = (i + 1) & mask; table[j] !== undefined; j = (j + 1) & mask) {
+      const home = (table[j] as Slot<State>).hash & mask;
+      // The entry at j may move to the hole at i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (!stays) {
+        table[i] = table[j];
+        table[j] = undefined;
+        i = j;
+      }
+    }
+    this.count--;
+    this.arenaDead += slot.keyLen;
+    if (this.last === slot) this.last = undefined;
   }
 
   private evictOne(): void {
+    const ring = this.ring;
     for (;;) {
-      const [oldest, slot] = this.slots.entries().next().value as [string, Slot<State>];
-      this.slots.delete(oldest);
-      if (!slot.seen) {
-        slot.live = false;
-        this.evicted++;
-        return;
+      const slot = ring[this.head] as Slot<State>;
+      ring[this.head++] = undefined;
+      if (slot.seen) {
+        slot.seen = false;
+        ring.push(slot);
+        continue;
       }
-      slot.seen = false;
-      this.slots.set(oldest, slot);
+      this.remove(slot);
+      this.evicted++;
+      break;
+    }
+    // The ring's front is consumed as a queue; drop the consumed part once it is most of the array.
+    if (this.head > 1024 && this.head * 2 > ring.length) {
+      this.ring = ring.slice(this.head);
+      this.head = 0;
     }
   }
 
+  /** Copies the bytes into the arena; returns where. */
+  private store(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    if (this.arenaUsed + n > this.arena.length) {
+      const live = this.arenaUsed - this.arenaDead;
+      // Compact when evicted groups' bytes are most of the arena; grow otherwise (or as well).
+      const size = Math.max(this.arena.length * (live * 2 > this.arena.length ? 2 : 1), (live + n) * 2);
+      const arena = new Uint8Array(size);
+      let used = 0;
+      for (let k = this.head; k < this.ring.length; k++) {
+        const s = this.ring[k] as Slot<State>;
+        arena.set(this.arena.subarray(s.keyAt, s.keyAt + s.keyLen), used);
+        s.keyAt = used;
+        used += s.keyLen;
+      }
+      this.arena = arena;
+      this.arenaUsed = used;
+      this.arenaDead = 0;
+    }
+    const at = this.arenaUsed;
+    this.arena.set(buf.subarray(start, end), at);
+    this.arenaUsed += n;
+    return at;
+  }
+
+  /** Every group and its state, oldest first. */
   *entries(): IterableIterator<[string, State]> {
-    for (const [group, slot] of this.slots) yield [group, slot.state];
+    for (let k = this.head; k < this.ring.length; k++) {
+      const s = this.ring[k] as Slot<State>;
+      yield [s.name, s.state];
+    }
   }
 
   replaceAll(entries: Iterable<[string, State]>): void {
-    for (const slot of this.slots.values()) slot.live = false;
-    this.slots.clear();
-    this.index.fill(undefined);
+    this.table = new Array(64).fill(undefined);
+    this.count = 0;
+    this.ring = [];
+    this.head = 0;
+    this.arenaUsed = 0;
+    this.arenaDead = 0;
+    this.last = undefined;
     for (const [group, state] of entries) {
-      this.slots.set(group, { state, seen: false, live: true, bytes: null, indexed: false, hash: 0 });
+      const bytes = Buffer.from(group, 'utf8');
+      this.slotOf(bytes, 0, bytes.length, group, null).state = state;
     }
   }
 }
 
-/** Whether the slot holds the group whose bytes (hashing to h) are buf[start, end). */
-function sameGroup<State>(slot: Slot<State>, h: number, buf: Uint8Array, start: number, end: number): boolean {
-  if (slot.hash !== h || !slot.live) return false;
-  const n = end - start;
-  const bytes = slot.bytes as Uint8Array;
-  if (bytes.length !== n) return false;
-  for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return false;
-  return true;
-}
-
-/** Into the first of its two entries that is free (or holds an evicted slot), else over the first. */
-function place<State>(index: (Slot<State> | undefined)[], slot: Slot<State>): void {
-  const at = slot.hash & (index.length - 1);
-  const first = index[at];
-  if (first === undefined || !first.live || first === slot) index[at] = slot;
-  else {
-    const second = index[at ^ 1];
-    index[second === undefined || !second.live ? at ^ 1 : at] = slot;
+/**
+ * murmur3 (32-bit) over the bytes, four at a time: the table uses the low bits, so every byte must reach them, and
+ * a word per multiply keeps the chain short for a group of some 30 bytes.
+ */
+function hashBytes(buf: Uint8Array, start: number, end: number): number {
+  let h = end - start;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
+  let k = 0;
+  for (let s = 0; i < end; i++, s += 8) k |= buf[i] << s;
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  // 30 bits: a small integer in V8, so a slot's hash field never changes representation.
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
