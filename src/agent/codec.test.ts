@@ -13,7 +13,7 @@ import {
   ResponseWriter,
 } from './codec.js';
 import { DecodeError } from './errors.js';
-import { FrameDecoder } from './framer.js';
+import { frame as delimit, FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
 import {
   fieldValue,
@@ -25,6 +25,7 @@ import {
   pointLikeDouble,
   withFields,
 } from './points.js';
+import { readPointView } from './point-codec.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
 const point: Point = {
@@ -401,6 +402,60 @@ describe('point views (what the sidecar decodes)', () => {
     const [f] = frames(encodeRequest({ kind: 'point', point }));
     const [out] = encodeResponses(view(f));
     expect(Buffer.from(out).equals(Buffer.from(f))).toBe(true);
+  });
+
+  it('passed through one after another, leave as one run of their bytes, in order with all else pushed between', () => {
+    // Frames with 1-, 2- and 3-byte length prefixes, and two whose prefix is not minimal (0x85 0x00 for 5): the output
+    // must carry the minimal prefix, as protobufjs writes it.
+    const sized = (n: number) => ({ ...point, fieldsString: { pad: 'x'.repeat(n) } });
+    const tiny: Point = { ...point, name: 'x', group: '', dimensions: [], tags: {}, fieldsDouble: {}, fieldsInt: {}, fieldsBool: {} };
+    const nonMinimal = (body: Uint8Array) => {
+      const prefix = [...delimit(body).subarray(0, -body.length)];
+      prefix[prefix.length - 1] |= 0x80; // one byte longer than it need be: the last 7 bits are in an extra 0x00
+      return Buffer.concat([Buffer.from([...prefix, 0x00]), body]);
+    };
+    const inputs = [tiny, sized(150), tiny, point, sized(20_000), point, tiny, tiny, point, point, tiny].map((p) =>
+      encodeRequestBody({ kind: 'point', point: p }),
+    );
+    expect(inputs[0].length).toBeLessThan(0x80);
+    const stream = Buffer.concat(inputs.map((b, i) => (i === 7 || i === 9 ? nonMinimal(b) : delimit(b))));
+    let seed = 7;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 40; trial++) {
+      // What the connection does: chunks of any size, points pushed as they come, one take per chunk.
+      const w = new ResponseWriter();
+      const expected: Uint8Array[] = [];
+      const alone = (push: (w: ResponseWriter) => void) => {
+        const one = new ResponseWriter();
+        push(one);
+        expected.push(one.take());
+      };
+      const out: Uint8Array[] = [];
+      const decoder = new FrameDecoder();
+      let k = 0;
+      for (let at = 0; at < stream.length; ) {
+        const end = Math.min(stream.length, at + 1 + Math.floor(random() * (trial < 20 ? 300 : 30_000)));
+        decoder.pushRanges(stream.subarray(at, end), (buf, start, stop) => {
+          const p = readPointView(buf, start, stop) as Point;
+          expect(plainPoint(p)).toEqual(plainPoint(view(new Uint8Array(inputs[k]))));
+          w.pushPoint(p);
+          alone((one) => one.pushPoint(view(new Uint8Array(inputs[k])))); // the frame alone, at offset 0
+          if (k % 3 === 1) {
+            w.push({ kind: 'keepalive', time: BigInt(k) });
+            alone((one) => one.push({ kind: 'keepalive', time: BigInt(k) }));
+          }
+          if (k % 4 === 2) {
+            w.pushPoint(pointLikeDouble(p, 'avg', k));
+            alone((one) => one.pushPoint(pointLikeDouble(view(new Uint8Array(inputs[k])), 'avg', k)));
+          }
+          k++;
+        });
+        out.push(new Uint8Array(w.take())); // a copy: the next chunk's pushes must not change what was taken
+        at = end;
+      }
+      expect(k).toBe(inputs.length);
+      expect(Buffer.concat(out).equals(Buffer.concat(expected))).toBe(true);
+    }
   });
 
   it('re-wrapped with pointLike or withFields, encode as the same points made from plain objects', () => {

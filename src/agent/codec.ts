@@ -11,7 +11,14 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError } from './errors.js';
-import { ByteSink, encodePointResponse, readPointPlain, readPointView, setSlowPointDecoder } from './point-codec.js';
+import {
+  ByteSink,
+  encodePointResponse,
+  FramePoint,
+  readPointPlain,
+  readPointView,
+  setSlowPointDecoder,
+} from './point-codec.js';
 import type {
   BeginBatch,
   EdgeType,
@@ -285,8 +292,15 @@ export class ResponseWriter {
   }
 
   pushPoint(point: Point): void {
+    if (point instanceof FramePoint) {
+      // Passed through: its bytes, which cannot fail to encode (and may join the frames passed through before it).
+      this.out.echoFrame(point.buf, point.frameAt, point.frameEnd);
+      this.count++;
+      return;
+    }
     // A point that cannot be encoded (a function put a non-string in a tag, say) leaves no partial frame behind:
     // the ErrorResponse that follows must be readable.
+    this.out.settle(); // the mark must come after every byte pushed before
     const mark = this.out.pos - this.out.start;
     try {
       encodePointResponse(this.out, point);

@@ -1035,8 +1035,21 @@ export class ByteSink {
   start = 0;
   pos = 0;
 
+  /**
+   * Received frames echoed and not yet copied: from[pendAt, pendEnd). Consecutive frames of one chunk (edgeDetect
+   * passing points through) are copied as one run, at the next write or take, instead of one copy per point.
+   */
+  private pendFrom: Uint8Array | null = null;
+  private pendAt = 0;
+  private pendEnd = 0;
+  /** The last array range() copied from, with its buffer and offset (reading those is not free on a Buffer). */
+  private rangeFrom: Uint8Array = EMPTY;
+  private rangeBuffer: ArrayBufferLike = EMPTY.buffer;
+  private rangeOffset = 0;
+
   /** Room for n more bytes: a full slab is left to the views already taken, the untaken bytes move to a new one. */
   ensure(n: number): void {
+    if (this.pendFrom !== null) this.settle();
     if (this.pos + n <= this.buf.length) return;
     const pending = this.pos - this.start;
     const next = Buffer.allocUnsafe(Math.max(Math.min(2 * this.buf.length, MAX_SLAB), 2 * (pending + n)));
@@ -1047,6 +1060,7 @@ export class ByteSink {
   }
 
   take(): Uint8Array {
+    this.settle();
     const out = this.buf.subarray(this.start, this.pos);
     this.start = this.pos;
     return out;
@@ -1062,10 +1076,47 @@ export class ByteSink {
   range(from: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.ensure(n);
+    if (from !== this.rangeFrom) {
+      this.rangeFrom = from;
+      this.rangeBuffer = from.buffer;
+      this.rangeOffset = from.byteOffset;
+    }
     // A plain Uint8Array view and a native copy: cheaper than a byte loop from a dozen bytes on, and than
     // Buffer#subarray (whose Buffer subclass is slow to construct).
-    this.buf.set(new Uint8Array(from.buffer, from.byteOffset + start, n), this.pos);
+    this.buf.set(new Uint8Array(this.rangeBuffer, this.rangeOffset + start, n), this.pos);
     this.pos += n;
+  }
+
+  /**
+   * The received frame buf[at, end) as a Response (a Point Request and a Point Response are the same bytes), with
+   * its length prefix. When the prefix in front of it in buf is the one we would write, it is taken along, so that
+   * the frames of a chunk passed through one after another form one run, copied once.
+   */
+  echoFrame(buf: Uint8Array, at: number, end: number): void {
+    const n = end - at;
+    let from = at;
+    if (n < 0x80 ? at >= 1 && buf[at - 1] === n : n < 0x4000 && at >= 2 && buf[at - 2] === ((n & 0x7f) | 0x80) && buf[at - 1] === n >>> 7) {
+      from = at - (n < 0x80 ? 1 : 2);
+    } else {
+      this.ensure(5); // copies what is pending first: the order of the output is kept
+      this.varint32(n);
+    }
+    if (buf === this.pendFrom && from === this.pendEnd) {
+      this.pendEnd = end;
+      return;
+    }
+    this.settle();
+    this.pendFrom = buf;
+    this.pendAt = from;
+    this.pendEnd = end;
+  }
+
+  /** Copies the pending echoed frames into the slab. */
+  settle(): void {
+    const from = this.pendFrom;
+    if (from === null) return;
+    this.pendFrom = null;
+    this.range(from, this.pendAt, this.pendEnd);
   }
 
   /** An unsigned varint < 2^32 (room already ensured). */
@@ -1221,9 +1272,7 @@ let pointGuess = 2;
 export function encodePointResponse(out: ByteSink, p: Point): void {
   if (p instanceof FramePoint) {
     // Emitted as it came: its frame is the Response.
-    out.ensure(5);
-    out.varint32(p.frameEnd - p.frameAt);
-    out.range(p.buf, p.frameAt, p.frameEnd);
+    out.echoFrame(p.buf, p.frameAt, p.frameEnd);
     return;
   }
   const source = p instanceof DerivedPoint && p.source.envAt >= 0 ? p.source : null;
