@@ -95,4 +95,27 @@ describe('GroupStates', () => {
     }
     expect(created).toBe(g.size + g.evicted); // the lookups above found every group: nothing new was made
   });
+
+  it('reads a new group as a string only when its bytes are not ASCII, and stores nothing when that read fails', () => {
+    const g = new GroupStates(() => ({}), 10);
+    let reads = 0;
+    const ascii = Buffer.from('host=a,region=eu');
+    g.getByBytes(ascii, 0, ascii.length, {
+      get group(): string {
+        reads++;
+        return 'host=a,region=eu';
+      },
+    });
+    expect(reads).toBe(0);
+    const invalid = Buffer.from([0x68, 0x3d, 0xc3]); // 'h=' and half a character
+    expect(() =>
+      g.getByBytes(invalid, 0, invalid.length, {
+        get group(): string {
+          throw new Error('not UTF-8');
+        },
+      }),
+    ).toThrow('not UTF-8');
+    expect(g.size).toBe(1);
+    expect([...g.entries()].map(([name]) => name)).toEqual(['host=a,region=eu']); // made from the bytes when asked
+  });
 });

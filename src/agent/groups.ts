@@ -23,11 +23,11 @@ interface Slot<State> {
   keyAt: number;
   keyLen: number;
   hash: number;
-  /** The group as a string, for snapshots. */
-  name: string;
+  /** The group as a string; for an ASCII group looked up by bytes, made from them only when a snapshot asks. */
+  name: string | undefined;
 }
 
-/** What getByBytes reads when a group is new: the group as a string (checks that the bytes are UTF-8). */
+/** What getByBytes reads when a group is new and not ASCII: the group as a string (checks that the bytes are UTF-8). */
 export interface Named {
   readonly group: string;
 }
@@ -70,10 +70,10 @@ export class GroupStates<State> {
 
   /** The state of the group whose UTF-8 bytes are buf[start, end); `named.group` is read only for a new group. */
   getByBytes(buf: Uint8Array, start: number, end: number, named: Named): State {
-    return this.slotOf(buf, start, end, '', named).state;
+    return this.slotOf(buf, start, end, undefined, named).state;
   }
 
-  private slotOf(buf: Uint8Array, start: number, end: number, name: string, named: Named | null): Slot<State> {
+  private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: Named | null): Slot<State> {
     const last = this.last;
     if (last !== undefined && this.holds(last, buf, start, end)) {
       last.seen = true;
@@ -91,9 +91,14 @@ export class GroupStates<State> {
         return slot;
       }
     }
-    // A new group. Its name is read first: for a view it checks the bytes are UTF-8 (a DecodeError ends the
-    // connection, as for any undecodable frame) before anything is stored.
-    if (named !== null) name = named.group;
+    // A new group. Bytes that are not all ASCII are read as a string first: that checks they are UTF-8 (a
+    // DecodeError ends the connection, as for any undecodable frame) before anything is stored. An ASCII group
+    // (the usual tag values) needs no check, and its string is made only if a snapshot asks for it.
+    if (named !== null) {
+      let bits = 0;
+      for (let i = start; i < end; i++) bits |= buf[i];
+      if (bits >= 0x80) name = named.group;
+    }
     if (this.count >= this.maxGroups) this.evictOne(); // before inserting: the new group is never the one evicted
     const keyAt = this.store(buf, start, end);
     const slot: Slot<State> = { state: this.newState(), seen: false, keyAt, keyLen: end - start, hash: h, name };
@@ -202,6 +207,7 @@ export class GroupStates<State> {
   *entries(): IterableIterator<[string, State]> {
     for (let k = this.head; k < this.ring.length; k++) {
       const s = this.ring[k] as Slot<State>;
+      s.name ??= Buffer.from(this.arena.buffer, this.arena.byteOffset + s.keyAt, s.keyLen).toString('latin1');
       yield [s.name, s.state];
     }
   }
