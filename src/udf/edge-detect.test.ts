@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { decodeSnapshot, encodeSnapshot } from '../agent/snapshot.js';
 import { formatPoint, parseLine } from '../line-protocol.js';
 import { FunctionRunner, streamPoint } from './testing.js';
 
@@ -93,6 +94,24 @@ describe.each([{ wire: true }, { wire: false }])('edgeDetect (%o)', ({ wire }) =
       [0n, 'UP', undefined],
       [200n, 'DOWN', 'UP'],
     ]);
+  });
+
+  it('continues from a snapshot taken by the earlier build, whose state kept one watched value in an array', () => {
+    for (const field of ['value', ['value', 'mode']]) {
+      const f = new FunctionRunner('edgeDetect', { wire });
+      f.init({ field, previousAs: 'was' });
+      const pt = (t: bigint, value: string) => streamPoint('adsl', { host: 'a' }, t * S, { fieldsString: { value, mode: 'x' } }, ['host']);
+      f.point(pt(1n, 'UP'));
+      const taken = decodeSnapshot(f.snapshot());
+      const single = typeof field === 'string';
+      const old = taken.groups.map(([g]): [string, unknown] => [g, { values: single ? ['UP'] : ['UP', 'x'], since: 0n, candidate: null }]);
+      const g = new FunctionRunner('edgeDetect', { wire });
+      g.init({ field, previousAs: 'was' });
+      expect(g.restore(encodeSnapshot({ ...taken, groups: old }))).toBe('');
+      expect(g.point(pt(2n, 'UP'))).toEqual([]);
+      const [edge] = g.point(pt(3n, 'DOWN'));
+      expect(single ? edge.fieldsString.was : edge.fieldsString.was_value).toBe('UP');
+    }
   });
 
   it('fails Init naming the option', () => {

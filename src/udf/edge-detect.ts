@@ -9,16 +9,20 @@ import type { Fields, Point } from '../agent/messages.js';
 import { fieldValue, keepPoint, withFields, type FieldValue } from '../agent/points.js';
 import { nonEmpty, nonNegative, positive } from '../agent/options.js';
 
+/** The watched value of a state: the value itself when one field is watched, an array of values for several. */
+type Watched = FieldValue | FieldValue[];
+
 interface EdgeState {
-  /** The watched values of the current state, or null before the group's first point. */
-  values: FieldValue[] | null;
+  /**
+   * The watched value(s) of the current state, or null before the group's first point. One field (the usual case) is
+   * kept as a value, not an array: at thousands of groups, each object between a group and its value is a cache miss.
+   */
+  current: Watched | null;
   /** When the current state began (ns); kept only when durationAs or minDuration needs it. */
   since: bigint;
   /** A change seen but not yet held for minDuration. */
-  candidate: { values: FieldValue[]; point: Point } | null;
+  candidate: { current: Watched; point: Point } | null;
 }
-
-const sameValues = (a: FieldValue[], b: FieldValue[]): boolean => a.every((v, i) => Object.is(v, b[i]));
 
 /** The annotation fields of an edge: the previous value(s) and how long the previous state lasted. */
 function annotations(previousNames: string[] | null, previous: FieldValue[], durationAs: string | undefined, lasted: number) {
@@ -52,55 +56,70 @@ export const edgeDetect = defineUdf({
     const previousNames = o.previousAs === undefined ? null : fields.length === 1 ? [o.previousAs] : fields.map((f) => `${o.previousAs}_${f}`);
     const unit = Number(o.unit);
 
-    // The watched values of the point being handled, read into one array reused for every point: the common path
-    // (no debounce) allocates nothing per point, which matters with thousands of groups.
-    const current: FieldValue[] = new Array<FieldValue>(fields.length);
-    const readWatched = (p: Point): boolean => {
+    // The watched value(s) of the point being handled. Several fields are read into one array reused for every point:
+    // the common path (no debounce) allocates nothing per point.
+    const single = fields.length === 1 ? fields[0] : null;
+    const scratch: FieldValue[] = new Array<FieldValue>(fields.length);
+    const readWatched = (p: Point): Watched | undefined => {
+      if (single !== null) return fieldValue(p, single);
       for (let i = 0; i < fields.length; i++) {
         const v = fieldValue(p, fields[i]);
-        if (v === undefined) return false;
-        current[i] = v;
+        if (v === undefined) return undefined;
+        scratch[i] = v;
       }
-      return true;
+      return scratch;
+    };
+    const same = (a: Watched, b: Watched): boolean =>
+      single !== null ? Object.is(a, b) : (a as FieldValue[]).every((v, i) => Object.is(v, (b as FieldValue[])[i]));
+    // What a state keeps: the scratch array is copied, a single value is kept as it is.
+    const keep = (w: Watched): Watched => (single !== null ? w : (w as FieldValue[]).slice());
+    const asList = (w: Watched): FieldValue[] => (single !== null ? [w as FieldValue] : (w as FieldValue[]));
+    // A state restored from a snapshot of an earlier build kept an array even for one field.
+    const upgrade = (s: EdgeState & { values?: FieldValue[] | null }): void => {
+      if (s.current === undefined) s.current = s.values == null ? null : single !== null ? s.values[0] : s.values;
     };
     // When the current state began matters only to durationAs and minDuration; otherwise the time is never read.
     const trackSince = o.durationAs !== undefined || o.minDuration > 0n;
 
     // The emitted point: the input point unchanged, plus the annotations when asked for.
-    const edge = (p: Point, previous: FieldValue[], lasted: bigint): Point => {
+    const edge = (p: Point, previous: Watched, lasted: bigint): Point => {
       if (previousNames === null && o.durationAs === undefined) return p;
-      return withFields(p, annotations(previousNames, previous, o.durationAs, Number(lasted) / unit));
+      return withFields(p, annotations(previousNames, asList(previous), o.durationAs, Number(lasted) / unit));
     };
 
     return {
-      newState: (): EdgeState => ({ values: null, since: 0n, candidate: null }),
+      newState: (): EdgeState => ({ current: null, since: 0n, candidate: null }),
       point(p, s: EdgeState, emit) {
-        if (!readWatched(p)) return;
-        if (s.values === null) {
-          s.values = current.slice();
-          if (trackSince) s.since = p.time;
-          if (o.emitFirst) emit(p);
-          return;
+        const now = readWatched(p);
+        if (now === undefined) return;
+        if (s.current == null) {
+          upgrade(s);
+          if (s.current == null) {
+            s.current = keep(now);
+            if (trackSince) s.since = p.time;
+            if (o.emitFirst) emit(p);
+            return;
+          }
         }
-        if (sameValues(current, s.values)) {
+        if (same(now, s.current)) {
           s.candidate = null; // a flap shorter than minDuration: the old state never ended
           return;
         }
         if (o.minDuration === 0n) {
           // A change counts at once.
-          emit(edge(p, s.values, trackSince ? p.time - s.since : 0n));
-          for (let i = 0; i < current.length; i++) s.values[i] = current[i];
+          emit(edge(p, s.current, trackSince ? p.time - s.since : 0n));
+          s.current = keep(now);
           if (trackSince) s.since = p.time;
           return;
         }
-        if (s.candidate === null || !sameValues(current, s.candidate.values)) {
+        if (s.candidate === null || !same(now, s.candidate.current)) {
           // Kept past this call: it must hold for minDuration first.
-          s.candidate = { values: current.slice(), point: keepPoint(p) };
+          s.candidate = { current: keep(now), point: keepPoint(p) };
         }
         const change = s.candidate.point;
         if (p.time - change.time < o.minDuration) return;
-        emit(edge(change, s.values, change.time - s.since));
-        s.values = s.candidate.values;
+        emit(edge(change, s.current, change.time - s.since));
+        s.current = s.candidate.current;
         s.since = change.time;
         s.candidate = null;
       },
