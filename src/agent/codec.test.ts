@@ -16,6 +16,7 @@ import { DecodeError } from './errors.js';
 import { frame as delimit, FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
 import {
+  exactNumericField,
   fieldValue,
   holdTime,
   keepPoint,
@@ -363,6 +364,22 @@ describe('point views (what the sidecar decodes)', () => {
         expect(fieldValue(older, name), name).toEqual(fresh);
         expect(fieldValue(v, name), name).toEqual(fresh);
       }
+    }
+  });
+
+  it('read ints as exact numbers within ±2^53 and as bigints beyond, with no other difference from fieldValue', () => {
+    const ints = [0n, 1n, -1n, 2n ** 32n - 1n, -(2n ** 32n), 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n)];
+    const p: Point = { ...point, fieldsInt: Object.fromEntries(ints.map((v, i) => [`i${i}`, v])), fieldsDouble: { d: 2.5, both: 1 }, fieldsString: { s: 'x' } };
+    const [f] = frames(encodeRequest({ kind: 'point', point: p }));
+    for (const q of [view(f), p]) {
+      ints.forEach((v, i) => {
+        const exact = -(2n ** 53n) <= v && v <= 2n ** 53n;
+        expect(exactNumericField(q, `i${i}`)).toBe(exact ? Number(v) : v);
+      });
+      expect(exactNumericField(q, 'd')).toBe(2.5);
+      expect(exactNumericField(q, 's')).toBeUndefined();
+      expect(exactNumericField(q, 'absent')).toBeUndefined();
+      expect(fieldValue(q, 'i1')).toBe(1n); // fieldValue still gives the bigint
     }
   });
 

@@ -98,6 +98,9 @@ function readLong(end: number): void {
   throw GIVE_UP;
 }
 
+/** The largest magnitude up to which every integer is a double. */
+const EXACT = 2n ** 53n;
+
 /** A time held as two 32-bit halves, plain numbers (points.ts: holdTime, nanosSince). */
 export interface HeldTime {
   /** The high 32 bits, signed. */
@@ -522,8 +525,8 @@ export class FramePoint implements Point {
    * The value of field `name`, whatever its type (double, then int, string, bool when a name is in several maps; the
    * last entry of a map wins), or undefined: read from the frame, no map built.
    */
-  field(name: string): FieldValue | undefined {
-    if (this.decoded !== undefined) return plainFieldValue(this.whole(), name);
+  field(name: string, intsAsNumbers = false): FieldValue | undefined {
+    if (this.decoded !== undefined) return plainFieldValue(this.whole(), name, intsAsNumbers);
     const buf = this.buf;
     const end = this.frameEnd;
     rb = buf;
@@ -532,7 +535,7 @@ export class FramePoint implements Point {
       if (entriesOf !== this && readPointView(buf, this.frameAt, end) !== null && entryCount <= MAX_ENTRIES) {
         entriesOf = this;
       }
-      if (entriesOf !== this) return plainFieldValue(this.whole(), name);
+      if (entriesOf !== this) return plainFieldValue(this.whole(), name, intsAsNumbers);
       const count = entryCount;
       // The value of the last matching entry of each map; -1 none, -2 an entry without a value (the zero value).
       let doubleAt = -1;
@@ -561,9 +564,13 @@ export class FramePoint implements Point {
         return readDouble(end);
       }
       if (intAt !== -1) {
-        if (intAt === -2) return 0n;
+        if (intAt === -2) return intsAsNumbers ? 0 : 0n;
         rp = intAt;
         readLong(end);
+        // Within ±2^53 the number is exact: no BigInt is made.
+        if (intsAsNumbers && (hi < 0x200000 || hi >= 0xffe00000 || (hi === 0x200000 && lo === 0))) {
+          return (hi | 0) * 4294967296 + lo;
+        }
         return longValue();
       }
       if (textAt !== -1) {
@@ -582,7 +589,7 @@ export class FramePoint implements Point {
     } finally {
       rb = EMPTY;
     }
-    return plainFieldValue(this.whole(), name);
+    return plainFieldValue(this.whole(), name, intsAsNumbers);
   }
 
   /** The same point over its own copy of the bytes, for a function that keeps a point past the call. */
@@ -726,14 +733,16 @@ export function plainPoint(p: Point): Point {
 }
 
 /** The value of field `name` of a point whose maps are at hand; own properties only (a field named `constructor`). */
-export function plainFieldValue(p: Point, name: string): FieldValue | undefined {
+export function plainFieldValue(p: Point, name: string, intsAsNumbers = false): FieldValue | undefined {
   if (Object.hasOwn(p.fieldsDouble, name)) return p.fieldsDouble[name];
-  if (Object.hasOwn(p.fieldsInt, name)) return p.fieldsInt[name];
+  if (Object.hasOwn(p.fieldsInt, name)) {
+    const v = p.fieldsInt[name];
+    return intsAsNumbers && v >= -EXACT && v <= EXACT ? Number(v) : v;
+  }
   if (Object.hasOwn(p.fieldsString, name)) return p.fieldsString[name];
   if (Object.hasOwn(p.fieldsBool, name)) return p.fieldsBool[name];
   return undefined;
 }
-
 
 /**
  * The layout of the field-map entries of one point: map (its tag), key offset and length, value offset (-2: none).

@@ -17,10 +17,20 @@ export function fieldValue(p: Point, name: string): FieldValue | undefined {
   return p instanceof FramePoint ? p.field(name) : plainFieldValue(p, name);
 }
 
+/**
+ * A numeric field as a number where that is exact — a float, an int within ±2^53 — and an int beyond as a bigint;
+ * undefined when absent or not numeric. No BigInt is made for the usual int (a counter), which a function then keeps
+ * in its state as a plain number.
+ */
+export function exactNumericField(p: Point, name: string): number | bigint | undefined {
+  const v = p instanceof FramePoint ? p.field(name, true) : plainFieldValue(p, name, true);
+  return typeof v === 'number' || typeof v === 'bigint' ? v : undefined;
+}
+
 /** A numeric field (double or int) as a number, or undefined when absent or not numeric. */
 export function numericField(p: Point, name: string): number | undefined {
-  const v = fieldValue(p, name);
-  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+  const v = exactNumericField(p, name);
+  return typeof v === 'bigint' ? Number(v) : v;
 }
 
 /** A point with the envelope of `like` (name, database, rp, group, dimensions, byName, tags) and the given fields. */

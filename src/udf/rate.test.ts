@@ -44,6 +44,11 @@ describe.each([{ wire: true }, { wire: false }])('rate (%o)', ({ wire }) => {
     f.init({ field: 'bytes' });
     const base = 2n ** 60n;
     expect(rates(f, [counter(0n, base), counter(1n, base + 3n)])).toEqual([3]);
+    // Crossing 2^53: one value a number, the next a bigint.
+    const g = new FunctionRunner('rate', { wire });
+    g.init({ field: 'bytes' });
+    const edge = 2n ** 53n;
+    expect(rates(g, [counter(0n, edge - 1n), counter(1n, edge + 2n), counter(2n, edge + 7n), counter(3n, edge + 9n)])).toEqual([3, 5, 2]);
   });
 
   it('outputs only the `as` field, keeping name, tags and group', () => {

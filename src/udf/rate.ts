@@ -6,7 +6,7 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
-import { fieldValue, holdTime, nanosSince, pointLikeDouble } from '../agent/points.js';
+import { exactNumericField, holdTime, nanosSince, pointLikeDouble } from '../agent/points.js';
 
 interface RateState {
   /** False until the group's first point. */
@@ -15,6 +15,12 @@ interface RateState {
   timeHi: number;
   timeLo: number;
   value: number | bigint;
+}
+
+/** v - prev when one is a bigint (beyond 2^53): exact for two integers, as floats otherwise (a field that changed type). */
+function exactDelta(v: number | bigint, prev: number | bigint): number {
+  const integral = (x: number | bigint) => typeof x === 'bigint' || Number.isInteger(x);
+  return integral(v) && integral(prev) ? Number(BigInt(v) - BigInt(prev)) : Number(v) - Number(prev);
 }
 
 export const rate = defineUdf({
@@ -35,9 +41,10 @@ export const rate = defineUdf({
     return {
       newState: (): RateState => ({ primed: false, timeHi: 0, timeLo: 0, value: 0 }),
       point(p, s: RateState, emit) {
-        // Keep int fields as bigint until the subtraction, so counters past 2^53 still give exact increases.
-        const v = fieldValue(p, field);
-        if (typeof v !== 'bigint' && typeof v !== 'number') return;
+        // An int within ±2^53 comes as a number (every counter for years), beyond as a bigint, so increases stay
+        // exact either way while the usual state holds no BigInt.
+        const v = exactNumericField(p, field);
+        if (v === undefined) return;
         // A state restored from a snapshot of an earlier build ({time, value}) is not primed: the group starts over.
         if (s.primed !== true) {
           s.primed = true;
@@ -48,7 +55,7 @@ export const rate = defineUdf({
         const elapsed = nanosSince(s, p);
         if (elapsed <= 0) return; // a duplicate or out-of-order point says nothing about the rate
         const prev = s.value;
-        const delta = typeof v === 'bigint' && typeof prev === 'bigint' ? Number(v - prev) : Number(v) - Number(prev);
+        const delta = typeof v === 'number' && typeof prev === 'number' ? v - prev : exactDelta(v, prev);
         let increase = delta;
         if (counter && delta < 0) increase = max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
         holdTime(s, p);
