@@ -476,7 +476,18 @@ describe('point views (what the sidecar decodes)', () => {
   });
 
   it('re-wrapped with pointLike or withFields, encode as the same points made from plain objects', () => {
-    const bodies = [...points.map((p) => PointPb.encode(referencePb(p)).finish()), oddPointBody()];
+    // Two time fields (the last one counts): both before the envelope, or one before it and one after.
+    const twoTimes = (last: 'before' | 'after') => {
+      const w = protobuf.Writer.create();
+      w.uint32((1 << 3) | 0).int64(toLong(5n));
+      if (last === 'before') w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
+      w.uint32((2 << 3) | 2).string('m').uint32((5 << 3) | 2).string('host=a');
+      w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('host').uint32((2 << 3) | 2).string('a').ldelim();
+      if (last === 'after') w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
+      w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('d').uint32((2 << 3) | 1).double(1.5).ldelim();
+      return w.finish();
+    };
+    const bodies = [...points.map((p) => PointPb.encode(referencePb(p)).finish()), oddPointBody(), twoTimes('before'), twoTimes('after')];
     for (const body of bodies) {
       const frame = pointRequest(body);
       const plain = referenceDecode(body);

@@ -467,6 +467,8 @@ export class FramePoint implements Point {
     readonly envEnd: number,
     /** Where the first field-map entry starts (the frame's end when there is none). */
     private readonly fieldsAt: number,
+    /** Where the time field starts when it ends where the envelope starts (one run with it), else -1. */
+    readonly timeAt: number,
   ) {}
 
   get time(): bigint {
@@ -608,6 +610,7 @@ export class FramePoint implements Point {
       this.envAt < 0 ? -1 : this.envAt - shift,
       this.envEnd - shift,
       this.fieldsAt - shift,
+      this.timeAt < 0 ? -1 : this.timeAt - shift,
     );
     copy.timeValue = this.timeValue;
     copy.groupValue = this.groupValue;
@@ -778,6 +781,8 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
   entriesOf = null;
   let timeLo = 0;
   let timeHi = 0;
+  let timeAt = -1;
+  let timeEnd = -1;
   let groupAt = 0;
   let groupEnd = 0;
   let byName = false;
@@ -799,6 +804,8 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
         p = longAt(buf, p, end);
         timeLo = lo;
         timeHi = hi;
+        timeAt = at;
+        timeEnd = p;
       } else if (t === 0x58) {
         p = boolAt(buf, p, end);
         byName = boolValue;
@@ -863,6 +870,8 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
     envSplit ? -1 : envAt,
     envEnd,
     fieldsAt,
+    // The time field right before the envelope (as Kapacitor writes a point: fields in order) is copied with it.
+    !envSplit && timeEnd === envAt ? timeAt : -1,
   );
   entryCount = entries;
   if (entries <= MAX_ENTRIES) entriesOf = point;
@@ -1217,6 +1226,24 @@ export class ByteSink {
     this.pos = p + 8;
   }
 
+  /** A few bytes (room already ensured): a loop, cheaper than a native copy for a dozen bytes or so. */
+  short(b: Uint8Array): void {
+    const buf = this.buf;
+    const p = this.pos;
+    for (let i = 0; i < b.length; i++) buf[p + i] = b[i];
+    this.pos = p + b.length;
+  }
+
+  /** A double's 8 bytes, little-endian (room already ensured). */
+  float64(v: number): void {
+    f64[0] = v;
+    const buf = this.buf;
+    const p = this.pos;
+    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[i];
+    else for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
+    this.pos = p + 8;
+  }
+
   /** One byte (room already ensured). */
   byte(v: number): void {
     this.buf[this.pos++] = v;
@@ -1350,19 +1377,25 @@ export function encodePointResponse(out: ByteSink, p: Point): void {
  * written straight through, the envelope copied from the source frame.
  */
 function encodeOneDouble(out: ByteSink, p: DerivedPoint, source: FramePoint): void {
-  const key = utf8Of(p.onlyDouble as string);
-  let tlo = source.timeLo;
-  let thi = source.timeHi;
+  const head = entryHeadOf(p.onlyDouble as string);
+  // The envelope, and the time with it when the output keeps the input's time and it lies right before.
+  let runAt = source.envAt;
+  let timeLen = 0;
+  let tlo = 0;
+  let thi = 0;
   const own = p.ownTime;
-  if (own !== null) {
-    int64Value[0] = own;
-    tlo = int64Halves[LO];
-    thi = int64Halves[HI];
+  if (own === null && source.timeAt >= 0) runAt = source.timeAt;
+  else {
+    tlo = source.timeLo;
+    thi = source.timeHi;
+    if (own !== null) {
+      int64Value[0] = own;
+      tlo = int64Halves[LO];
+      thi = int64Halves[HI];
+    }
+    timeLen = tlo === 0 && thi === 0 ? 0 : 1 + varint64Size(tlo, thi);
   }
-  const timeLen = tlo === 0 && thi === 0 ? 0 : 1 + varint64Size(tlo, thi);
-  const envLen = source.envEnd - source.envAt;
-  const entryLen = 1 + varintSize(key.length) + key.length + 9;
-  const pointLen = timeLen + envLen + 1 + varintSize(entryLen) + entryLen + (source.byName ? 2 : 0);
+  const pointLen = timeLen + (source.envEnd - runAt) + head.length + 8 + (source.byName ? 2 : 0);
   const frameLen = 2 + varintSize(pointLen) + pointLen;
   out.ensure(5 + frameLen);
   out.varint32(frameLen);
@@ -1372,14 +1405,40 @@ function encodeOneDouble(out: ByteSink, p: DerivedPoint, source: FramePoint): vo
     out.byte(0x08);
     out.varint64(tlo, thi);
   }
-  out.range(source.buf, source.envAt, source.envEnd);
-  out.byte(0x42);
-  out.varint32(entryLen);
-  out.byte(0x0a);
-  out.varint32(key.length);
-  out.bytes(key);
-  out.double(0x11, p.onlyValue);
+  out.range(source.buf, runAt, source.envEnd);
+  out.short(head);
+  out.float64(p.onlyValue);
   if (source.byName) out.byte2(0x58, 1);
+}
+
+const entryHeads = new Map<string, Uint8Array>();
+let recentHeadName = '';
+let recentHead: Uint8Array = EMPTY;
+
+/**
+ * A fieldsDouble entry for `name`, all but its 8 value bytes: tag, entry length, key tag, key length, key, value tag.
+ * The same for every point a function emits, so made once per name.
+ */
+function entryHeadOf(name: string): Uint8Array {
+  if (name === recentHeadName) return recentHead;
+  let head = entryHeads.get(name);
+  if (head === undefined) {
+    const key = Buffer.from(name, 'utf8');
+    const entryLen = 1 + varintSize(key.length) + key.length + 9;
+    head = new Uint8Array([0x42, ...varintBytes(entryLen), 0x0a, ...varintBytes(key.length), ...key, 0x11]);
+    if (entryHeads.size >= MAX_ENCODED_STRINGS) entryHeads.clear();
+    entryHeads.set(name, head);
+  }
+  recentHeadName = name;
+  recentHead = head;
+  return head;
+}
+
+function varintBytes(v: number): number[] {
+  const out: number[] = [];
+  for (; v >= 0x80; v >>>= 7) out.push((v & 0x7f) | 0x80);
+  out.push(v);
+  return out;
 }
 
 /** The size of a 64-bit varint from its halves (10 bytes for a negative int64). */
