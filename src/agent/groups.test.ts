@@ -118,4 +118,19 @@ describe('GroupStates', () => {
     expect(g.size).toBe(1);
     expect([...g.entries()].map(([name]) => name)).toEqual(['host=a,region=eu']); // made from the bytes when asked
   });
+
+  it('tells apart groups whose bytes differ only in length or trailing zero bytes, the empty group included', () => {
+    const g = new GroupStates((): { name: string | null } => ({ name: null }), 100);
+    const names = ['', '\0', '\0\0', 'a', 'a\0', 'ab', 'ab\0', 'abc', 'abcd', 'abcd\0', 'abcde', 'abcdefgh', 'abcdefgh\0'];
+    for (const round of [0, 1]) {
+      for (const name of names) {
+        const bytes = Buffer.from(`<${name}>`, 'utf8');
+        const state = round === 0 ? g.getByBytes(bytes, 1, bytes.length - 1, { group: name }) : g.get(name);
+        state.name ??= name;
+        expect(state.name).toBe(name);
+      }
+    }
+    expect(g.size).toBe(names.length);
+    expect([...g.entries()].map(([name]) => name)).toEqual(names);
+  });
 });

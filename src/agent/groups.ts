@@ -19,8 +19,9 @@ interface Slot<State> {
   state: State;
   /** Seen since it last reached the front of the ring. */
   seen: boolean;
-  /** The group's UTF-8 bytes are arena[keyAt, keyAt + keyLen). */
+  /** The group's UTF-8 bytes, four to a 32-bit word (the first in the low bits), zero-padded, from arena word keyAt. */
   keyAt: number;
+  /** In bytes. */
   keyLen: number;
   hash: number;
   /** The group as a string; for an ASCII group looked up by bytes, made from them only when a snapshot asks. */
@@ -40,10 +41,14 @@ export class GroupStates<State> {
   /** Every live group, oldest first from `head`: the CLOCK ring. */
   private ring: (Slot<State> | undefined)[] = [];
   private head = 0;
-  private arena = new Uint8Array(4096);
+  /** The groups' bytes as words: compared a word at a time, four bytes per step. */
+  private arena = new Int32Array(1024);
+  /** In words, as is arenaDead: the words of evicted groups, reclaimed by compaction. */
   private arenaUsed = 0;
-  /** Arena bytes of evicted groups, reclaimed by compaction. */
   private arenaDead = 0;
+  /** The words of the group being looked up (made while hashing it), and how many. */
+  private probe = new Int32Array(64);
+  private probeWords = 0;
   /** The slot found last: points of one group often come in a row. */
   private last: Slot<State> | undefined = undefined;
   /** Where get() encodes a name (a Buffer, as frames are: one kind of array through the byte loops). */
@@ -74,18 +79,19 @@ export class GroupStates<State> {
   }
 
   private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: Named | null): Slot<State> {
+    const h = this.hashProbe(buf, start, end);
+    const n = end - start;
     const last = this.last;
-    if (last !== undefined && this.holds(last, buf, start, end)) {
+    if (last !== undefined && last.hash === h && this.holds(last, n)) {
       last.seen = true;
       return last;
     }
-    const h = hashBytes(buf, start, end);
     const table = this.table;
     const mask = table.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const slot = table[i];
       if (slot === undefined) break;
-      if (slot.hash === h && this.holds(slot, buf, start, end)) {
+      if (slot.hash === h && this.holds(slot, n)) {
         slot.seen = true;
         this.last = slot;
         return slot;
@@ -100,21 +106,56 @@ export class GroupStates<State> {
       if (bits >= 0x80) name = named.group;
     }
     if (this.count >= this.maxGroups) this.evictOne(); // before inserting: the new group is never the one evicted
-    const keyAt = this.store(buf, start, end);
-    const slot: Slot<State> = { state: this.newState(), seen: false, keyAt, keyLen: end - start, hash: h, name };
+    const keyAt = this.store();
+    const slot: Slot<State> = { state: this.newState(), seen: false, keyAt, keyLen: n, hash: h, name };
     this.insert(slot);
     this.ring.push(slot);
     this.last = slot;
     return slot;
   }
 
-  /** Whether the slot holds the group whose bytes are buf[start, end). */
-  private holds(slot: Slot<State>, buf: Uint8Array, start: number, end: number): boolean {
-    const n = end - start;
+  /**
+   * Reads the group's bytes into probe as words and returns their hash: murmur3 (32-bit), a word per step; the
+   * table uses the low bits, so every byte must reach them. 30 bits: a small integer in V8, so a slot's hash field
+   * never changes representation.
+   */
+  private hashProbe(buf: Uint8Array, start: number, end: number): number {
+    const words = (end - start + 3) >> 2;
+    if (words > this.probe.length) this.probe = new Int32Array(words * 2);
+    const probe = this.probe;
+    let h = end - start;
+    let i = start;
+    let w = 0;
+    for (; i + 4 <= end; i += 4) {
+      let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      probe[w++] = k;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    }
+    if (i < end) {
+      let k = 0;
+      for (let s = 0; i < end; i++, s += 8) k |= buf[i] << s;
+      probe[w++] = k;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+    }
+    this.probeWords = w;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) & 0x3fffffff;
+  }
+
+  /** Whether the slot holds the group in probe (n bytes). */
+  private holds(slot: Slot<State>, n: number): boolean {
     if (slot.keyLen !== n) return false;
     const arena = this.arena;
-    const at = slot.keyAt - start;
-    for (let i = start; i < end; i++) if (arena[at + i] !== buf[i]) return false;
+    const probe = this.probe;
+    const at = slot.keyAt;
+    for (let k = 0, words = this.probeWords; k < words; k++) if (arena[at + k] !== probe[k]) return false;
     return true;
   }
 
@@ -153,7 +194,7 @@ export class GroupStates<State> {
       }
     }
     this.count--;
-    this.arenaDead += slot.keyLen;
+    this.arenaDead += (slot.keyLen + 3) >> 2;
     if (this.last === slot) this.last = undefined;
   }
 
@@ -178,36 +219,44 @@ export class GroupStates<State> {
     }
   }
 
-  /** Copies the bytes into the arena; returns where. */
-  private store(buf: Uint8Array, start: number, end: number): number {
-    const n = end - start;
+  /** Copies the words in probe into the arena; returns where. */
+  private store(): number {
+    const n = this.probeWords;
     if (this.arenaUsed + n > this.arena.length) {
       const live = this.arenaUsed - this.arenaDead;
-      // Compact when evicted groups' bytes are most of the arena; grow otherwise (or as well).
+      // Compact when evicted groups' words are most of the arena; grow otherwise (or as well).
       const size = Math.max(this.arena.length * (live * 2 > this.arena.length ? 2 : 1), (live + n) * 2);
-      const arena = new Uint8Array(size);
+      const arena = new Int32Array(size);
       let used = 0;
       for (let k = this.head; k < this.ring.length; k++) {
         const s = this.ring[k] as Slot<State>;
-        arena.set(this.arena.subarray(s.keyAt, s.keyAt + s.keyLen), used);
+        const words = (s.keyLen + 3) >> 2;
+        arena.set(this.arena.subarray(s.keyAt, s.keyAt + words), used);
         s.keyAt = used;
-        used += s.keyLen;
+        used += words;
       }
       this.arena = arena;
       this.arenaUsed = used;
       this.arenaDead = 0;
     }
     const at = this.arenaUsed;
-    this.arena.set(buf.subarray(start, end), at);
+    this.arena.set(this.probe.subarray(0, n), at);
     this.arenaUsed += n;
     return at;
+  }
+
+  /** An ASCII group's string, from its words (read byte by byte: the same on any platform's endianness). */
+  private keyString(s: Slot<State>): string {
+    const bytes = Buffer.allocUnsafe(s.keyLen);
+    for (let i = 0; i < s.keyLen; i++) bytes[i] = (this.arena[s.keyAt + (i >> 2)] >>> ((i & 3) * 8)) & 0xff;
+    return bytes.toString('latin1');
   }
 
   /** Every group and its state, oldest first. */
   *entries(): IterableIterator<[string, State]> {
     for (let k = this.head; k < this.ring.length; k++) {
       const s = this.ring[k] as Slot<State>;
-      s.name ??= Buffer.from(this.arena.buffer, this.arena.byteOffset + s.keyAt, s.keyLen).toString('latin1');
+      s.name ??= this.keyString(s);
       yield [s.name, s.state];
     }
   }
@@ -225,30 +274,4 @@ export class GroupStates<State> {
       this.slotOf(bytes, 0, bytes.length, group, null).state = state;
     }
   }
-}
-
-/**
- * murmur3 (32-bit) over the bytes, four at a time: the table uses the low bits, so every byte must reach them, and
- * a word per multiply keeps the chain short for a group of some 30 bytes.
- */
-function hashBytes(buf: Uint8Array, start: number, end: number): number {
-  let h = end - start;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  let k = 0;
-  for (let s = 0; i < end; i++, s += 8) k |= buf[i] << s;
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  // 30 bits: a small integer in V8, so a slot's hash field never changes representation.
-  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
