@@ -21,6 +21,11 @@ export interface UdfLogic<State> {
    * made with pointLike/pointLikeDouble/withFields. A point kept in the state past the call goes through keepPoint.
    */
   point(point: Point, state: State, emit: Emit): void;
+  /**
+   * A group's state read back from a snapshot, possibly one taken by an earlier build whose state had another shape:
+   * returns it in the current shape. Without it, states are restored as they were read.
+   */
+  restored?(state: unknown): State;
 }
 
 export interface UdfDefinition<S extends OptionSchema = OptionSchema, State = unknown> {

@@ -7,6 +7,7 @@ import type { Fields, Point } from './messages.js';
 import { DerivedPoint, FramePoint, type HeldTime, plainFieldValue, splitInt64 } from './point-codec.js';
 
 export type { HeldTime } from './point-codec.js';
+export { splitInt64 } from './point-codec.js';
 
 export { plainPoint } from './point-codec.js';
 

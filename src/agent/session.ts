@@ -236,7 +236,14 @@ export class Session {
       });
       return answer(true);
     }
-    this.groups.replaceAll(contents.groups);
+    const restored = this.logic?.restored?.bind(this.logic);
+    let groups = contents.groups;
+    if (restored !== undefined) {
+      groups = groups.map(([g, s]): [string, unknown] =>
+        this.fn.edge === 'stream' ? [g, restored(s)] : [g, { ...(s as BatchGroup), state: restored((s as BatchGroup).state) }],
+      );
+    }
+    this.groups.replaceAll(groups);
     this.options.log?.info('state restored', { function: this.fn.name, task: this.taskId, groups: this.groups.size });
     answer(true);
   }

@@ -74,10 +74,6 @@ export const edgeDetect = defineUdf({
     // What a state keeps: the scratch array is copied, a single value is kept as it is.
     const keep = (w: Watched): Watched => (single !== null ? w : (w as FieldValue[]).slice());
     const asList = (w: Watched): FieldValue[] => (single !== null ? [w as FieldValue] : (w as FieldValue[]));
-    // A state restored from a snapshot of an earlier build kept an array even for one field.
-    const upgrade = (s: EdgeState & { values?: FieldValue[] | null }): void => {
-      if (s.current === undefined) s.current = s.values == null ? null : single !== null ? s.values[0] : s.values;
-    };
     // When the current state began matters only to durationAs and minDuration; otherwise the time is never read.
     const trackSince = o.durationAs !== undefined || o.minDuration > 0n;
 
@@ -92,14 +88,11 @@ export const edgeDetect = defineUdf({
       point(p, s: EdgeState, emit) {
         const now = readWatched(p);
         if (now === undefined) return;
-        if (s.current == null) {
-          upgrade(s);
-          if (s.current == null) {
-            s.current = keep(now);
-            if (trackSince) s.since = p.time;
-            if (o.emitFirst) emit(p);
-            return;
-          }
+        if (s.current === null) {
+          s.current = keep(now);
+          if (trackSince) s.since = p.time;
+          if (o.emitFirst) emit(p);
+          return;
         }
         if (same(now, s.current)) {
           s.candidate = null; // a flap shorter than minDuration: the old state never ended
@@ -122,6 +115,17 @@ export const edgeDetect = defineUdf({
         s.current = s.candidate.current;
         s.since = change.time;
         s.candidate = null;
+      },
+      restored(state: unknown): EdgeState {
+        // An earlier build kept the watched values in an array, one field or several: {values, since, candidate}.
+        const s = state as EdgeState & { values?: FieldValue[] | null; candidate: { values?: FieldValue[] } | null };
+        if (s.current !== undefined) return s;
+        const watched = (values: FieldValue[]): Watched => (single !== null ? values[0] : values);
+        return {
+          current: s.values == null ? null : watched(s.values),
+          since: s.since,
+          candidate: s.candidate === null ? null : { current: watched(s.candidate.values ?? []), point: (s.candidate as { point: Point }).point },
+        };
       },
     };
   },

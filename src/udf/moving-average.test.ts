@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeSnapshot, encodeSnapshot } from '../agent/snapshot.js';
 import { FunctionRunner, streamPoint } from './testing.js';
 
 const S = 1_000_000_000n;
@@ -14,6 +15,27 @@ describe.each([{ wire: true }, { wire: false }])('movingAverage (%o)', ({ wire }
     expect(out[0].fieldsString).toEqual({});
     expect(out[0].tags).toEqual({ host: 'a' });
     expect(out.map((p) => p.time)).toEqual([2n * S, 3n * S, 4n * S]);
+  });
+
+  it('size: continues from a snapshot of the earlier build ({ring, next, sum}), filling or full', () => {
+    const values = [4, 8, 15, 16, 23, 42, 7];
+    for (const seen of [2, 5]) {
+      const straight = new FunctionRunner('movingAverage', { wire });
+      straight.init({ field: 'usage', size: 3n });
+      const expected = values.flatMap((v, i) => straight.point(gauge(BigInt(i), v))).slice(seen >= 3 ? seen - 2 : 0);
+      // The earlier build's state after `seen` points: the ring in arrival order until full, then a rotating index.
+      const ring = seen < 3 ? values.slice(0, seen) : [values[3], values[4], values[2]];
+      const old = { ring, next: seen < 3 ? 0 : 2, sum: ring.reduce((a, b) => a + b) };
+      const f = new FunctionRunner('movingAverage', { wire });
+      f.init({ field: 'usage', size: 3n });
+      f.point(gauge(0n, 1)); // a group, so that the snapshot names it and carries the options' fingerprint
+      const taken = decodeSnapshot(f.snapshot());
+      const g = new FunctionRunner('movingAverage', { wire });
+      g.init({ field: 'usage', size: 3n });
+      expect(g.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], old]] }))).toBe('');
+      const out = values.slice(seen).flatMap((v, i) => g.point(gauge(BigInt(seen + i), v)));
+      expect(out.map((p) => p.fieldsDouble.movingAverage)).toEqual(expected.map((p) => p.fieldsDouble.movingAverage));
+    }
   });
 
   it('size: stays exact over many laps of the ring', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Point } from '../agent/messages.js';
+import { decodeSnapshot, encodeSnapshot } from '../agent/snapshot.js';
 import { FunctionRunner, streamPoint } from './testing.js';
 
 const S = 1_000_000_000n;
@@ -49,6 +50,23 @@ describe.each([{ wire: true }, { wire: false }])('rate (%o)', ({ wire }) => {
     g.init({ field: 'bytes' });
     const edge = 2n ** 53n;
     expect(rates(g, [counter(0n, edge - 1n), counter(1n, edge + 2n), counter(2n, edge + 7n), counter(3n, edge + 9n)])).toEqual([3, 5, 2]);
+  });
+
+  it('continues from a snapshot of the earlier build ({time, value}), times beyond 2^53 included', () => {
+    const f = new FunctionRunner('rate', { wire });
+    f.init({ field: 'bytes' });
+    f.point(counter(0n, 1n));
+    const taken = decodeSnapshot(f.snapshot());
+    const t0 = 1_700_000_000n; // seconds: in ns, beyond 2^53
+    const g = new FunctionRunner('rate', { wire });
+    g.init({ field: 'bytes' });
+    const old = { time: t0 * S, value: 1000n };
+    expect(g.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], old]] }))).toBe('');
+    expect(rates(g, [counter(t0 + 10n, 1500n)])).toEqual([50]);
+    const fresh = new FunctionRunner('rate', { wire }); // a group never seen: {time: null} starts over
+    fresh.init({ field: 'bytes' });
+    expect(fresh.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], { time: null, value: 0 }]] }))).toBe('');
+    expect(rates(fresh, [counter(t0, 100n), counter(t0 + 1n, 300n)])).toEqual([200]);
   });
 
   it('outputs only the `as` field, keeping name, tags and group', () => {

@@ -6,7 +6,7 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
-import { exactNumericField, holdTime, nanosSince, pointLikeDouble } from '../agent/points.js';
+import { exactNumericField, holdTime, nanosSince, pointLikeDouble, splitInt64 } from '../agent/points.js';
 
 interface RateState {
   /** False until the group's first point. */
@@ -45,8 +45,7 @@ export const rate = defineUdf({
         // exact either way while the usual state holds no BigInt.
         const v = exactNumericField(p, field);
         if (v === undefined) return;
-        // A state restored from a snapshot of an earlier build ({time, value}) is not primed: the group starts over.
-        if (s.primed !== true) {
+        if (!s.primed) {
           s.primed = true;
           holdTime(s, p);
           s.value = v;
@@ -61,6 +60,14 @@ export const rate = defineUdf({
         holdTime(s, p);
         s.value = v;
         emit(pointLikeDouble(p, as, (increase * unit) / elapsed));
+      },
+      restored(state: unknown): RateState {
+        // An earlier build kept {time: bigint | null, value}.
+        const s = state as RateState & { time?: bigint | null };
+        if (s.primed !== undefined) return s;
+        const held = { primed: s.time != null, timeHi: 0, timeLo: 0, value: s.value };
+        if (s.time != null) splitInt64(s.time, held);
+        return held;
       },
     };
   },
