@@ -9,7 +9,7 @@
  * arrives after every output. Writes are large slices of one buffer, honouring backpressure. The machine this runs on
  * is shared and noisy: runs are interleaved (echo, then each function, per repetition) and medians are reported.
  *
- *   npm run bench [-- --points 200000 --reps 7 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
+ *   npm run bench [-- --points 200000 --reps 11 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
  *   --sidecar-node-arg=ARG   (repeatable) a Node option for the sidecar: --sidecar-node-arg=--cpu-prof
  *                            --sidecar-node-arg=--cpu-prof-dir=/tmp/prof writes a CPU profile (open it in DevTools)
  */
