@@ -250,9 +250,9 @@ What the profiles showed, in the order it was fixed:
 - Tried and dropped, no gain measured: reading a chunk's groups in a first pass so that their misses overlap, an array
   state for rate.
 
-With 10,000 groups a point costs about 0.45–0.6 µs in process for edgeDetect and movingAverage and 0.65–0.8 µs for
-rate (0.8–1.5 µs before this round of work): the misses on each group's slot and state remain, and they are why those
-rows sit below the one-group rows.
+With 10,000 groups a point costs about 0.45–0.55 µs in process for edgeDetect and movingAverage and 0.6–0.8 µs for
+rate (0.75–1.7 µs at the start of this round of work): the misses on each group's slot and state remain, and they are
+why those rows sit below the one-group rows.
 
 This machine's speed drifts by more than a third within an hour, most when two processes are busy at once (the
 benchmark client and the server): the echo, mostly kernel copies, slows less than JavaScript does, so the ratios
