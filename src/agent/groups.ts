@@ -79,13 +79,14 @@ export class GroupStates<State> {
   }
 
   private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: Named | null): Slot<State> {
-    const h = this.hashProbe(buf, start, end);
     const n = end - start;
+    // Points of one group often come in a row: the group found last is compared first, before any hashing.
     const last = this.last;
-    if (last !== undefined && last.hash === h && this.holds(last, n)) {
+    if (last !== undefined && last.keyLen === n && this.sameAs(last, buf, start, end)) {
       last.seen = true;
       return last;
     }
+    const h = this.hashProbe(buf, start, end);
     const table = this.table;
     const mask = table.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -147,6 +148,20 @@ export class GroupStates<State> {
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     return (h ^ (h >>> 16)) & 0x3fffffff;
+  }
+
+  /** Whether the slot's key is buf[start, end) (of its length), compared a word at a time as it is stored. */
+  private sameAs(slot: Slot<State>, buf: Uint8Array, start: number, end: number): boolean {
+    const arena = this.arena;
+    let at = slot.keyAt;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      if (arena[at++] !== (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24))) return false;
+    }
+    if (i === end) return true;
+    let k = 0;
+    for (let s = 0; i < end; i++, s += 8) k |= buf[i] << s;
+    return arena[at] === k;
   }
 
   /** Whether the slot holds the group in probe (n bytes). */
