@@ -1,3 +1,4 @@
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { describe, expect, it } from 'vitest';
 import { FunctionRunner, initOptions, streamPoint } from '../udf/testing.js';
 import { findFunction } from '../udf/registry.js';
@@ -134,6 +135,23 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
     b.init({ field: 'n' });
     expect(b.restore(a.snapshot())).toBe('');
     expect(b.point(p(2n ** 60n + 1n + S, 2n ** 60n + 5n))[0].fieldsDouble.rate).toBe(5);
+  });
+
+  it('keeps NaN, infinities and -0 in states through a snapshot, and writes version 1 when there are none', () => {
+    const groups: [string, unknown][] = [['a', [Number.NaN, Infinity, -Infinity, -0, 0, 1.5, 2n ** 64n]]];
+    const bytes = encodeSnapshot({ function: 'f', options: 'o', groups });
+    const back = decodeSnapshot(bytes).groups[0][1] as unknown[];
+    expect(back).toHaveLength(7);
+    back.forEach((v, i) => expect(Object.is(v, (groups[0][1] as unknown[])[i])).toBe(true));
+    expect(JSON.parse(Buffer.from(bytes).toString('utf8')).version).toBe(2);
+    // Without such numbers the snapshot is what a version-1 reader expects, and reads back the same.
+    const plain = encodeSnapshot({ function: 'f', options: 'o', groups: [['a', { n: 1, s: '$number' }]] });
+    expect(JSON.parse(Buffer.from(plain).toString('utf8'))).toMatchObject({ version: 1, groups: [['a', { n: 1, s: '$number' }]] });
+    expect(decodeSnapshot(plain).groups).toEqual([['a', { n: 1, s: '$number' }]]);
+    // An object that merely looks like an escape is left alone; a version from a later build is refused.
+    const lookalike = '{"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"f","options":"o","groups":[["a",{"$number":"1"}]]}';
+    expect(decodeSnapshot(Buffer.from(lookalike)).groups[0][1]).toEqual({ $number: '1' });
+    expect(() => decodeSnapshot(Buffer.from(lookalike.replace('"version":1', '"version":3')))).toThrow(/version 3 is not supported \(this build reads 1 to 2\)/);
   });
 
   it('answers Restore of unreadable bytes with success=false and a message, and keeps working', () => {

@@ -1,13 +1,21 @@
 /**
  * The snapshot format: UTF-8 JSON, versioned, naming the function and the options it was taken under.
  *   {"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"edgeDetect","options":"…","groups":[[group,state],…]}
- * bigints inside states are written as {"$bigint":"…"} so nanosecond times survive exactly. JSON rather than protobuf:
- * snapshots are taken once a minute, and an operator can read one with `kapacitor show`-level tooling and jq.
+ * bigints inside states are written as {"$bigint":"…"} so nanosecond times survive exactly, and the numbers JSON has
+ * no literal for (NaN, ±Infinity, and −0, which edgeDetect tells from 0) as {"$number":"NaN"} and so on: plain JSON
+ * would bring them back as null or 0, and a window over a NaN reading would not continue as it would have.
+ * JSON rather than protobuf: snapshots are taken once a minute, and an operator can read one with jq.
+ *
+ * Version 2 is version 1 with $number; a snapshot is written as version 1 when it holds none, so that a build that
+ * reads only version 1 still reads it, and refuses (rather than misreads) one that does.
  */
 import { SnapshotError } from './errors.js';
 
 export const SNAPSHOT_FORMAT = 'kapacitor-udf-sidecar/snapshot';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+const OLDEST_VERSION = 1;
+
+const SPECIAL_NUMBERS: Record<string, number> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity, '-0': -0 };
 
 export interface SnapshotContents {
   function: string;
@@ -16,21 +24,40 @@ export interface SnapshotContents {
 }
 
 export function encodeSnapshot(s: SnapshotContents): Uint8Array {
-  const text = JSON.stringify(
-    { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, function: s.function, options: s.options, groups: s.groups },
-    (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v),
-  );
-  return Buffer.from(text, 'utf8');
+  let special = false;
+  const groups = JSON.stringify(s.groups, (_k, v) => {
+    if (typeof v === 'bigint') return { $bigint: v.toString() };
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) {
+      special = true;
+      return { $number: Object.is(v, -0) ? '-0' : String(v) };
+    }
+    return v;
+  });
+  // The groups go last and are written first: the version depends on what they hold.
+  const head = JSON.stringify({
+    format: SNAPSHOT_FORMAT,
+    version: special ? SNAPSHOT_VERSION : OLDEST_VERSION,
+    function: s.function,
+    options: s.options,
+  });
+  return Buffer.from(`${head.slice(0, -1)},"groups":${groups}}`, 'utf8');
+}
+
+/** {"$bigint": "…"} and {"$number": "…"} back to what they stand for; anything else as it is. */
+function revive(_k: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as Record<string, unknown>;
+  if (typeof o.$bigint === 'string' && Object.keys(o).length === 1) return BigInt(o.$bigint);
+  if (typeof o.$number === 'string' && Object.keys(o).length === 1 && Object.hasOwn(SPECIAL_NUMBERS, o.$number)) {
+    return SPECIAL_NUMBERS[o.$number];
+  }
+  return v;
 }
 
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), (_k, v) =>
-      v !== null && typeof v === 'object' && typeof v.$bigint === 'string' && Object.keys(v).length === 1
-        ? BigInt(v.$bigint)
-        : v,
-    );
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), revive);
   } catch (err) {
     throw new SnapshotError(`snapshot of ${bytes.length} bytes is not ${SNAPSHOT_FORMAT} JSON`, err);
   }
@@ -38,8 +65,10 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
   if (d === null || typeof d !== 'object' || d.format !== SNAPSHOT_FORMAT) {
     throw new SnapshotError(`snapshot is not in the ${SNAPSHOT_FORMAT} format`);
   }
-  if (d.version !== SNAPSHOT_VERSION) {
-    throw new SnapshotError(`snapshot version ${String(d.version)} is not supported (this build reads ${SNAPSHOT_VERSION})`);
+  if (typeof d.version !== 'number' || d.version < OLDEST_VERSION || d.version > SNAPSHOT_VERSION) {
+    throw new SnapshotError(
+      `snapshot version ${String(d.version)} is not supported (this build reads ${OLDEST_VERSION} to ${SNAPSHOT_VERSION})`,
+    );
   }
   if (typeof d.function !== 'string' || typeof d.options !== 'string' || !Array.isArray(d.groups)) {
     throw new SnapshotError('snapshot lacks function, options or groups');

@@ -17,6 +17,33 @@ describe.each([{ wire: true }, { wire: false }])('movingAverage (%o)', ({ wire }
     expect(out.map((p) => p.time)).toEqual([2n * S, 3n * S, 4n * S]);
   });
 
+  it('size: a NaN or an infinity counts while in the window and no longer once it has left', () => {
+    const f = new FunctionRunner('movingAverage', { wire });
+    f.init({ field: 'usage', size: 3n });
+    const values = [1, Number.NaN, 2, 3, 4, 5, Infinity, 6, 7, 8, 9];
+    const out = values.flatMap((v, i) => f.point(gauge(BigInt(i), v))).map((p) => p.fieldsDouble.movingAverage);
+    // Each output is the mean of the three values before it, computed afresh.
+    const fresh = values.slice(2).map((_, i) => (values[i] + values[i + 1] + values[i + 2]) / 3);
+    expect(out).toEqual(fresh);
+    expect(out.slice(3)).toEqual([4, Infinity, Infinity, Infinity, 7, 8]);
+  });
+
+  it('size: a window holding NaN and infinities continues exactly through a snapshot', () => {
+    const values = [1, Number.NaN, -Infinity, 3, -0, 5, 6, 7];
+    const straight = new FunctionRunner('movingAverage', { wire });
+    straight.init({ field: 'usage', size: 3n });
+    const expected = values.flatMap((v, i) => straight.point(gauge(BigInt(i), v)));
+    const before = new FunctionRunner('movingAverage', { wire });
+    before.init({ field: 'usage', size: 3n });
+    const got = values.slice(0, 3).flatMap((v, i) => before.point(gauge(BigInt(i), v)));
+    const after = new FunctionRunner('movingAverage', { wire });
+    after.init({ field: 'usage', size: 3n });
+    expect(after.restore(before.snapshot())).toBe('');
+    got.push(...values.slice(3).flatMap((v, i) => after.point(gauge(BigInt(3 + i), v))));
+    expect(got.map((p) => p.fieldsDouble.movingAverage)).toEqual(expected.map((p) => p.fieldsDouble.movingAverage));
+    expect(got.map((p) => p.fieldsDouble.movingAverage).slice(0, 3)).toEqual([Number.NaN, Number.NaN, -Infinity]);
+  });
+
   it('size: continues from a snapshot of the earlier build ({ring, next, sum}), filling or full', () => {
     const values = [4, 8, 15, 16, 23, 42, 7];
     for (const seen of [2, 5]) {

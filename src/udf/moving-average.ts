@@ -62,11 +62,13 @@ export const movingAverage = defineUdf({
             s[SUM] += v;
           } else {
             const next = s[NEXT];
-            s[SUM] += v - s[VALUES + next];
+            const leaving = s[VALUES + next];
+            s[SUM] += v - leaving;
             s[VALUES + next] = v;
             s[NEXT] = next + 1 === size ? 0 : next + 1;
-            // A running sum drifts with float rounding; re-add the window once per lap to keep it exact-ish.
-            if (s[NEXT] === 0) {
+            // A running sum drifts with float rounding; re-add the window once per lap to keep it exact-ish. A NaN or
+            // an infinity leaving the window cannot be subtracted out (NaN − NaN is NaN): re-add at once then too.
+            if (s[NEXT] === 0 || leaving - leaving !== 0) {
               let sum = 0;
               for (let i = VALUES; i < VALUES + size; i++) sum += s[i];
               s[SUM] = sum;
