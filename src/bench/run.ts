@@ -164,20 +164,33 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 interface Row {
   fn: string;
   groups: number;
+  /** points/s of each repetition; echo[i] was measured right before runs[i]. */
   runs: number[];
   echo: number[];
 }
 
+/** The value below which a fraction q of xs lies (linear between neighbours). */
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+};
+
 function table(rows: Row[]): string {
   const lines = [
-    '| function | groups | median points/s | (min–max) | echo median points/s | ratio |',
-    '|---|---:|---:|---|---:|---:|',
+    '| function | groups | median points/s | (min–max) | echo median points/s | ratio | paired ratios, quartiles |',
+    '|---|---:|---:|---|---:|---:|---|',
   ];
   for (const r of rows) {
     const m = median(r.runs);
     const e = median(r.echo);
     const range = `${fmt(Math.min(...r.runs))}–${fmt(Math.max(...r.runs))}`;
-    lines.push(`| ${r.fn} | ${r.groups.toLocaleString('en-US')} | ${fmt(m)} | ${range} | ${fmt(e)} | ${(m / e).toFixed(2)} |`);
+    const paired = r.runs.map((x, i) => x / r.echo[i]);
+    const quartiles = `${quantile(paired, 0.25).toFixed(2)}–${quantile(paired, 0.75).toFixed(2)}`;
+    lines.push(
+      `| ${r.fn} | ${r.groups.toLocaleString('en-US')} | ${fmt(m)} | ${range} | ${fmt(e)} | ${(m / e).toFixed(2)} | ${quartiles} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -218,6 +231,8 @@ ${targetLine(rows)}
 - **echo**: the same frames through a raw Unix-socket echo server (also a child process) that frames nothing and
   writes back every chunk it receives, measured in the same run, interleaved with the function runs.
 - **ratio**: function median ÷ echo median for the same group count. The target is at least ${TARGET_RATIO}.
+- **paired ratios**: each repetition's function run ÷ the echo run measured just before it, less exposed to the
+  machine drifting between runs; the middle half of them lies in the range shown.
 - Functions: edgeDetect on the string state (it alternates, so every point is emitted), movingAverage with size 10 on
   the double, rate on the int counter. ${o.reps} repetitions each after one warm-up run; medians, because the machine
   is shared and noisy. The min–max column shows how noisy.
@@ -250,11 +265,17 @@ What the profiles showed, in the order it was fixed:
 - Tried and dropped, no gain measured: reading a chunk's groups in a first pass so that their misses overlap, an array
   state for rate.
 
-With 10,000 groups a point costs about 0.45–0.55 µs in process for edgeDetect and movingAverage and 0.6–0.8 µs for
-rate (0.75–1.7 µs at the start of this round of work): the misses on each group's slot and state remain, and they are
-why those rows sit below the one-group rows.
+With 10,000 groups a point costs about 0.45–0.55 µs in process for edgeDetect and movingAverage and 0.6–0.7 µs for
+rate. The difference from one group is finding the group's state, and it is memory, not computing: the same lookups
+take 50–80 ns a point when nothing else runs, but between two points of one group about 3 MB of frames pass through
+the cache (10,000 points in, their outputs out), so each group's table entry, key and state come from memory again:
+0.15–0.2 µs a point in process, up to twice that in the server while the benchmark client and the kernel copies share
+the caches. Measured the same, and not kept (2026-11-23): a flat table of 32-bit words with group ids handed out in
+arrival order (keys and states then read in order), guessing the next group in arrival order to skip the hash, a
+table sized for every group up front, reusing the output slab once written, and one reused point object instead of
+one per frame.
 
-This machine's speed drifts by more than a third within an hour, most when two processes are busy at once (the
+This machine's speed drifts by up to two times within an hour, most when two processes are busy at once (the
 benchmark client and the server): the echo, mostly kernel copies, slows less than JavaScript does, so the ratios
 move between runs too. Compare runs, not single rows.
 
