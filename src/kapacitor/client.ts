@@ -3,6 +3,7 @@
  * Scripts are read with `script-format=raw` so they compare byte for byte with the files.
  */
 import { SidecarError } from '../errors.js';
+import { sleep } from '../retry.js';
 import type { Logger } from '../log.js';
 import { type Dbrp, type RemoteTask, type RemoteTemplate, type SyncPlan, type VarValue } from './plan.js';
 
@@ -31,6 +32,8 @@ export class KapacitorClient {
   constructor(
     url: string,
     private readonly timeoutMs = 10_000,
+    /** How long a stopped task's old run is given to be over before the task is started again (see apply). */
+    private readonly runEndGraceMs = 250,
   ) {
     this.base = url.replace(/\/+$/, '') + '/kapacitor/v1';
   }
@@ -56,28 +59,56 @@ export class KapacitorClient {
     }
   }
 
-  /** Templates first (tasks refer to them), deletions last. */
+  /**
+   * Templates first (tasks refer to them), deletions last.
+   *
+   * A running task is never stopped and started again in one request. In Kapacitor 1.8.3 a stopped task whose UDF
+   * talks over a socket always ends with "stopping UDF server: node aborted", and the goroutine that watched that run
+   * then stops the task *by its ID*: when the stop was half of a reload (a template PATCH reloads every enabled task of
+   * the template; a task PATCH reloads a running task), that ID is already the new run's, whose UDF node may not
+   * have opened its socket yet, and kapacitord dereferences nil in udf.(*Server).Abort and exits. So every task a
+   * step would reload is stopped first, the old runs are given time to end, and the tasks are started again by
+   * themselves.
+   */
   async apply(plan: SyncPlan, logger: Logger, settleMs = 2000): Promise<void> {
+    const updatedTemplates = new Set(plan.steps.flatMap((s) => (s.kind === 'update-template' ? [s.id] : [])));
+    // Tasks that a later step defines anyway (an update gives the status) or deletes are not restarted here.
+    const ownStep = new Set(plan.steps.flatMap((s) => (s.kind === 'update-task' || s.kind === 'delete-task' ? [s.id] : [])));
+    const runningOf = new Map<string, string[]>();
+    if (updatedTemplates.size > 0) {
+      for (const t of await this.listTasks()) {
+        if (t.status !== 'enabled' || !updatedTemplates.has(t.templateID)) continue;
+        runningOf.set(t.templateID, [...(runningOf.get(t.templateID) ?? []), t.id]);
+      }
+    }
+    const stop = new Set([...runningOf.values()].flat());
+    for (const s of plan.steps) if (s.kind === 'update-task' && s.status === 'enabled') stop.add(s.id);
+    await this.stopAll([...stop]);
+
+    const restarted: string[] = [];
     for (const s of plan.steps) {
       switch (s.kind) {
         case 'create-template':
           await this.request(`defining template ${s.id}`, 'POST', '/templates', { id: s.id, type: s.type, script: s.script });
           logger.info('template created', { template: s.id });
           break;
-        case 'update-template':
-          // Kapacitor reloads every task of the template and reverts all of them if one fails: all or nothing.
+        case 'update-template': {
+          const old = await this.request<{ type: string; script: string }>(`reading template ${s.id}`, 'GET', `/templates/${encodeURIComponent(s.id)}?script-format=raw`);
           await this.request(`updating template ${s.id}`, 'PATCH', `/templates/${encodeURIComponent(s.id)}`, { type: s.type, script: s.script });
           logger.info('template updated', { template: s.id, changed: s.changed });
+          const tasks = (runningOf.get(s.id) ?? []).filter((id) => !ownStep.has(id));
+          await this.restartUnder(s.id, tasks, old, logger);
+          restarted.push(...tasks);
           break;
+        }
         case 'create-task':
           await this.request(`creating task ${s.id}`, 'POST', '/tasks', { id: s.id, 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
           logger.info('task created', { task: s.id, template: s.templateID });
           break;
         case 'update-task':
-          // Stop, then start with the new definition: a task reloaded in place keeps reporting `executing` even when
-          // its UDF refuses the new options, while a fresh start reports the refusal. Also the only way to restart a
-          // task Kapacitor stopped but still lists as enabled.
-          if (s.status === 'enabled') await this.request(`stopping task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { status: 'disabled' });
+          // Stopped above, so this starts it with the new definition: a task reloaded in place keeps reporting
+          // `executing` even when its UDF refuses the new options, while a fresh start reports the refusal. Also the
+          // only way to restart a task Kapacitor stopped but still lists as enabled.
           await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
           logger.info('task updated', { task: s.id, changed: s.changed });
           break;
@@ -92,7 +123,44 @@ export class KapacitorClient {
       await this.request(`deleting task ${s.id}`, 'DELETE', `/tasks/${encodeURIComponent(s.id)}`);
       logger.info('task deleted', { task: s.id, template: s.templateID });
     }
-    await this.checkStarted(plan, settleMs);
+    await this.checkStarted(plan, restarted, settleMs);
+  }
+
+  private async setStatus(id: string, status: 'enabled' | 'disabled'): Promise<void> {
+    await this.request(`${status === 'enabled' ? 'starting' : 'stopping'} task ${id}`, 'PATCH', `/tasks/${encodeURIComponent(id)}`, { status });
+  }
+
+  /** Stops the tasks, then waits for their runs to be over (see apply). */
+  private async stopAll(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const id of ids) await this.setStatus(id, 'disabled');
+    // The stop request returns once the run has stopped; the goroutine that watched it runs right after. Nothing in
+    // the API tells when it is done (it saves the run's error only when there was one), so it gets a grace period,
+    // thousands of times what it takes on an idle machine.
+    await sleep(this.runEndGraceMs);
+  }
+
+  /**
+   * Starts again the tasks a template update stopped. When one cannot start under the new script (Kapacitor refuses
+   * the request), the old script is put back and the tasks restarted under it — what Kapacitor's own reload does —
+   * and the refusal is reported.
+   */
+  private async restartUnder(template: string, ids: string[], old: { type: string; script: string }, logger: Logger): Promise<void> {
+    const started: string[] = [];
+    try {
+      for (const id of ids) {
+        await this.setStatus(id, 'enabled');
+        started.push(id);
+      }
+    } catch (err) {
+      logger.warn('a task does not start under the new template; putting the old script back', { template, error: (err as Error).message });
+      await this.stopAll(started);
+      await this.request(`restoring template ${template}`, 'PATCH', `/templates/${encodeURIComponent(template)}`, { type: old.type, script: old.script });
+      for (const id of ids) {
+        await this.setStatus(id, 'enabled').catch((e: Error) => logger.error('task does not start under the old template either', { task: id, error: e.message }));
+      }
+      throw err;
+    }
   }
 
   /**
@@ -100,8 +168,11 @@ export class KapacitorClient {
    * connection and sends Init in the task's own goroutine, so a refused option or an absent socket only shows later,
    * as `executing: false` (the `error` text of a running task can be stale). Watch the tasks for `settleMs`.
    */
-  private async checkStarted(plan: SyncPlan, settleMs: number): Promise<void> {
-    const ids = plan.steps.flatMap((s) => ((s.kind === 'create-task' || s.kind === 'update-task') && s.status === 'enabled' ? [s.id] : []));
+  private async checkStarted(plan: SyncPlan, restarted: string[], settleMs: number): Promise<void> {
+    const ids = [
+      ...plan.steps.flatMap((s) => ((s.kind === 'create-task' || s.kind === 'update-task') && s.status === 'enabled' ? [s.id] : [])),
+      ...restarted,
+    ];
     if (ids.length === 0) return;
     const deadline = Date.now() + settleMs;
     for (;;) {

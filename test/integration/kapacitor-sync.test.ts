@@ -217,6 +217,32 @@ describe('kapacitor sync against kapacitord', () => {
     expect((await sync()).stderr).toMatch(/"message":"nothing to do"/);
   });
 
+  it('reloads a template whose tasks run, again and again, and kapacitord stays up', async () => {
+    // kapacitord 1.8.3 can die (nil pointer in udf.(*Server).Abort) when a reload's new run is stopped by the goroutine
+    // of the old one. The race is rare (it took down one CI run in many) and cannot be provoked at will: this checks
+    // that reloading many running tasks again and again leaves all of them running; the order of requests that keeps
+    // the race away (stop, wait, change, start) is checked in src/kapacitor/client.test.ts.
+    const vars = { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } };
+    // Many tasks of the template, each reload a chance for the race.
+    const many = ['telemetry', 'plant.30d', ...Array.from({ length: 10 }, (_, i) => `reload${i}`)];
+    await writeConfig({ databases: many, settle: '300ms', vars });
+    const before = AVERAGE.replace("|httpOut('average')", "|httpOut('mean')");
+    for (let i = 0; i < 6; i++) {
+      await writeFile(join(tickDir, 'average.tick'), AVERAGE.replace("|httpOut('average')", `|httpOut('mean${i}')`));
+      const r = await sync();
+      expect(r.stderr).not.toMatch(/"level":"error"/);
+      expect(r.stderr).toContain('~ template average: script');
+      expect(r.code).toBe(0);
+    }
+    const all = await tasks();
+    expect(all.map((t) => [t.id, t.status, t.executing])).toEqual(all.map((t) => [t.id, 'enabled', true]));
+    expect((await templates()).find((t) => t.id === 'average')?.script).toContain("httpOut('mean5')");
+    await writeFile(join(tickDir, 'average.tick'), before);
+    await writeConfig({ databases: ['telemetry', 'plant.30d'], vars });
+    expect((await sync('--prune')).code).toBe(0);
+    expect((await tasks()).map((t) => t.id)).toEqual(['average.plant.30d', 'average.telemetry.autogen', 'edge.plant.30d', 'edge.telemetry.autogen']);
+  });
+
   it('with --prune deletes only tasks of our templates that no database wants, never anyone else’s', async () => {
     await api('/tasks', {
       method: 'POST',
