@@ -130,6 +130,18 @@ describe('KapacitorClient.apply', () => {
     expect(templates.avg).toBe('old');
   });
 
+  it('starts again, as they were, the tasks it stopped when a step fails before it got to them', async () => {
+    const k = await kapacitorLike([task('avg.b', 'avg')], { avg: 'old' });
+    const failing: SyncPlan = {
+      steps: [
+        { kind: 'create-task', id: 'nope', templateID: 'missing', dbrps: [{ db: 'x', rp: 'autogen' }], vars: {}, status: 'enabled' },
+        { kind: 'update-task', id: 'avg.b', templateID: 'avg', dbrps: [{ db: 'b', rp: 'autogen' }], vars: {}, status: 'enabled', changed: ['vars'] },
+      ],
+    };
+    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(failing, log, 0)).rejects.toThrow(/creating task nope failed: HTTP 404/);
+    expect(k.calls.filter((c) => c.method !== 'GET').map(describeCall)).toEqual(['PATCH /tasks/avg.b disabled', 'POST /tasks enabled', 'PATCH /tasks/avg.b enabled']);
+  });
+
   it('reloads nothing it does not have to: a plan of new definitions only stops no task', async () => {
     const k = await kapacitorLike([task('avg.a', 'avg')], { avg: 'old' });
     const fresh: SyncPlan = {

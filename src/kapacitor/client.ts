@@ -72,8 +72,6 @@ export class KapacitorClient {
    */
   async apply(plan: SyncPlan, logger: Logger, settleMs = 2000): Promise<void> {
     const updatedTemplates = new Set(plan.steps.flatMap((s) => (s.kind === 'update-template' ? [s.id] : [])));
-    // Tasks that a later step defines anyway (an update gives the status) or deletes are not restarted here.
-    const ownStep = new Set(plan.steps.flatMap((s) => (s.kind === 'update-task' || s.kind === 'delete-task' ? [s.id] : [])));
     const runningOf = new Map<string, string[]>();
     if (updatedTemplates.size > 0) {
       for (const t of await this.listTasks()) {
@@ -81,10 +79,25 @@ export class KapacitorClient {
         runningOf.set(t.templateID, [...(runningOf.get(t.templateID) ?? []), t.id]);
       }
     }
-    const stop = new Set([...runningOf.values()].flat());
-    for (const s of plan.steps) if (s.kind === 'update-task' && s.status === 'enabled') stop.add(s.id);
-    await this.stopAll([...stop]);
+    const stopped = new Set([...runningOf.values()].flat());
+    for (const s of plan.steps) if (s.kind === 'update-task' && s.status === 'enabled') stopped.add(s.id);
+    await this.stopAll([...stopped]);
+    let restarted: string[];
+    try {
+      restarted = await this.applySteps(plan, logger, runningOf, stopped);
+    } catch (err) {
+      // A step failed: what we stopped and did not get to is started again as it was, not left stopped.
+      for (const id of stopped) await this.setStatus(id, 'enabled').catch((e: Error) => logger.error('task not restarted', { task: id, error: e.message }));
+      throw err;
+    }
+    await this.deleteTasks(plan, logger); // all that is left in `stopped`
+    await this.checkStarted(plan, restarted, settleMs);
+  }
 
+  /** The steps but deletions; returns the tasks restarted after their template changed. Takes from `stopped` what it starts. */
+  private async applySteps(plan: SyncPlan, logger: Logger, runningOf: Map<string, string[]>, stopped: Set<string>): Promise<string[]> {
+    // Tasks that a later step defines anyway (an update gives the status) or deletes are not restarted here.
+    const ownStep = new Set(plan.steps.flatMap((s) => (s.kind === 'update-task' || s.kind === 'delete-task' ? [s.id] : [])));
     const restarted: string[] = [];
     for (const s of plan.steps) {
       switch (s.kind) {
@@ -97,6 +110,7 @@ export class KapacitorClient {
           await this.request(`updating template ${s.id}`, 'PATCH', `/templates/${encodeURIComponent(s.id)}`, { type: s.type, script: s.script });
           logger.info('template updated', { template: s.id, changed: s.changed });
           const tasks = (runningOf.get(s.id) ?? []).filter((id) => !ownStep.has(id));
+          for (const id of tasks) stopped.delete(id); // started by restartUnder, or put back under the old script
           await this.restartUnder(s.id, tasks, old, logger);
           restarted.push(...tasks);
           break;
@@ -110,6 +124,7 @@ export class KapacitorClient {
           // `executing` even when its UDF refuses the new options, while a fresh start reports the refusal. Also the
           // only way to restart a task Kapacitor stopped but still lists as enabled.
           await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
+          stopped.delete(s.id);
           logger.info('task updated', { task: s.id, changed: s.changed });
           break;
         case 'keep-template':
@@ -118,12 +133,15 @@ export class KapacitorClient {
           break;
       }
     }
+    return restarted;
+  }
+
+  private async deleteTasks(plan: SyncPlan, logger: Logger): Promise<void> {
     for (const s of plan.steps) {
       if (s.kind !== 'delete-task') continue;
       await this.request(`deleting task ${s.id}`, 'DELETE', `/tasks/${encodeURIComponent(s.id)}`);
       logger.info('task deleted', { task: s.id, template: s.templateID });
     }
-    await this.checkStarted(plan, restarted, settleMs);
   }
 
   private async setStatus(id: string, status: 'enabled' | 'disabled'): Promise<void> {
