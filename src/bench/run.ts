@@ -153,11 +153,6 @@ async function startChild(
   return child;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
@@ -176,6 +171,8 @@ const quantile = (xs: number[], q: number): number => {
   const lo = Math.floor(at);
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
 };
+
+const median = (xs: number[]): number => quantile(xs, 0.5);
 
 function table(rows: Row[]): string {
   const lines = [
