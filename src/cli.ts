@@ -10,7 +10,7 @@ import { serve } from './serve.js';
 import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
-import { createLogger } from './log.js';
+import { checkLogEnv, createLogger } from './log.js';
 import { replayFile } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
@@ -132,6 +132,7 @@ export function buildProgram(): Command {
 
 async function main(): Promise<void> {
   try {
+    checkLogEnv();
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
     const code = err instanceof SidecarError && err.code === 'CONFIG_INVALID' ? 2 : 1;
