@@ -40,18 +40,67 @@ export class InfluxAdmin {
   private readonly dbrps: DbrpsAPI;
   private readonly auths: AuthorizationsAPI;
 
+  private readonly url: string;
+  private readonly timeoutMs: number;
+
   constructor(options: { url: string; token: string; timeoutMs?: number }) {
-    const influx = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs ?? 10_000 });
+    this.url = options.url.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const influx = new InfluxDB({ url: options.url, token: options.token, timeout: this.timeoutMs });
     this.orgs = new OrgsAPI(influx);
     this.buckets = new BucketsAPI(influx);
     this.dbrps = new DbrpsAPI(influx);
     this.auths = new AuthorizationsAPI(influx);
   }
 
+  /**
+   * Makes sure the URL is an InfluxDB 2 before anything else is asked: InfluxDB 1.x and other servers answer the
+   * org lookup with 404, which would read as "org not found". Resolves to the server's version.
+   */
+  async checkServer(): Promise<string> {
+    const where = `${this.url}/health`;
+    let res: Response;
+    try {
+      res = await fetch(where, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+      throw new SidecarError('INFLUX_UNREACHABLE', `InfluxDB at ${this.url} cannot be reached (${cause}): start it, or fix influxdb.url (INFLUXDB_URL)`, {
+        cause: err,
+        retriable: true,
+      });
+    }
+    const text = await res.text();
+    let health: { name?: unknown; version?: unknown } | undefined;
+    try {
+      health = JSON.parse(text) as typeof health;
+    } catch {
+      health = undefined;
+    }
+    const version = typeof health?.version === 'string' ? health.version.replace(/^v/, '') : (res.headers.get('x-influxdb-version') ?? '').replace(/^v/, '');
+    if (health?.name !== 'influxdb' && !res.headers.has('x-influxdb-version')) {
+      const other = res.headers.get('x-kapacitor-version') ? ` (it is Kapacitor ${res.headers.get('x-kapacitor-version')})` : '';
+      throw new SidecarError(
+        'INFLUX_NOT_INFLUXDB',
+        `${this.url} is not an InfluxDB server${other}: GET /health answered HTTP ${res.status}: point influxdb.url (INFLUXDB_URL) at InfluxDB 2`,
+      );
+    }
+    if (!/^2\./.test(version)) {
+      throw new SidecarError(
+        'INFLUX_NOT_V2',
+        `${this.url} is InfluxDB ${version || '(version unknown)'}, which has no orgs, buckets or tokens: influx setup is for InfluxDB 2.x (on 1.x create databases and users with InfluxQL)`,
+      );
+    }
+    return version;
+  }
+
   async readState(orgName: string): Promise<OrgState> {
     const notFound = () => new SidecarError('INFLUX_ORG_NOT_FOUND', `InfluxDB: org ${JSON.stringify(orgName)} not found or not visible to this token`);
     const orgs = await this.orgs.getOrgs({ org: orgName }).catch((err: unknown) => {
-      throw err instanceof HttpError && err.statusCode === 404 ? notFound() : new InfluxApiError(`looking up org ${JSON.stringify(orgName)}`, err);
+      if (err instanceof HttpError && err.statusCode === 404) throw notFound();
+      if (err instanceof HttpError && err.statusCode === 401) {
+        throw new SidecarError('INFLUX_UNAUTHORIZED', `InfluxDB at ${this.url} refused the operator token (HTTP 401): set INFLUXDB_TOKEN (or influxdb.tokenFile) to an operator or all-access token`);
+      }
+      throw new InfluxApiError(`looking up org ${JSON.stringify(orgName)}`, err);
     });
     const org = orgs.orgs?.find((o) => o.name === orgName);
     if (!org?.id) throw notFound();
@@ -83,9 +132,26 @@ export class InfluxAdmin {
     return { orgID, orgName, buckets, dbrps, tokens };
   }
 
-  /** Creates before it deletes, so a replaced token's successor exists before the old one goes. */
-  async apply(plan: Plan, logger: Logger): Promise<ApplyResult> {
+  /**
+   * Creates before it deletes, so a replaced token's successor exists before the old one goes. `deliver` (which must
+   * not throw) gets the new secrets once every creation is done, before anything is deleted — or, when a creation
+   * fails, those created so far, before the error is thrown: a secret that exists on the server is always handed over.
+   */
+  async apply(plan: Plan, logger: Logger, deliver: (tokens: CreatedToken[]) => void): Promise<ApplyResult> {
     const createdTokens: CreatedToken[] = [];
+    let conflicts: number;
+    try {
+      conflicts = await this.create(plan, logger, createdTokens);
+    } catch (err) {
+      if (createdTokens.length > 0) deliver(createdTokens);
+      throw err;
+    }
+    if (createdTokens.length > 0) deliver(createdTokens);
+    await this.deleteReplaced(plan, logger);
+    return { createdTokens, conflicts };
+  }
+
+  private async create(plan: Plan, logger: Logger, createdTokens: CreatedToken[]): Promise<number> {
     let conflicts = 0;
     for (const step of plan.steps) {
       switch (step.kind) {
@@ -116,12 +182,15 @@ export class InfluxAdmin {
           break;
       }
     }
+    return conflicts;
+  }
+
+  private async deleteReplaced(plan: Plan, logger: Logger): Promise<void> {
     for (const step of plan.steps) {
       if (step.kind !== 'delete-token') continue;
       await call(`deleting token ${step.description} (${step.id})`, () => this.auths.deleteAuthorizationsID({ authID: step.id }));
       logger.info('token deleted', { description: step.description, id: step.id, reason: step.reason });
     }
-    return { createdTokens, conflicts };
   }
 }
 

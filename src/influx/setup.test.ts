@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { mergeTokenFile, setupOptionsFromConfig, writeTokenFile } from './setup.js';
+import { deliverTokens, mergeTokenFile, setupOptionsFromConfig, tokenFileProblem, writeTokenFile } from './setup.js';
 
 const feeders = { role: 'feeders' as const, description: 'udf-sidecar:feeders', id: 'a1', token: 'SECRET-F' };
 const kapacitor = { role: 'kapacitor' as const, description: 'udf-sidecar:kapacitor', id: 'a2', token: 'SECRET-K' };
@@ -66,5 +66,44 @@ describe('token file', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readFileSync(path, 'utf8')).toBe('KAPACITOR_INFLUXDB_0_TOKEN=keep\nFEEDERS_INFLUXDB_TOKEN=SECRET-F\n');
     expect(readdirSync(dir)).toEqual(['tokens.env']);
+  });
+});
+
+describe('where the token file goes', () => {
+  const sink = () => {
+    let out = '';
+    return { stdout: { write: (t: string) => ((out += t), true) } as unknown as NodeJS.WritableStream, text: () => out };
+  };
+  const logger = { info: () => undefined } as unknown as Parameters<typeof deliverTokens>[2]['logger'];
+
+  it('finds a destination that cannot take the file before anything is done', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokens-'));
+    expect(tokenFileProblem(join(dir, 'tokens.env'))).toBeUndefined();
+    expect(tokenFileProblem(join(dir, 'missing', 'tokens.env'))).toMatch(/directory .*missing does not exist: create it or choose another path$/);
+    mkdirSync(join(dir, 'sub'));
+    expect(tokenFileProblem(join(dir, 'sub'))).toMatch(/it exists and is not a regular file$/);
+    writeFileSync(join(dir, 'plain'), '');
+    expect(tokenFileProblem(join(dir, 'plain', 'tokens.env'))).toMatch(/plain is not a directory$/);
+    // Not even root may create files in /proc.
+    expect(tokenFileProblem('/proc/udf-sidecar-tokens.env')).toMatch(/^cannot create files in \/proc \(E[A-Z]+\): choose a writable path$/);
+    expect(readdirSync(dir).sort()).toEqual(['plain', 'sub']);
+  });
+
+  it('prints the secrets once on stdout when the file cannot be written, and says so in one line', () => {
+    const out = sink();
+    const why = deliverTokens([feeders, kapacitor], '/nonexistent-dir/tokens.env', { stdout: out.stdout, logger });
+    expect(out.text()).toBe('FEEDERS_INFLUXDB_TOKEN=SECRET-F\nKAPACITOR_INFLUXDB_0_TOKEN=SECRET-K\n');
+    expect(why).toBe(
+      'the new tokens could not be written to /nonexistent-dir/tokens.env (ENOENT) and were printed on stdout instead, once: save them now (they are not shown again) and fix the path',
+    );
+    expect(why).not.toContain('SECRET');
+  });
+
+  it('writes the file and prints nothing when it can', () => {
+    const out = sink();
+    const path = join(mkdtempSync(join(tmpdir(), 'tokens-')), 'tokens.env');
+    expect(deliverTokens([feeders], path, { stdout: out.stdout, logger })).toBeUndefined();
+    expect(out.text()).toBe('');
+    expect(readFileSync(path, 'utf8')).toBe('FEEDERS_INFLUXDB_TOKEN=SECRET-F\n');
   });
 });

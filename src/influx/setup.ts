@@ -3,10 +3,10 @@
  * here: into `--token-file` (mode 0600, written atomically, other lines kept) or, without one, onto stdout once, as
  * `NAME=secret` lines that can be redirected into an env file. The plan and progress go to stderr.
  */
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ConfigSection } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { InfluxAdmin, type CreatedToken } from './client.js';
 import { formatPlan, isNoop, planSetup, PlanError, type TokenRole } from './plan.js';
@@ -25,6 +25,8 @@ export interface SetupOptions {
   kapacitorBuckets?: string[];
   tokenPrefix: string;
   tokenFile?: string;
+  /** Where tokenFile was set, for errors: the flag or the config key. */
+  tokenFileKey?: { key: string; source: string };
   rotateTokens: boolean;
   dryRun: boolean;
 }
@@ -60,6 +62,7 @@ export function setupOptionsFromConfig(root: ConfigSection, flags: SetupFlags): 
     kapacitorBuckets: setup.stringList('kapacitorBuckets'),
     tokenPrefix,
     tokenFile: flags.tokenFile ?? setup.string('tokenFile'),
+    tokenFileKey: flags.tokenFile !== undefined ? { key: '--token-file', source: 'argv' } : { key: 'influxSetup.tokenFile', source: root.source },
     rotateTokens: flags.rotateTokens ?? false,
     dryRun: flags.dryRun ?? false,
   };
@@ -71,9 +74,14 @@ export interface SetupIO {
   logger: Logger;
 }
 
-/** Runs setup; resolves to the exit code: 0 done (or nothing to do), 1 when a conflicting mapping was left alone. */
+/**
+ * Runs setup; resolves to the exit code: 0 done (or nothing to do), 1 when a conflicting mapping was left alone.
+ * A token file that cannot be written is found before anything changes on the server (a ConfigError: exit 2); if
+ * writing it still fails, the new secrets go to stdout once and the command fails (exit 1) saying so.
+ */
 export async function runSetup(options: SetupOptions, io: SetupIO, configSource = 'env'): Promise<number> {
   const admin = new InfluxAdmin({ url: options.url, token: options.token });
+  await admin.checkServer();
   const state = await admin.readState(options.org);
   let plan;
   try {
@@ -81,6 +89,13 @@ export async function runSetup(options: SetupOptions, io: SetupIO, configSource 
   } catch (err) {
     if (err instanceof PlanError) throw new ConfigError(`influxSetup.${err.key}`, configSource, err.message);
     throw err;
+  }
+  if (options.tokenFile && plan.steps.some((s) => s.kind === 'create-token')) {
+    const problem = tokenFileProblem(options.tokenFile);
+    if (problem) {
+      const { key, source } = options.tokenFileKey ?? { key: 'influxSetup.tokenFile', source: configSource };
+      throw new ConfigError(key, source, `${problem}; nothing was changed in InfluxDB`);
+    }
   }
   const text = formatPlan(plan) + '\n';
   if (options.dryRun) {
@@ -92,16 +107,70 @@ export async function runSetup(options: SetupOptions, io: SetupIO, configSource 
     io.logger.info('nothing to do', { org: options.org });
     return 0;
   }
-  const result = await admin.apply(plan, io.logger);
-  if (result.createdTokens.length > 0) {
-    if (options.tokenFile) {
-      writeTokenFile(options.tokenFile, result.createdTokens);
-      io.logger.info('tokens written', { file: options.tokenFile, roles: result.createdTokens.map((t) => t.role) });
-    } else {
-      io.stdout.write(tokenLines(result.createdTokens).join('\n') + '\n');
+  let unwritten: string | undefined;
+  const deliver = (tokens: CreatedToken[]) => {
+    unwritten = deliverTokens(tokens, options.tokenFile, io);
+  };
+  let result;
+  try {
+    result = await admin.apply(plan, io.logger, deliver);
+  } catch (err) {
+    if (unwritten) io.logger.error(unwritten, { code: 'TOKEN_FILE_UNWRITTEN' });
+    throw err;
+  }
+  if (unwritten) throw new SidecarError('TOKEN_FILE_UNWRITTEN', unwritten);
+  return result.conflicts > 0 ? 1 : 0;
+}
+
+/**
+ * Hands new secrets over exactly once: into the token file, or onto stdout when there is none or it cannot be
+ * written. Never throws; returns the one-line reason when the file was wanted and not written.
+ */
+export function deliverTokens(tokens: CreatedToken[], tokenFile: string | undefined, io: Pick<SetupIO, 'stdout' | 'logger'>): string | undefined {
+  if (tokenFile) {
+    try {
+      writeTokenFile(tokenFile, tokens);
+      io.logger.info('tokens written', { file: tokenFile, roles: tokens.map((t) => t.role) });
+      return undefined;
+    } catch (err) {
+      io.stdout.write(tokenLines(tokens).join('\n') + '\n');
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      return `the new tokens could not be written to ${tokenFile} (${why}) and were printed on stdout instead, once: save them now (they are not shown again) and fix the path`;
     }
   }
-  return result.conflicts > 0 ? 1 : 0;
+  io.stdout.write(tokenLines(tokens).join('\n') + '\n');
+  return undefined;
+}
+
+/**
+ * Why `path` cannot take the token file, or undefined: its directory must exist and let us create a file (tried, as
+ * the write will: a 0600 file beside it, removed at once), and an existing file must be a readable regular file.
+ */
+export function tokenFileProblem(path: string): string | undefined {
+  const dir = dirname(path);
+  let dirStat;
+  try {
+    dirStat = statSync(dir);
+  } catch (err) {
+    return `cannot write ${path}: directory ${dir} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist: create it' : `is not usable (${(err as NodeJS.ErrnoException).code})`} or choose another path`;
+  }
+  if (!dirStat.isDirectory()) return `cannot write ${path}: ${dir} is not a directory`;
+  try {
+    const existing = statSync(path);
+    if (!existing.isFile()) return `cannot write ${path}: it exists and is not a regular file`;
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return `cannot read ${path} to keep its other lines (${code})`;
+  }
+  const probe = join(dir, `.${basename(path)}.${process.pid}.probe`);
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+    unlinkSync(probe);
+  } catch (err) {
+    return `cannot create files in ${dir} (${(err as NodeJS.ErrnoException).code}): choose a writable path`;
+  }
+  return undefined;
 }
 
 function tokenLines(tokens: CreatedToken[]): string[] {
@@ -130,6 +199,11 @@ export function writeTokenFile(path: string, tokens: CreatedToken[]): void {
   }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   writeFileSync(tmp, mergeTokenFile(existing, tokens), { mode: 0o600, flag: 'wx' });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  try {
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }

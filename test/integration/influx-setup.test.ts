@@ -6,12 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort, influxdb2Setup, kapacitorBinDir, type InfluxDB2Setup } from './stack.js';
+import { ensureInfluxDB, freePort, influxdb2Setup, kapacitorBinDir, type InfluxDB2Setup } from './stack.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cliPath = join(root, 'dist/cli.js');
@@ -137,6 +139,17 @@ describe('influx setup against InfluxDB 2.7', () => {
     expect(await ourTokens()).toEqual([]);
   });
 
+  it('refuses a token file it could not write before changing anything (a first run), exit 2 in one line', async () => {
+    const missing = join(work, 'no-such-dir', 'tokens.env');
+    const r = await setup(['--token-file', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`argv: --token-file: cannot write ${missing}: directory ${join(work, 'no-such-dir')} does not exist: create it or choose another path; nothing was changed in InfluxDB`);
+    expect(await dbrps()).toEqual([]);
+    expect(await ourTokens()).toEqual([]);
+  });
+
   let first: Record<string, string>;
 
   it('creates the mappings and two least-privilege tokens, printed once on stdout and never logged', async () => {
@@ -249,6 +262,21 @@ describe('influx setup against InfluxDB 2.7', () => {
     expect(await ourTokens()).toHaveLength(2);
   });
 
+  it('keeps the old tokens when --rotate-tokens is pointed at a destination it cannot write', async () => {
+    const config = join(work, 'config.yaml');
+    const tokenFile = join(work, 'tokens.env');
+    const ids = (await ourTokens()).map((a) => a.id).sort();
+    const before = tokensFrom(await readFile(tokenFile, 'utf8'));
+    for (const bad of [join(work, 'gone', 'tokens.env'), '/proc/udf-sidecar-tokens.env', work]) {
+      const r = await setup(['--config', config, '--token-file', bad, '--rotate-tokens']);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`argv: --token-file: cannot (write|create files in) .*; nothing was changed in InfluxDB`));
+    }
+    expect((await ourTokens()).map((a) => a.id).sort()).toEqual(ids);
+    expect(await writeLP(before.FEEDERS_INFLUXDB_TOKEN, 'telemetry', 'm v=1')).toBe(204);
+  });
+
   it('prints new tokens on stdout whatever LOG_LEVEL says (secrets are output, not log lines)', async () => {
     const config = join(work, 'config.yaml');
     const r = await setup(['--config', config, '--rotate-tokens'], { LOG_LEVEL: 'error' });
@@ -276,6 +304,30 @@ describe('influx setup against InfluxDB 2.7', () => {
       'fresh/1d1h1m1s -> fresh default',
       'telemetry/1d3h46m40s -> telemetry default',
     ]);
+  });
+
+  it('says in one line, exit 1, that InfluxDB 1.8, a server that is not InfluxDB, or nothing at all is at the URL', async () => {
+    const { url: v1 } = await ensureInfluxDB();
+    const other = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    try {
+      for (const [url, message] of [
+        [v1, `${v1} is InfluxDB 1.8.10, which has no orgs, buckets or tokens: influx setup is for InfluxDB 2.x`],
+        [otherUrl, `${otherUrl} is not an InfluxDB server: GET /health answered HTTP 404: point influxdb.url (INFLUXDB_URL) at InfluxDB 2`],
+        [closed, `InfluxDB at ${closed} cannot be reached (connect ECONNREFUSED 127.0.0.1:`],
+      ]) {
+        const r = await setup([], { INFLUXDB_URL: url });
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe('');
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect((JSON.parse(lines[0]) as { message: string }).message).toContain(message);
+      }
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it('fails with exit 2 naming the key without an org, and 1 for an org that does not exist', async () => {
