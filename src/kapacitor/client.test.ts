@@ -23,10 +23,19 @@ interface FakeTask {
   type: 'stream';
   status: 'enabled' | 'disabled';
   executing: boolean;
+  vars?: Record<string, unknown>;
 }
 
-/** Answers what apply asks; `refuseStart` names tasks whose start Kapacitor refuses under the script given. */
-async function kapacitorLike(tasks: FakeTask[], templates: Record<string, string>, refuseStart: (task: string, script: string) => boolean = () => false) {
+/**
+ * Answers what apply asks; `refuseStart` names tasks whose start Kapacitor refuses under the script given, `fail`
+ * makes a request fail with HTTP 500 after it was carried out (as Kapacitor does when a new task cannot start).
+ */
+async function kapacitorLike(
+  tasks: FakeTask[],
+  templates: Record<string, string>,
+  refuseStart: (task: string, script: string) => boolean = () => false,
+  fail: (method: string, path: string) => boolean = () => false,
+) {
   const calls: Call[] = [];
   const server: Server = createServer((req, res) => {
     let text = '';
@@ -42,6 +51,22 @@ async function kapacitorLike(tasks: FakeTask[], templates: Record<string, string
       };
       const [, kind, id] = path.split('/').map(decodeURIComponent);
       const task = tasks.find((t) => t.id === id);
+      const answer = send;
+      const done = (status: number, json?: unknown) => (fail(req.method ?? '', path) ? answer(500, { error: 'failed on purpose' }) : answer(status, json));
+      if (kind === 'tasks' && id === undefined && req.method === 'POST') {
+        if (templates[String(body?.['template-id'])] === undefined) return send(404, { error: 'no template' });
+        tasks.push({ id: String(body?.id), 'template-id': String(body?.['template-id']), type: 'stream', status: body?.status as 'enabled', executing: body?.status === 'enabled', vars: body?.vars as Record<string, unknown> });
+        return done(200, body);
+      }
+      if (kind === 'tasks' && task && req.method === 'DELETE') {
+        tasks.splice(tasks.indexOf(task), 1);
+        return done(204);
+      }
+      if (kind === 'templates' && id !== undefined && req.method === 'DELETE') {
+        if (templates[id] === undefined) return send(404, { error: 'no template' });
+        delete templates[id];
+        return done(204);
+      }
       if (kind === 'tasks' && id === undefined && req.method === 'GET') {
         return send(200, { tasks: Number(url.searchParams.get('offset')) > 0 ? [] : tasks.map((t) => ({ ...t, dbrps: [], vars: {}, error: '' })) });
       }
@@ -51,16 +76,18 @@ async function kapacitorLike(tasks: FakeTask[], templates: Record<string, string
         if (status === 'enabled' && refuseStart(task.id, templates[task['template-id']])) return send(400, { error: `task ${task.id} refused` });
         task.status = status;
         task.executing = status === 'enabled';
-        return send(200, { ...task });
+        if (body?.vars) task.vars = body.vars as Record<string, unknown>;
+        if (body?.['template-id']) task['template-id'] = String(body['template-id']);
+        return done(200, { ...task });
       }
       if (kind === 'templates' && id === undefined && req.method === 'POST') {
         templates[String(body?.id)] = String(body?.script);
-        return send(200, body);
+        return done(200, body);
       }
       if (kind === 'templates' && id !== undefined && req.method === 'GET') return send(200, { id, type: 'stream', script: templates[id], vars: {} });
       if (kind === 'templates' && id !== undefined && req.method === 'PATCH') {
         templates[id] = String(body?.script);
-        return send(200, { id, type: 'stream', script: templates[id] });
+        return done(200, { id, type: 'stream', script: templates[id] });
       }
       send(404, { error: `no route for ${req.method} ${path}` });
     });
@@ -111,11 +138,13 @@ describe('KapacitorClient.apply', () => {
     expect(k.calls.filter((c) => c.method === 'GET' && c.path.startsWith('/tasks/')).map((c) => c.path).sort()).toEqual(['/tasks/avg.a', '/tasks/avg.b', '/tasks/edge.a']);
   });
 
-  it('puts the old script back and restarts the tasks under it when one cannot start under the new one', async () => {
+  it('puts the old script back and restarts the tasks under it when one cannot start under the new one (the rollback)', async () => {
     const templates = { avg: 'old', edge: 'e' };
     const k = await kapacitorLike([task('avg.a', 'avg'), task('avg.z', 'avg')], templates, (id, script) => id === 'avg.z' && script === 'new');
     const only: SyncPlan = { steps: [{ kind: 'update-template', id: 'avg', type: 'stream', script: 'new', changed: ['script'] }] };
-    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(only, log, 0)).rejects.toThrow(/starting task avg\.z failed: HTTP 400: task avg\.z refused/);
+    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(only, log, 0)).rejects.toThrow(
+      /starting task avg\.z failed: HTTP 400: task avg\.z refused \(every change was undone, Kapacitor is as the sync found it\)/,
+    );
     expect(k.calls.filter((c) => c.method !== 'GET').map(describeCall)).toEqual([
       'PATCH /tasks/avg.a disabled',
       'PATCH /tasks/avg.z disabled',
@@ -123,6 +152,7 @@ describe('KapacitorClient.apply', () => {
       'PATCH /tasks/avg.a enabled',
       'PATCH /tasks/avg.z enabled', // refused
       'PATCH /tasks/avg.a disabled',
+      'PATCH /tasks/avg.z disabled',
       'PATCH /templates/avg script',
       'PATCH /tasks/avg.a enabled',
       'PATCH /tasks/avg.z enabled',
@@ -139,7 +169,14 @@ describe('KapacitorClient.apply', () => {
       ],
     };
     await expect(new KapacitorClient(k.url, 5000, GRACE).apply(failing, log, 0)).rejects.toThrow(/creating task nope failed: HTTP 404/);
-    expect(k.calls.filter((c) => c.method !== 'GET').map(describeCall)).toEqual(['PATCH /tasks/avg.b disabled', 'POST /tasks enabled', 'PATCH /tasks/avg.b enabled']);
+    expect(k.calls.filter((c) => c.method !== 'GET').map(describeCall)).toEqual([
+      'PATCH /tasks/avg.b disabled',
+      'POST /tasks enabled', // refused: no template
+      'PATCH /tasks/avg.b disabled',
+      'PATCH /tasks/nope disabled', // not there: nothing to undo
+      'DELETE /tasks/nope',
+      'PATCH /tasks/avg.b enabled',
+    ]);
   });
 
   it('reloads nothing it does not have to: a plan of new definitions only stops no task', async () => {
@@ -152,5 +189,55 @@ describe('KapacitorClient.apply', () => {
     };
     await new KapacitorClient(k.url, 5000, GRACE).apply(fresh, log, 0);
     expect(k.calls.map(describeCall)).toEqual(['POST /templates script']);
+  });
+
+  it('applies all of a plan or none: a failure at the last step puts every template and task back as it was', async () => {
+    const templates: Record<string, string> = { avg: 'old', edge: 'e' };
+    const before = [
+      { ...task('avg.a', 'avg'), vars: { size: 3 } },
+      { ...task('edge.a', 'edge'), vars: { field: 'v' } },
+      { ...task('edge.old', 'edge'), vars: {} },
+      { ...task('edge.off', 'edge', 'disabled'), vars: {} },
+    ];
+    const tasks = structuredClone(before);
+    const was = (id: string) => ({ templateID: before.find((t) => t.id === id)!['template-id'], dbrps: [], vars: before.find((t) => t.id === id)!.vars as never, status: before.find((t) => t.id === id)!.status });
+    const all: SyncPlan = {
+      steps: [
+        { kind: 'update-template', id: 'avg', type: 'stream', script: 'new', changed: ['script'], before: { type: 'stream', script: 'old' } },
+        { kind: 'create-template', id: 'rate', type: 'stream', script: 'r' },
+        { kind: 'create-task', id: 'rate.a', templateID: 'rate', dbrps: [{ db: 'a', rp: 'autogen' }], vars: {}, status: 'enabled' },
+        { kind: 'update-task', id: 'edge.a', templateID: 'edge', dbrps: [{ db: 'a', rp: 'autogen' }], vars: { field: { type: 'string', value: 'w' } }, status: 'enabled', changed: ['vars'], before: was('edge.a') },
+        { kind: 'update-task', id: 'edge.off', templateID: 'edge', dbrps: [{ db: 'a', rp: 'autogen' }], vars: {}, status: 'enabled', changed: ['status'], before: was('edge.off') },
+        { kind: 'delete-task', id: 'edge.old', templateID: 'edge', before: was('edge.old') },
+        { kind: 'delete-task', id: 'avg.a', templateID: 'avg', before: was('avg.a') },
+      ],
+    };
+    // The second deletion fails after it was carried out: Kapacitor's state then has nothing of the plan's start.
+    const k = await kapacitorLike(tasks, templates, () => false, (method, path) => method === 'DELETE' && path === '/tasks/avg.a');
+    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(all, log, 0)).rejects.toThrow(/deleting task avg\.a failed: HTTP 500: failed on purpose \(every change was undone/);
+    expect(templates).toEqual({ avg: 'old', edge: 'e' });
+    const state = (l: FakeTask[]) => l.map((t) => [t.id, t['template-id'], t.status, t.vars]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(state(tasks)).toEqual(state(before));
+    // Undone in the order that reloads no running task: everything stopped before anything is put back.
+    const changes = k.calls.filter((c) => c.method !== 'GET').map(describeCall);
+    const undo = changes.slice(changes.indexOf('DELETE /tasks/avg.a') + 1);
+    const firstRestore = undo.findIndex((c) => !c.endsWith(' disabled'));
+    expect(undo.slice(firstRestore).filter((c) => c.endsWith(' enabled'))).toEqual(undo.slice(-3));
+    expect(undo.slice(-3).sort()).toEqual(['PATCH /tasks/avg.a enabled', 'PATCH /tasks/edge.a enabled', 'PATCH /tasks/edge.old enabled']);
+  });
+
+  it('undoes the tasks it started when one of them does not run (Kapacitor stored it and answered 500)', async () => {
+    const templates: Record<string, string> = { avg: 'old' };
+    const tasks: FakeTask[] = [];
+    const k = await kapacitorLike(tasks, templates, () => false, (method, path) => method === 'POST' && path === '/tasks');
+    const fresh: SyncPlan = {
+      steps: [
+        { kind: 'create-template', id: 'rate', type: 'stream', script: 'r' },
+        { kind: 'create-task', id: 'rate.a', templateID: 'rate', dbrps: [{ db: 'a', rp: 'autogen' }], vars: {}, status: 'enabled' },
+      ],
+    };
+    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(fresh, log, 0)).rejects.toThrow(/creating task rate\.a failed: HTTP 500/);
+    expect(tasks).toEqual([]);
+    expect(templates).toEqual({ avg: 'old' });
   });
 });

@@ -5,12 +5,30 @@
 import { SidecarError } from '../errors.js';
 import { sleep } from '../retry.js';
 import type { Logger } from '../log.js';
-import { type Dbrp, type RemoteTask, type RemoteTemplate, type SyncPlan, type VarValue } from './plan.js';
+import { type Dbrp, type RemoteTask, type RemoteTemplate, type SyncPlan, type TaskBefore, type VarValue } from './plan.js';
 
 export class KapacitorApiError extends SidecarError {
-  constructor(what: string, detail: string, status?: number, cause?: unknown) {
+  constructor(
+    what: string,
+    detail: string,
+    readonly status?: number,
+    cause?: unknown,
+  ) {
     super('KAPACITOR_API', `Kapacitor: ${what} failed: ${detail}`, { cause, retriable: status === undefined || status >= 500 });
   }
+}
+
+/** What a sync changed so far, kept so that a failure can put it all back (see rollback). */
+interface Journal {
+  /** Tasks that were enabled before the sync and that it stopped, changed or deleted: started again on rollback. */
+  wasEnabled: Set<string>;
+  /** Every task the sync stopped, started, created or changed. */
+  touched: Set<string>;
+  createdTemplates: string[];
+  updatedTemplates: Map<string, { type: string; script: string }>;
+  createdTasks: string[];
+  updatedTasks: Map<string, TaskBefore>;
+  deletedTasks: Map<string, TaskBefore>;
 }
 
 const PAGE = 100;
@@ -60,17 +78,42 @@ export class KapacitorClient {
   }
 
   /**
-   * Templates first (tasks refer to them), deletions last.
+   * Applies the whole plan or none of it: when a step fails, or a task it started does not run, every change made so
+   * far is undone (rollback) and the error says whether Kapacitor is back as the sync found it.
    *
-   * A running task is never stopped and started again in one request. In Kapacitor 1.8.3 a stopped task whose UDF
-   * talks over a socket always ends with "stopping UDF server: node aborted", and the goroutine that watched that run
-   * then stops the task *by its ID*: when the stop was half of a reload (a template PATCH reloads every enabled task of
-   * the template; a task PATCH reloads a running task), that ID is already the new run's, whose UDF node may not
-   * have opened its socket yet, and kapacitord dereferences nil in udf.(*Server).Abort and exits. So every task a
-   * step would reload is stopped first, the old runs are given time to end, and the tasks are started again by
-   * themselves.
+   * Templates first (tasks refer to them), deletions last. A running task is never stopped and started again in one
+   * request. In Kapacitor 1.8.3 a stopped task whose UDF talks over a socket always ends with "stopping UDF server:
+   * node aborted", and the goroutine that watched that run then stops the task *by its ID*: when the stop was half
+   * of a reload (a template PATCH reloads every enabled task of the template; a task PATCH reloads a running task),
+   * that ID is already the new run's, whose UDF node may not have opened its socket yet, and kapacitord dereferences
+   * nil in udf.(*Server).Abort and exits. So every task a step would reload is stopped first, the old runs are given
+   * time to end, and the tasks are started again by themselves; rollback follows the same order.
    */
   async apply(plan: SyncPlan, logger: Logger, settleMs = 2000): Promise<void> {
+    const journal: Journal = {
+      wasEnabled: new Set(),
+      touched: new Set(),
+      createdTemplates: [],
+      updatedTemplates: new Map(),
+      createdTasks: [],
+      updatedTasks: new Map(),
+      deletedTasks: new Map(),
+    };
+    try {
+      await this.applyAll(plan, logger, settleMs, journal);
+    } catch (err) {
+      logger.warn('sync failed; undoing what it changed', { error: (err as Error).message });
+      const problems = await this.rollback(journal, logger);
+      const e = err as SidecarError;
+      const outcome =
+        problems.length === 0
+          ? 'every change was undone, Kapacitor is as the sync found it'
+          : `undoing failed (${problems.join('; ')}): Kapacitor is left part changed, run sync again`;
+      throw new SidecarError(e.code ?? 'KAPACITOR_SYNC', `${e.message} (${outcome})`, { cause: err, retriable: e.retriable });
+    }
+  }
+
+  private async applyAll(plan: SyncPlan, logger: Logger, settleMs: number, journal: Journal): Promise<void> {
     const updatedTemplates = new Set(plan.steps.flatMap((s) => (s.kind === 'update-template' ? [s.id] : [])));
     const runningOf = new Map<string, string[]>();
     if (updatedTemplates.size > 0) {
@@ -80,42 +123,45 @@ export class KapacitorClient {
       }
     }
     const stopped = new Set([...runningOf.values()].flat());
-    for (const s of plan.steps) if (s.kind === 'update-task' && s.status === 'enabled') stopped.add(s.id);
-    await this.stopAll([...stopped]);
-    let restarted: string[];
-    try {
-      restarted = await this.applySteps(plan, logger, runningOf, stopped);
-    } catch (err) {
-      // A step failed: what we stopped and did not get to is started again as it was, not left stopped.
-      for (const id of stopped) await this.setStatus(id, 'enabled').catch((e: Error) => logger.error('task not restarted', { task: id, error: e.message }));
-      throw err;
+    for (const s of plan.steps) if (s.kind === 'update-task' && (s.before?.status ?? s.status) === 'enabled') stopped.add(s.id);
+    for (const id of stopped) {
+      journal.wasEnabled.add(id);
+      journal.touched.add(id);
     }
-    await this.deleteTasks(plan, logger); // all that is left in `stopped`
+    await this.stopAll([...stopped]);
+    const restarted = await this.applySteps(plan, logger, runningOf, journal);
+    await this.deleteTasks(plan, logger, journal);
     await this.checkStarted(plan, restarted, settleMs);
   }
 
-  /** The steps but deletions; returns the tasks restarted after their template changed. Takes from `stopped` what it starts. */
-  private async applySteps(plan: SyncPlan, logger: Logger, runningOf: Map<string, string[]>, stopped: Set<string>): Promise<string[]> {
+  /** The steps but deletions; returns the tasks restarted after their template changed. */
+  private async applySteps(plan: SyncPlan, logger: Logger, runningOf: Map<string, string[]>, journal: Journal): Promise<string[]> {
     // Tasks that a later step defines anyway (an update gives the status) or deletes are not restarted here.
     const ownStep = new Set(plan.steps.flatMap((s) => (s.kind === 'update-task' || s.kind === 'delete-task' ? [s.id] : [])));
     const restarted: string[] = [];
     for (const s of plan.steps) {
+      // Each change is journalled before it is asked for: a request that fails may still have been carried out
+      // (Kapacitor stores a task and then answers 500 when it cannot start it).
       switch (s.kind) {
         case 'create-template':
+          journal.createdTemplates.push(s.id);
           await this.request(`defining template ${s.id}`, 'POST', '/templates', { id: s.id, type: s.type, script: s.script });
           logger.info('template created', { template: s.id });
           break;
         case 'update-template': {
-          const old = await this.request<{ type: string; script: string }>(`reading template ${s.id}`, 'GET', `/templates/${encodeURIComponent(s.id)}?script-format=raw`);
+          const old = s.before ?? (await this.request<{ type: string; script: string }>(`reading template ${s.id}`, 'GET', `/templates/${encodeURIComponent(s.id)}?script-format=raw`));
+          journal.updatedTemplates.set(s.id, { type: old.type, script: old.script });
           await this.request(`updating template ${s.id}`, 'PATCH', `/templates/${encodeURIComponent(s.id)}`, { type: s.type, script: s.script });
           logger.info('template updated', { template: s.id, changed: s.changed });
-          const tasks = (runningOf.get(s.id) ?? []).filter((id) => !ownStep.has(id));
-          for (const id of tasks) stopped.delete(id); // started by restartUnder, or put back under the old script
-          await this.restartUnder(s.id, tasks, old, logger);
-          restarted.push(...tasks);
+          for (const id of (runningOf.get(s.id) ?? []).filter((t) => !ownStep.has(t))) {
+            await this.setStatus(id, 'enabled');
+            restarted.push(id);
+          }
           break;
         }
         case 'create-task':
+          journal.createdTasks.push(s.id);
+          journal.touched.add(s.id);
           await this.request(`creating task ${s.id}`, 'POST', '/tasks', { id: s.id, 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
           logger.info('task created', { task: s.id, template: s.templateID });
           break;
@@ -123,8 +169,9 @@ export class KapacitorClient {
           // Stopped above, so this starts it with the new definition: a task reloaded in place keeps reporting
           // `executing` even when its UDF refuses the new options, while a fresh start reports the refusal. Also the
           // only way to restart a task Kapacitor stopped but still lists as enabled.
+          if (s.before) journal.updatedTasks.set(s.id, s.before);
+          journal.touched.add(s.id);
           await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
-          stopped.delete(s.id);
           logger.info('task updated', { task: s.id, changed: s.changed });
           break;
         case 'keep-template':
@@ -136,12 +183,62 @@ export class KapacitorClient {
     return restarted;
   }
 
-  private async deleteTasks(plan: SyncPlan, logger: Logger): Promise<void> {
+  private async deleteTasks(plan: SyncPlan, logger: Logger, journal: Journal): Promise<void> {
     for (const s of plan.steps) {
       if (s.kind !== 'delete-task') continue;
+      if (s.before) journal.deletedTasks.set(s.id, s.before);
+      if (s.before?.status === 'enabled') journal.wasEnabled.add(s.id);
       await this.request(`deleting task ${s.id}`, 'DELETE', `/tasks/${encodeURIComponent(s.id)}`);
       logger.info('task deleted', { task: s.id, template: s.templateID });
     }
+  }
+
+  /**
+   * Puts back what the journal says was changed, in the order that never reloads a running task: stop every task
+   * the sync touched, wait, delete what it created, restore the old templates and task definitions (stopped),
+   * recreate what it deleted, and start again, one by one, the tasks that were enabled. Returns what could not be
+   * undone; a thing already gone (404) counts as undone.
+   */
+  private async rollback(journal: Journal, logger: Logger): Promise<string[]> {
+    const problems: string[] = [];
+    const attempt = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        if (err instanceof KapacitorApiError && err.status === 404) return;
+        problems.push((err as Error).message);
+      }
+    };
+    const path = (id: string) => `/tasks/${encodeURIComponent(id)}`;
+    for (const id of journal.touched) await attempt(() => this.setStatus(id, 'disabled'));
+    await sleep(this.runEndGraceMs);
+    for (const id of journal.createdTasks) await attempt(() => this.request(`deleting task ${id}`, 'DELETE', path(id)));
+    for (const [id, old] of journal.updatedTemplates) {
+      await attempt(() => this.request(`restoring template ${id}`, 'PATCH', `/templates/${encodeURIComponent(id)}`, { type: old.type, script: old.script }));
+    }
+    for (const id of journal.createdTemplates) await attempt(() => this.request(`deleting template ${id}`, 'DELETE', `/templates/${encodeURIComponent(id)}`));
+    for (const [id, old] of journal.updatedTasks) {
+      await attempt(() => this.request(`restoring task ${id}`, 'PATCH', path(id), { 'template-id': old.templateID, dbrps: old.dbrps, vars: old.vars, status: 'disabled' }));
+    }
+    for (const [id, old] of journal.deletedTasks) {
+      const definition = { 'template-id': old.templateID, dbrps: old.dbrps, vars: old.vars, status: 'disabled' };
+      await attempt(async () => {
+        // A deletion that failed may not have happened.
+        const exists = await this.request(`reading task ${id}`, 'GET', `${path(id)}?fields=status`).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof KapacitorApiError && err.status === 404) return false;
+            throw err;
+          },
+        );
+        if (exists) await this.request(`restoring task ${id}`, 'PATCH', path(id), definition);
+        else await this.request(`recreating task ${id}`, 'POST', '/tasks', { id, ...definition });
+      });
+    }
+    for (const id of journal.wasEnabled) await attempt(() => this.setStatus(id, 'enabled'));
+    if (problems.length === 0) logger.info('every change undone');
+    else logger.error('not every change could be undone', { problems });
+    return problems;
   }
 
   private async setStatus(id: string, status: 'enabled' | 'disabled'): Promise<void> {
@@ -156,29 +253,6 @@ export class KapacitorClient {
     // the API tells when it is done (it saves the run's error only when there was one), so it gets a grace period,
     // thousands of times what it takes on an idle machine.
     await sleep(this.runEndGraceMs);
-  }
-
-  /**
-   * Starts again the tasks a template update stopped. When one cannot start under the new script (Kapacitor refuses
-   * the request), the old script is put back and the tasks restarted under it — what Kapacitor's own reload does —
-   * and the refusal is reported.
-   */
-  private async restartUnder(template: string, ids: string[], old: { type: string; script: string }, logger: Logger): Promise<void> {
-    const started: string[] = [];
-    try {
-      for (const id of ids) {
-        await this.setStatus(id, 'enabled');
-        started.push(id);
-      }
-    } catch (err) {
-      logger.warn('a task does not start under the new template; putting the old script back', { template, error: (err as Error).message });
-      await this.stopAll(started);
-      await this.request(`restoring template ${template}`, 'PATCH', `/templates/${encodeURIComponent(template)}`, { type: old.type, script: old.script });
-      for (const id of ids) {
-        await this.setStatus(id, 'enabled').catch((e: Error) => logger.error('task does not start under the old template either', { task: id, error: e.message }));
-      }
-      throw err;
-    }
   }
 
   /**

@@ -80,7 +80,14 @@ describe('planSync', () => {
     const { templates, tasks } = remoteOf(planSync(wants, [], []));
     templates[0].script = 'stream|from().measurement(m)';
     const plan = planSync(wants, templates, tasks);
-    expect(plan.steps[0]).toEqual({ kind: 'update-template', id: 'edge_detect', type: 'stream', script: 'stream|from()', changed: ['script'] });
+    expect(plan.steps[0]).toEqual({
+      kind: 'update-template',
+      id: 'edge_detect',
+      type: 'stream',
+      script: 'stream|from()',
+      changed: ['script'],
+      before: { type: 'stream', script: 'stream|from().measurement(m)' },
+    });
   });
 
   it('updates a task whose vars, dbrps or status drifted', () => {
@@ -118,7 +125,9 @@ describe('planSync', () => {
     const remote = [...tasks, stale, foreign];
     expect(planSync(wants, templates, remote).steps.some((s) => s.kind === 'delete-task')).toBe(false);
     const pruned = planSync({ ...wants, prune: true }, templates, remote).steps.filter((s) => s.kind === 'delete-task');
-    expect(pruned).toEqual([{ kind: 'delete-task', id: 'edge_detect.old.autogen', templateID: 'edge_detect' }]);
+    expect(pruned).toEqual([
+      { kind: 'delete-task', id: 'edge_detect.old.autogen', templateID: 'edge_detect', before: { templateID: 'edge_detect', dbrps: stale.dbrps, vars: stale.vars, status: 'enabled' } },
+    ]);
   });
 
   it('turns list vars into Kapacitor list vars, * into a star', () => {
@@ -143,6 +152,65 @@ describe('planSync', () => {
 
   it('refuses a naming pattern that gives two tasks the same ID', () => {
     expect(() => planSync({ ...wants, taskName: '{db}' }, [], [])).toThrow(/same task ID telemetry/);
+  });
+});
+
+describe('planSync: vars that follow the task\'s database', () => {
+  // As tickscripts/counter_rate_batch.tick and counter_rate.tick declare them: defaults written for one database.
+  const batch: LocalTemplate = {
+    id: 'counter_rate_batch',
+    type: 'batch',
+    script: 'batch|query(query)',
+    file: 'tickscripts/counter_rate_batch.tick',
+    vars: { query: 'string', period: 'duration', outputDB: 'string', outputRP: 'string', outputMeasurement: 'string' },
+    stringDefaults: { query: 'SELECT bytes_recv FROM "telegraf"."autogen"."net"', outputDB: 'telegraf', outputRP: 'autogen', outputMeasurement: 'net_rate_batch' },
+  };
+  const stream: LocalTemplate = {
+    id: 'counter_rate',
+    type: 'stream',
+    script: 'stream|from()',
+    file: 'tickscripts/counter_rate.tick',
+    vars: { measurement: 'string', outputDB: 'string', outputRP: 'string' },
+    stringDefaults: { measurement: 'net', outputDB: 'telegraf', outputRP: 'autogen' },
+  };
+  const two = { ...wants, templates: [stream, batch], databases: [{ db: 'telegraf', rp: 'autogen' }, { db: 'adsl', rp: '30d' }], vars: {} };
+  const varsOf = (plan: ReturnType<typeof planSync>, id: string) => plan.steps.find((s) => s.id === id && s.kind === 'create-task')?.kind === 'create-task' ? (plan.steps.find((s) => s.id === id) as { vars: unknown }).vars : undefined;
+
+  it('gives each task its own database: the output database and rp, and the batch query\'s FROM', () => {
+    const plan = planSync(two, [], []);
+    expect(varsOf(plan, 'counter_rate.adsl.30d')).toEqual({ outputDB: { type: 'string', value: 'adsl' }, outputRP: { type: 'string', value: '30d' } });
+    expect(varsOf(plan, 'counter_rate_batch.adsl.30d')).toEqual({
+      outputDB: { type: 'string', value: 'adsl' },
+      outputRP: { type: 'string', value: '30d' },
+      query: { type: 'string', value: 'SELECT bytes_recv FROM "adsl"."30d"."net"' },
+    });
+    expect(varsOf(plan, 'counter_rate_batch.telegraf.autogen')).toMatchObject({ query: { value: 'SELECT bytes_recv FROM "telegraf"."autogen"."net"' } });
+  });
+
+  it('lets config win over a derived var', () => {
+    const plan = planSync({ ...two, vars: { counter_rate: { outputDB: 'rates' } } }, [], []);
+    expect(varsOf(plan, 'counter_rate.adsl.30d')).toMatchObject({ outputDB: { value: 'rates' }, outputRP: { value: '30d' } });
+  });
+
+  it('refuses, before anything is sent, a batch query that reads another database than its task', () => {
+    const bad = { ...two, vars: { counter_rate_batch: { query: 'SELECT x FROM "telegraf"."autogen"."net"' } } };
+    expect(() => planSync(bad, [], [])).toThrow(SyncPlanError);
+    expect(() => planSync(bad, [], [])).toThrow(/reads "telegraf"\."autogen", but task counter_rate_batch runs on adsl\.30d: .*write "\{db\}"\."\{rp\}"/);
+  });
+
+  it('shows in the plan the values of the vars that change', () => {
+    const { templates, tasks } = remoteOf(planSync(two, [], []));
+    // As a sync of an older version left them: no vars, the template defaults (telegraf) everywhere.
+    for (const t of tasks) t.vars = t.templateID === 'counter_rate' ? { measurement: { type: 'string', value: 'net' } } : {};
+    const text = formatSyncPlan(planSync({ ...two, vars: { counter_rate: { measurement: 'net' } } }, templates, tasks));
+    expect(text).toContain("~ task counter_rate.adsl.30d: vars (outputDB: default → 'adsl', outputRP: default → '30d')");
+    expect(text).toContain(
+      `~ task counter_rate_batch.adsl.30d: vars (outputDB: default → 'adsl', outputRP: default → '30d', query: default → 'SELECT bytes_recv FROM "adsl"."30d"."net"')`,
+    );
+    tasks[0].vars = { measurement: { type: 'string', value: 'cpu' }, outputDB: { type: 'string', value: 'telegraf' }, outputRP: { type: 'string', value: 'autogen' } };
+    expect(formatSyncPlan(planSync({ ...two, vars: { counter_rate: { measurement: 'net' } } }, templates, tasks))).toContain(
+      "~ task counter_rate.telegraf.autogen: vars (measurement: 'cpu' → 'net')",
+    );
   });
 });
 

@@ -7,6 +7,12 @@
  * Vars: the values in config, typed by the template's declarations; `{db}` and `{rp}` in a string, lambda or regex
  * value become the task's database and retention policy, so one line of config serves every database (a batch query's
  * FROM, an influxDBOut's database).
+ *
+ * Derived vars: what depends on the task's database is never left to a template default written for one database.
+ * Unless config sets them, `outputDB` and `outputRP` are the task's database and retention policy (a stream task
+ * writes beside what it reads), and a string var whose default is a query reading `FROM "db"."rp".measurement` reads
+ * the task's database and retention policy instead. A batch query that reads another database than its task's is
+ * refused here: Kapacitor would answer it with HTTP 500 and leave the task enabled but not executing.
  */
 import type { LocalTemplate, TaskType, VarType } from './tickscript.js';
 
@@ -56,14 +62,17 @@ export interface TaskSpec {
   status: 'enabled' | 'disabled';
 }
 
+/** A task as Kapacitor had it before the sync: what undoing a step puts back. */
+export type TaskBefore = Omit<TaskSpec, 'id'>;
+
 export type SyncStep =
   | { kind: 'create-template'; id: string; type: TaskType; script: string }
-  | { kind: 'update-template'; id: string; type: TaskType; script: string; changed: string[] }
+  | { kind: 'update-template'; id: string; type: TaskType; script: string; changed: string[]; before?: { type: TaskType; script: string } }
   | { kind: 'keep-template'; id: string }
   | ({ kind: 'create-task' } & TaskSpec)
-  | ({ kind: 'update-task'; changed: string[] } & TaskSpec)
+  | ({ kind: 'update-task'; changed: string[]; varChanges?: string[]; before?: TaskBefore } & TaskSpec)
   | { kind: 'keep-task'; id: string }
-  | { kind: 'delete-task'; id: string; templateID: string };
+  | { kind: 'delete-task'; id: string; templateID: string; before?: TaskBefore };
 
 export interface SyncPlan {
   steps: SyncStep[];
@@ -101,7 +110,11 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
       continue;
     }
     const changed = [...(remote.type !== t.type ? ['type'] : []), ...(remote.script !== t.script ? ['script'] : [])];
-    steps.push(changed.length ? { kind: 'update-template', id: t.id, type: t.type, script: t.script, changed } : { kind: 'keep-template', id: t.id });
+    steps.push(
+      changed.length
+        ? { kind: 'update-template', id: t.id, type: t.type, script: t.script, changed, before: { type: remote.type, script: remote.script } }
+        : { kind: 'keep-template', id: t.id },
+    );
   }
   for (const id of Object.keys(wants.vars)) {
     if (!wants.templates.some((t) => t.id === id)) throw new SyncPlanError(`vars.${id}`, `no template ${id} (templates: ${wants.templates.map((t) => t.id).join(', ')})`);
@@ -127,21 +140,26 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
     const changed: string[] = [];
     if (remote.templateID !== spec.templateID) changed.push('template');
     if (!sameDbrps(remote.dbrps, spec.dbrps)) changed.push('dbrps');
-    if (!sameVars(remote.vars, spec.vars)) changed.push('vars');
+    const varChanges = diffVars(remote.vars, spec.vars);
+    if (varChanges.length > 0) changed.push('vars');
     if (remote.status !== spec.status) changed.push('status');
     else if (spec.status === 'enabled' && remote.executing === false) changed.push(NOT_RUNNING);
-    steps.push(changed.length ? { kind: 'update-task', ...spec, changed } : { kind: 'keep-task', id: spec.id });
+    steps.push(changed.length ? { kind: 'update-task', ...spec, changed, varChanges, before: beforeOf(remote) } : { kind: 'keep-task', id: spec.id });
   }
   if (wants.prune) {
     const ours = new Set(wants.templates.map((t) => t.id));
     for (const r of remoteTasks) {
-      if (ours.has(r.templateID) && !wanted.has(r.id)) steps.push({ kind: 'delete-task', id: r.id, templateID: r.templateID });
+      if (ours.has(r.templateID) && !wanted.has(r.id)) steps.push({ kind: 'delete-task', id: r.id, templateID: r.templateID, before: beforeOf(r) });
     }
   }
   return { steps };
 }
 
-/** Config values → Kapacitor vars, typed by the template's declarations. */
+function beforeOf(r: RemoteTask): TaskBefore {
+  return { templateID: r.templateID, dbrps: r.dbrps, vars: r.vars, status: r.status };
+}
+
+/** Config values → Kapacitor vars, typed by the template's declarations, plus the vars derived from the task's database. */
 export function taskVars(template: LocalTemplate, values: Record<string, unknown>, dbrp: Dbrp): Record<string, VarValue> {
   const vars: Record<string, VarValue> = {};
   for (const [name, raw] of Object.entries(values)) {
@@ -151,7 +169,57 @@ export function taskVars(template: LocalTemplate, values: Record<string, unknown
     const value = varValue(type, raw, key);
     vars[name] = { type, value: typeof value === 'string' ? value.replaceAll('{db}', dbrp.db).replaceAll('{rp}', dbrp.rp) : value };
   }
+  for (const [name, value] of Object.entries(derivedVars(template, dbrp))) {
+    if (!(name in vars)) vars[name] = { type: 'string', value };
+  }
+  if (template.type === 'batch') {
+    for (const [name, v] of Object.entries(vars)) {
+      const from = v.type === 'string' && typeof v.value === 'string' ? queryFrom(v.value) : undefined;
+      if (from && (from.db !== dbrp.db || from.rp !== dbrp.rp)) {
+        const set = name in values ? 'reads' : `reads by default (${template.file})`;
+        throw new SyncPlanError(
+          `vars.${template.id}.${name}`,
+          `${set} "${from.db}"."${from.rp}", but task ${template.id} runs on ${fmt(dbrp)}: Kapacitor refuses a batch query outside its task's database; write "{db}"."{rp}"`,
+        );
+      }
+    }
+  }
   return vars;
+}
+
+/** The string vars that follow the task's database (see the module comment). Pure. */
+export function derivedVars(template: LocalTemplate, dbrp: Dbrp): Record<string, string> {
+  const derived: Record<string, string> = {};
+  if (template.vars.outputDB === 'string') derived.outputDB = dbrp.db;
+  if (template.vars.outputRP === 'string') derived.outputRP = dbrp.rp;
+  for (const [name, text] of Object.entries(template.stringDefaults ?? {})) {
+    if (template.vars[name] !== 'string' || name in derived) continue;
+    const rewritten = withQueryFrom(text, dbrp);
+    if (rewritten !== undefined) derived[name] = rewritten;
+  }
+  return derived;
+}
+
+const IDENT = String.raw`(?:"(?:[^"\\]|\\.)*"|[A-Za-z_]\w*)`;
+const QUALIFIED_FROM = new RegExp(String.raw`(\bFROM\s+)(${IDENT})\.(${IDENT})\.`, 'i');
+
+function unquote(ident: string): string {
+  return ident.startsWith('"') ? ident.slice(1, -1).replace(/\\(.)/g, '$1') : ident;
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** The database and retention policy an InfluxQL `SELECT … FROM db.rp.m` reads, when it names them. */
+export function queryFrom(query: string): Dbrp | undefined {
+  const m = QUALIFIED_FROM.exec(query);
+  return m ? { db: unquote(m[2]), rp: unquote(m[3]) } : undefined;
+}
+
+function withQueryFrom(query: string, dbrp: Dbrp): string | undefined {
+  if (!QUALIFIED_FROM.test(query)) return undefined;
+  return query.replace(QUALIFIED_FROM, (_m, from: string) => `${from}${quote(dbrp.db)}.${quote(dbrp.rp)}.`);
 }
 
 function varValue(type: VarType, raw: unknown, key: string): unknown {
@@ -200,9 +268,19 @@ function normalVar(v: VarValue): string {
   return `${v.type}:${JSON.stringify(v.value)}`;
 }
 
-function sameVars(a: Record<string, VarValue>, b: Record<string, VarValue>): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every((k) => a[k] !== undefined && b[k] !== undefined && normalVar(a[k]) === normalVar(b[k]));
+/** `name: old → new` for each var that differs; `default` where Kapacitor or the config has none. */
+function diffVars(remote: Record<string, VarValue>, wanted: Record<string, VarValue>): string[] {
+  const keys = [...new Set([...Object.keys(remote), ...Object.keys(wanted)])].sort();
+  return keys
+    .filter((k) => remote[k] === undefined || wanted[k] === undefined || normalVar(remote[k]) !== normalVar(wanted[k]))
+    .map((k) => `${k}: ${showVar(remote[k])} → ${showVar(wanted[k])}`);
+}
+
+function showVar(v: VarValue | undefined): string {
+  if (v === undefined) return 'default';
+  if (v.type === 'list') return `[${((v.value as VarValue[] | null) ?? []).map((i) => (i.type === 'star' ? '*' : showVar(i))).join(', ')}]`;
+  if (v.type === 'star') return '*';
+  return typeof v.value === 'string' && v.type !== 'duration' ? `'${v.value}'` : String(v.value);
 }
 
 function sameDbrps(a: Dbrp[], b: Dbrp[]): boolean {
@@ -232,7 +310,7 @@ export function formatSyncPlan(plan: SyncPlan): string {
         case 'create-task':
           return `+ task ${s.id} from ${s.templateID} on ${s.dbrps.map(fmt).join(', ')}${varsText(s.vars)} (${s.status})`;
         case 'update-task':
-          return `~ task ${s.id}: ${s.changed.join(', ')}`;
+          return `~ task ${s.id}: ${s.changed.map((c) => (c === 'vars' && s.varChanges?.length ? `vars (${s.varChanges.join(', ')})` : c)).join(', ')}`;
         case 'keep-task':
           return `= task ${s.id}`;
         case 'delete-task':

@@ -15,6 +15,8 @@ export interface LocalTemplate {
   script: string;
   file: string;
   vars: Record<string, VarType>;
+  /** The default value of each var declared with a string literal (`var query = 'SELECT …'`), unquoted. */
+  stringDefaults?: Record<string, string>;
 }
 
 /** Every `*.tick` in `dir`, sorted by name; the template ID is the file name without `.tick`. */
@@ -25,7 +27,7 @@ export function loadTemplates(dir: string): LocalTemplate[] {
     .map((f) => {
       const file = join(dir, f);
       const script = readFileSync(file, 'utf8');
-      return { id: basename(f, '.tick'), type: scriptType(script, file), script, file, vars: declaredVars(script) };
+      return { id: basename(f, '.tick'), type: scriptType(script, file), script, file, vars: declaredVars(script), stringDefaults: stringDefaults(script) };
     });
 }
 
@@ -68,6 +70,16 @@ export function declaredVars(script: string): Record<string, VarType> {
     }
   }
   return vars;
+}
+
+/** `var x = 'text'` → x: text (TICKscript escapes \' and \\ in single-quoted strings). */
+export function stringDefaults(script: string): Record<string, string> {
+  const defaults: Record<string, string> = {};
+  for (const line of withoutComments(script).split('\n')) {
+    const m = /^\s*var\s+(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$/.exec(line);
+    if (m) defaults[m[1]] = m[2].replace(/\\(.)/g, '$1');
+  }
+  return defaults;
 }
 
 function literalType(v: string): VarType | undefined {

@@ -53,7 +53,7 @@ describe('LOG_LEVEL', () => {
     const r = await run(failing, { ...failingEnv, LOG_LEVEL: level });
     expect(r.code).toBe(1);
     expect(levels(r.stderr)).toContain('error');
-  });
+  }, 30_000);
 
   it.each(['INFO', 'Info', 'debug'])('%s shows info lines', async (level) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'log-level-'));
@@ -76,7 +76,7 @@ describe('LOG_LEVEL', () => {
     const r = await run(['kapacitor', 'sync', '--config', config], { LOG_LEVEL: level });
     expect(r.code).toBe(1);
     expect(levels(r.stderr)).toEqual(shown);
-  });
+  }, 30_000);
 
   it('refuses a level that means nothing, at startup, in one line naming the variable, with exit 2', async () => {
     for (const args of [failing, ['kapacitor-conf', '--socket-dir', '/tmp/x']]) {
@@ -84,13 +84,13 @@ describe('LOG_LEVEL', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toBe('udf-sidecar: env: LOG_LEVEL: unknown log level "loud": use error, warn, info or debug (any case; also err, warning, trace)\n');
     }
-  });
+  }, 30_000);
 
   it('refuses a LOG_FORMAT that means nothing, the same way', async () => {
     const r = await run(['kapacitor-conf', '--socket-dir', '/tmp/x'], { LOG_FORMAT: 'pretty' });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('udf-sidecar: env: LOG_FORMAT: unknown log format "pretty": use json or text\n');
-  });
+  }, 30_000);
 
   it('parses case-insensitively; empty means info', () => {
     expect(parseLogLevel(undefined)).toBe('info');
