@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -198,10 +198,10 @@ describe('kapacitor sync against kapacitord', () => {
     expect(dry.stdout.split('\n').filter(Boolean)).toEqual([
       '~ template average: script',
       '= template edge',
-      '~ task average.telemetry.autogen: vars',
-      '~ task average.plant.30d: vars',
-      '~ task edge.telemetry.autogen: vars, status',
-      '~ task edge.plant.30d: vars',
+      '~ task average.telemetry.autogen: vars (size: default → 3)',
+      '~ task average.plant.30d: vars (size: default → 3)',
+      "~ task edge.telemetry.autogen: vars (field: default → 'open'), status",
+      "~ task edge.plant.30d: vars (field: default → 'open')",
     ]);
     expect((await tasks()).find((t) => t.id === 'edge.telemetry.autogen')?.status).toBe('disabled');
 
@@ -269,29 +269,56 @@ describe('kapacitor sync against kapacitord', () => {
     expect((await tasks()).map((t) => t.modified)).toEqual(before.map((t) => t.modified));
   });
 
-  it('exits 1 with the UDF\'s reason when a task does not start, on create and on update, and restarts it once fixed', async () => {
+  const state = async () => (await tasks()).map((t) => [t.id, t['template-id'], t.dbrps, t.vars, t.status, t.executing]);
+
+  it('exits 1 with the UDF\'s reason when a task does not start, and undoes the whole sync, on create and on update', async () => {
     const vars = (size: number) => ({ edge: { measurement: 'door' }, average: { measurement: 'temp', size } });
+    const before = await state();
     await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(-1) });
     const created = await sync();
     expect(created.code).toBe(1);
-    expect(created.stderr).toMatch(/Kapacitor: task\(s\) did not start: fresh-average-telemetry: .*size: must be > 0/);
+    expect(created.stderr).toMatch(/Kapacitor: task\(s\) did not start: fresh-average-telemetry: .*size: must be > 0.*\(every change was undone, Kapacitor is as the sync found it\)/);
+    // fresh-edge-telemetry started fine, but it was part of the same plan.
+    expect(await state()).toEqual(before);
 
     await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(3) });
-    const dry = await sync('--dry-run');
-    expect(dry.stdout).toContain('~ task fresh-average-telemetry: vars, not running');
     const fixed = await sync();
     expect(fixed.stderr).not.toMatch(/"level":"error"/);
     expect(fixed.code).toBe(0);
     const running = async () => Object.fromEntries((await tasks()).map((t) => [t.id, t.executing]));
     expect(await running()).toMatchObject({ 'fresh-average-telemetry': true, 'fresh-edge-telemetry': true });
 
+    const good = await state();
     await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(0) });
+    const dry = await sync('--dry-run');
+    expect(dry.stdout).toContain('~ task fresh-average-telemetry: vars (size: 3 → 0)');
     const updated = await sync();
     expect(updated.code).toBe(1);
-    expect(updated.stderr).toMatch(/did not start: fresh-average-telemetry: .*size: must be > 0/);
-    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(3) });
+    expect(updated.stderr).toMatch(/did not start: fresh-average-telemetry: .*size: must be > 0.*every change was undone/);
+    // Back to size 3, running.
+    expect(await state()).toEqual(good);
+  });
+
+  it('applies all of a plan or none: a template Kapacitor refuses puts back the template changed before it, its tasks running', async () => {
+    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: { edge: { measurement: 'door' }, average: { measurement: 'temp', size: 3 } } });
     expect((await sync()).code).toBe(0);
-    expect(await running()).toMatchObject({ 'fresh-average-telemetry': true });
+    const before = await state();
+    const scripts = await templates();
+    const averageFile = join(tickDir, 'average.tick');
+    const average = await readFile(averageFile, 'utf8');
+    await writeFile(averageFile, average.replace(/httpOut\('[^']*'\)/, "httpOut('changed')"));
+    await writeFile(join(tickDir, 'zz_broken.tick'), "stream\n    |from()\n        .measurement('x')\n    |noSuchNode()\n");
+    try {
+      const r = await sync();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('~ template average: script');
+      expect(r.stderr).toMatch(/defining template zz_broken failed: HTTP \d+: .*\(every change was undone, Kapacitor is as the sync found it\)/);
+      expect((await templates()).map((t) => [t.id, t.script]).sort()).toEqual(scripts.map((t) => [t.id, t.script]).sort());
+      expect(await state()).toEqual(before);
+    } finally {
+      await writeFile(averageFile, average);
+      await rm(join(tickDir, 'zz_broken.tick'));
+    }
   });
 
   it('discovers databases from InfluxDB and keeps only those the filter matches', async () => {
@@ -373,5 +400,24 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
       await new Promise((res) => setTimeout(res, 500));
     }
     expect(values.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with the default vars and two databases gives every task its own database, and every task runs', async () => {
+    // The templates' defaults name telegraf and adsl; Kapacitor refuses a batch query outside its task's database.
+    const other = 'sync_packaged_other';
+    await writeFile(configPath, (await import('yaml')).stringify({ kapacitor: { url: kapacitord.url, sync: { databases: [db, other] } } }));
+    const dry = await sync('--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`+ task counter_rate.${other}.autogen from counter_rate on ${other}.autogen with outputDB=${other} outputRP=autogen (enabled)`);
+    const r = await sync();
+    expect(r.stderr).not.toMatch(/"level":"error"/);
+    expect(r.code).toBe(0);
+    const all = await tasks();
+    expect(all).toHaveLength(12);
+    expect(all.map((t) => [t.id, t.status, t.executing])).toEqual(all.map((t) => [t.id, 'enabled', true]));
+    const varsOf = (id: string) => Object.fromEntries(Object.entries(all.find((t) => t.id === id)?.vars ?? {}).map(([k, v]) => [k, v.value]));
+    expect(varsOf(`counter_rate_batch.${other}.autogen`)).toMatchObject({ query: `SELECT bytes_recv FROM "${other}"."autogen"."net"`, outputDB: other, outputRP: 'autogen' });
+    expect(varsOf(`edge_detect.${other}.autogen`)).toMatchObject({ outputDB: other, outputRP: 'autogen' });
+    expect(varsOf(`moving_average.${db}.autogen`)).toMatchObject({ outputDB: db });
   });
 });
