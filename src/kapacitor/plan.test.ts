@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { durationNs, formatSyncPlan, isNoop, planSync, SyncPlanError, taskId, type RemoteTask, type SyncWants } from './plan.js';
-import type { LocalTemplate } from './tickscript.js';
+import { loadTemplates, type LocalTemplate } from './tickscript.js';
 
 const edge: LocalTemplate = {
   id: 'edge_detect',
@@ -174,7 +175,7 @@ describe('planSync: vars that follow the task\'s database', () => {
     stringDefaults: { measurement: 'net', outputDB: 'telegraf', outputRP: 'autogen' },
   };
   const two = { ...wants, templates: [stream, batch], databases: [{ db: 'telegraf', rp: 'autogen' }, { db: 'adsl', rp: '30d' }], vars: {} };
-  const varsOf = (plan: ReturnType<typeof planSync>, id: string) => plan.steps.find((s) => s.id === id && s.kind === 'create-task')?.kind === 'create-task' ? (plan.steps.find((s) => s.id === id) as { vars: unknown }).vars : undefined;
+  const varsOf = (plan: ReturnType<typeof planSync>, id: string) => plan.steps.flatMap((s) => (s.kind === 'create-task' && s.id === id ? [s.vars] : []))[0];
 
   it('gives each task its own database: the output database and rp, and the batch query\'s FROM', () => {
     const plan = planSync(two, [], []);
@@ -185,6 +186,18 @@ describe('planSync: vars that follow the task\'s database', () => {
       query: { type: 'string', value: 'SELECT bytes_recv FROM "adsl"."30d"."net"' },
     });
     expect(varsOf(plan, 'counter_rate_batch.telegraf.autogen')).toMatchObject({ query: { value: 'SELECT bytes_recv FROM "telegraf"."autogen"."net"' } });
+  });
+
+  it('plans the packaged tickscripts on two databases with no vars at all, each task on its own database', () => {
+    const packaged = loadTemplates(fileURLToPath(new URL('../../tickscripts', import.meta.url)));
+    const plan = planSync({ ...two, templates: packaged }, [], []);
+    const created = plan.steps.flatMap((s) => (s.kind === 'create-task' && s.dbrps[0].db === 'adsl' ? [s] : []));
+    expect(created).toHaveLength(packaged.length);
+    for (const t of created) {
+      expect(t.vars.outputDB, t.id).toEqual({ type: 'string', value: 'adsl' });
+      expect(t.vars.outputRP, t.id).toEqual({ type: 'string', value: '30d' });
+      if (t.templateID.endsWith('_batch')) expect(String(t.vars.query?.value), t.id).toMatch(/ FROM "adsl"\."30d"\./);
+    }
   });
 
   it('lets config win over a derived var', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { declaredVars, loadTemplates, scriptType } from './tickscript.js';
+import { declaredVars, loadTemplates, scriptType, stringDefaults } from './tickscript.js';
 
 const streamScript = `// Edges of a boolean-ish field; 'batch|' in a comment does not count
 var measurement string
@@ -66,5 +66,12 @@ describe('loadTemplates', () => {
       ['rate', 'batch'],
     ]);
     expect(templates[0].file).toBe(join(dir, 'edge_detect.tick'));
+  });
+});
+
+describe('stringDefaults', () => {
+  it('reads the string literal defaults, unescaped, and nothing else', () => {
+    const script = "// var c = 'in a comment'\nvar query = 'SELECT \\'x\\' FROM \"db\".\"rp\".\"m\"'\nvar size = 5\nvar field string\nvar out = 'telegraf' // trailing\n";
+    expect(stringDefaults(script)).toEqual({ query: `SELECT 'x' FROM "db"."rp"."m"`, out: 'telegraf' });
   });
 });
