@@ -124,6 +124,8 @@ export class KapacitorClient {
     }
     const stopped = new Set([...runningOf.values()].flat());
     for (const s of plan.steps) if (s.kind === 'update-task' && (s.before?.status ?? s.status) === 'enabled') stopped.add(s.id);
+    // Journalled before they are stopped: rollback stops every touched task before it starts any, so one a failed
+    // request left running is stopped and started again, never reloaded, and one it did stop is not left stopped.
     for (const id of stopped) {
       journal.wasEnabled.add(id);
       journal.touched.add(id);
