@@ -80,14 +80,26 @@ export class RouterFeeder {
 
   /** Each router has its own loop: one poll at a time per router, several routers at once. */
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
+    let answered = 0;
     await Promise.all(
       this.config.routers.map((router) =>
         runEvery({ name: `router ${router.name}`, intervalMs: this.config.intervalMs, once: opts.once, log: this.log, signal: opts.signal }, async () => {
           const outcome = await this.poll(router);
-          if (outcome.ok) this.sink.write([outcome.point]);
+          if (outcome.ok) {
+            answered++;
+            this.sink.write([outcome.point]);
+          }
         }),
       ),
     );
+    // One poll of each router that read nothing at all is a failed check, not an empty success.
+    if (opts.once && answered === 0 && !opts.signal.aborted) {
+      const s = this.counters.stats();
+      throw new SidecarError(
+        'ROUTER_NOTHING_READ',
+        `no router gave a usable reply (${s.droppedBy.poll_failed ?? 0} poll(s) failed, ${s.droppedBy.garbled ?? 0} garbled): nothing was read; the log above names each router and why`,
+      );
+    }
   }
 
   /** One poll: never throws; a failure or a garbled reply is counted and logged with the router's name. */
