@@ -94,6 +94,9 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
   try {
     await feeder.run({ once: Boolean(opts.once), signal: stop.signal });
   } finally {
+    // A --once run stops after its pass as on SIGTERM: the writer makes its last attempt within the write timeout
+    // rather than riding out an outage, so a cron job never overlaps the next one and a failure shows at once.
+    if (opts.once) stop.abort();
     await feeder.close?.();
     await sink.close();
     await metricsServer?.close();

@@ -85,19 +85,17 @@ export class RouterFeeder {
       this.config.routers.map((router) =>
         runEvery({ name: `router ${router.name}`, intervalMs: this.config.intervalMs, once: opts.once, log: this.log, signal: opts.signal }, async () => {
           const outcome = await this.poll(router);
-          if (outcome.ok) {
-            answered++;
-            this.sink.write([outcome.point]);
-          }
+          if (outcome.ok || outcome.reason !== 'poll_failed') answered++;
+          if (outcome.ok) this.sink.write([outcome.point]);
         }),
       ),
     );
-    // One poll of each router that read nothing at all is a failed check, not an empty success.
+    // A --once run in which every poll failed read nothing at all: a failed check, not an empty success. (A garbled
+    // reply was read: it is counted and logged, like any bad source value.)
     if (opts.once && answered === 0 && !opts.signal.aborted) {
-      const s = this.counters.stats();
       throw new SidecarError(
         'ROUTER_NOTHING_READ',
-        `no router gave a usable reply (${s.droppedBy.poll_failed ?? 0} poll(s) failed, ${s.droppedBy.garbled ?? 0} garbled): nothing was read; the log above names each router and why`,
+        `every router poll failed (${this.config.routers.length} router(s)): nothing was read; the log above names each router and why`,
       );
     }
   }
