@@ -1,13 +1,11 @@
 // A point read and not accepted by InfluxDB is a loss: counted, logged, and a non-zero exit (docs/feeders.md, exit
 // codes). The feeder CLI, as built, against real Redis; InfluxDB real for the happy path, and "InfluxDB down" as
 // nothing listening on the port or a small loopback HTTP server that answers 503 to every write.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyToRedis, generateMoc, type GeneratedKey } from '../../../src/feeders/redis/generator.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureRedis, freePort, influxQuery } from '../stack.js';
-import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
+import { buildOnce, spawnFeeder, unavailableInflux as unavailable, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
 
 const REDIS_DB = 13;
 const TS = 1468249200;
@@ -44,28 +42,6 @@ influxdb:
   flushInterval: 100ms
   timeout: 2s
 `);
-}
-
-/** An HTTP server on loopback that answers 503 to everything: InfluxDB behind a proxy while it is down. */
-async function unavailable(): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
-  let requests = 0;
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      requests++;
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"service unavailable"}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: () => requests,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 async function run(args: string[]): Promise<{ p: FeederProcess; code: number | null }> {
