@@ -17,6 +17,9 @@ export function kafkaLogCreator(): logCreator {
       log.log(levels[level] ?? 'info', message, { namespace, ...extra });
 }
 
+/** Heartbeat answers that mean the group moved on: this member must rejoin before it can commit anything. */
+const GROUP_CHANGED = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
+
 interface Classified {
   points: Array<{ point: FeedPoint; message: KafkaMessage }>;
   deadLetters: Array<{ message: KafkaMessage; reason: string }>;
@@ -148,10 +151,15 @@ export class KafkaFeeder {
     const onStop = () => owned.abort();
     if (this.stopSignal.aborted) owned.abort();
     else this.stopSignal.addEventListener('abort', onStop, { once: true });
-    // Keeps the membership alive while a write waits for InfluxDB (a session timeout would rebalance).
+    // Keeps the membership alive while a write waits for InfluxDB (a session timeout would rebalance). When the group
+    // rebalances meanwhile, the chunk is let go (uncommitted) so this member rejoins at once instead of stalling the
+    // group until its rebalance timeout.
     const keepAlive = setInterval(() => {
       if (!isRunning() || isStale()) owned.abort();
-      else heartbeat().catch(() => undefined);
+      else
+        heartbeat().catch((err: { type?: string }) => {
+          if (err.type !== undefined && GROUP_CHANGED.has(err.type)) owned.abort();
+        });
     }, 3000);
     try {
       for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
