@@ -49,8 +49,8 @@ export interface WriterTuning {
   maxBufferLines: number;
   minRetryDelayMs: number;
   maxRetryDelayMs: number;
-  /** Requests in flight at once. */
-  maxInFlight: number;
+  /** Requests in flight at once (default 4). */
+  maxInFlight?: number;
 }
 
 /**
@@ -254,7 +254,7 @@ export class InfluxWriter implements PointSink {
 
   /** Starts as many batches as allowed: full ones always, partial ones when urgent; never during a backoff. */
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < this.tuning.maxInFlight && this.backoffTimer === undefined) {
+    while (this.queue.length > 0 && this.inFlight < (this.tuning.maxInFlight ?? 4) && this.backoffTimer === undefined) {
       if (this.queuedLines < this.tuning.batchSize && !this.urgent) break;
       this.send(this.takeBatch());
     }
