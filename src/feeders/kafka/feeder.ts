@@ -175,7 +175,8 @@ export class KafkaFeeder {
         await commitOffsetsIfNecessary();
         this.committed.set(batch.partition, BigInt(last.offset) + 1n);
         entry.messages = Math.max(0, Number(high - BigInt(last.offset) - 1n));
-        // The next message is no older than the last one committed: its time stands in until it is seen.
+        // Past this batch the next message is unseen; it is no older than the last one committed, whose age is the
+        // upper bound used until the next batch shows it.
         entry.oldestPendingMs = Number((batch.messages[i + this.config.batchSize] ?? last).timestamp);
         this.updateLag();
         const done = Date.now();
