@@ -90,6 +90,8 @@ const COUNT_EVENTS: Record<string, (r: FeederMetrics, n: number) => void> = {
   rejected: (r, n) => r.rejected(n),
   retried: (r, n) => r.retried(n),
   dropped: (r, n) => r.dropped(n),
+  // A gauge riding on the same event: `n` is the latest lag in seconds.
+  lag: (r, n) => r.lag(n),
 };
 
 const SNAPSHOT_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
@@ -217,7 +219,7 @@ export class Metrics {
   }
 
   /**
-   * Feeds a feeder's metrics from an emitter of `count` events ({ name: read|written|rejected|retried|dropped, n }),
+   * Feeds a feeder's metrics from an emitter of `count` events ({ name: read|written|rejected|retried|dropped|lag, n }),
    * the shape of the feeders' FeederCounters, so a feeder needs no change to be scraped. Returns the unsubscribe.
    */
   followFeeder(name: string, source: CountSource): () => void {

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
+import { SidecarError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
 import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
@@ -7,7 +8,7 @@ import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { KafkaFeeder } from './kafka/feeder.js';
 import { readRedisConfig } from './redis/config.js';
-import { RedisFeeder } from './redis/feeder.js';
+import { parseShard, RedisFeeder, type Shard } from './redis/feeder.js';
 import { readRouterConfig } from './router/config.js';
 import { RouterFeeder } from './router/feeder.js';
 
@@ -21,12 +22,12 @@ interface Feeder {
   close?(): Promise<void>;
 }
 
-type FeederFactory = (root: ConfigSection, sink: PointSink, counters: FeederCounters, log: Logger) => Feeder;
+type FeederFactory = (root: ConfigSection, sink: PointSink, counters: FeederCounters, log: Logger, opts: FeedOptions) => Feeder;
 
 const FEEDERS: Record<string, { description: string; create: FeederFactory }> = {
   redis: {
     description: 'read the building-management Redis every interval (SCAN + MGET) and write its families as points',
-    create: (root, sink, counters, log) => new RedisFeeder(readRedisConfig(root), sink, counters, log),
+    create: (root, sink, counters, log, opts) => new RedisFeeder(readRedisConfig(root), sink, counters, log, { shard: opts.shard }),
   },
   kafka: {
     description: 'consume monitoring notifications; commit offsets only after InfluxDB accepted their points',
@@ -41,7 +42,7 @@ const FEEDERS: Record<string, { description: string; create: FeederFactory }> = 
 export function registerFeedCommands(program: Command): void {
   const feed = program.command('feed').description('feeders: Redis, Kafka and routers into InfluxDB');
   for (const [name, { description, create }] of Object.entries(FEEDERS)) {
-    feed
+    const cmd = feed
       .command(name)
       .description(description)
       .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
@@ -51,10 +52,19 @@ export function registerFeedCommands(program: Command): void {
         const port = Number(v);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('--metrics-port must be a port number');
         return port;
-      })
-      .action(async (opts: FeedOptions) => {
-        await runFeeder(name, create, opts);
       });
+    if (name === 'redis') {
+      cmd.option('--shard <i/n>', 'read only shard i of n (1-based) of every family\'s keys, split by key hash: run n feeders with 1/n … n/n', (v) => {
+        try {
+          return parseShard(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      });
+    }
+    cmd.action(async (opts: FeedOptions) => {
+      await runFeeder(name, create, opts);
+    });
   }
 }
 
@@ -63,50 +73,53 @@ interface FeedOptions {
   stdout?: boolean;
   once?: boolean;
   metricsPort?: number;
+  shard?: Shard;
 }
 
 export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions): Promise<void> {
   const log = createLogger(`feed-${name}`);
   const { root } = loadConfigFile(opts.config);
   const counters = new FeederCounters();
-  // Config is read entirely before anything connects, so every config error surfaces at start.
-  const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters);
-  const feeder = create(root, sink, counters, log);
   const stop = shutdownSignal(log);
+  // Config is read entirely before anything connects, so every config error surfaces at start.
+  const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters, stop.signal, log);
+  const feeder = create(root, sink, counters, log, opts);
   let metricsServer: MetricsServer | undefined;
   if (opts.metricsPort !== undefined) {
     const metrics = new Metrics();
     metrics.followFeeder(name, counters);
     metricsServer = await startMetricsServer({ metrics, port: opts.metricsPort, health: () => ({ ok: !stop.signal.aborted }) });
   }
-  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url });
+  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url, shard: opts.shard && `${opts.shard.index}/${opts.shard.count}` });
   try {
     await feeder.run({ once: Boolean(opts.once), signal: stop.signal });
   } finally {
+    // A --once run stops after its pass as on SIGTERM: the writer makes its last attempt within the write timeout
+    // rather than riding out an outage, so a cron job never overlaps the next one and a failure shows at once.
+    if (opts.once) stop.abort();
     await feeder.close?.();
     await sink.close();
     await metricsServer?.close();
     log.info('stopped', { counters: counters.stats() });
   }
   // After close: the last batch is flushed there, and its fate counts too.
-  if (opts.once) failOnLostPoints(counters, log);
+  failOnLostPoints(counters);
 }
 
 /**
- * A one-shot run (a cron job, a check) must not report success when points it read never reached InfluxDB: refused
- * (4xx, e.g. a bad token) or given up after retries. Source-side skips (non-JSON values, garbled replies, filtered
- * tenants) are expected and counted, not failures.
+ * A run (a cron job, a check, or a feeder stopped by its supervisor) must not report success when points it read never
+ * reached InfluxDB: refused (4xx, e.g. a bad token), given up after retries, pushed out of a full buffer, or still
+ * unaccepted at shutdown. Source-side skips (non-JSON values, garbled replies, filtered tenants) are expected and
+ * counted, not failures.
  */
-function failOnLostPoints(counters: FeederCounters, log: ReturnType<typeof createLogger>): void {
-  const s = counters.stats();
-  const lost = s.rejected + (s.droppedBy.retries_exhausted ?? 0);
-  if (lost > 0) {
-    log.error('points were read but not written', { rejected: s.rejected, retriesExhausted: s.droppedBy.retries_exhausted ?? 0 });
-    process.exitCode = 1;
-  }
+function failOnLostPoints(counters: FeederCounters): void {
+  const lost = counters.losses();
+  if (lost.total === 0) return;
+  const parts = [lost.rejected > 0 ? `${lost.rejected} refused by InfluxDB` : '', ...Object.entries(lost.givenUp).map(([reason, n]) => `${n} given up (${reason})`)];
+  throw new SidecarError('POINTS_LOST', `${lost.total} point(s) read but not written to InfluxDB: ${parts.filter(Boolean).join(', ')} (the log above says why)`);
 }
 
-function influxSink(root: ConfigSection, counters: FeederCounters): InfluxWriter {
+function influxSink(root: ConfigSection, counters: FeederCounters, signal: AbortSignal, log: Logger): InfluxWriter {
   const { target, tuning } = readInfluxConfig(root.section('influxdb'));
-  return new InfluxWriter(target, tuning, counters);
+  return new InfluxWriter(target, tuning, counters, { signal, log: log.child({ component: 'influx-writer' }) });
 }

@@ -12,9 +12,28 @@ describe('feeder counters', () => {
     counters.add('retried', 2);
     counters.drop('not_json');
     counters.drop('vanished', 2);
-    expect(counters.stats()).toEqual({ read: 5, written: 3, rejected: 0, retried: 2, dropped: 3, droppedBy: { not_json: 1, vanished: 2 } });
+    expect(counters.stats()).toEqual({ read: 5, written: 3, rejected: 0, retried: 2, dropped: 3, droppedBy: { not_json: 1, vanished: 2 }, lagSeconds: 0 });
     expect(metrics.summary().feeders.redis).toMatchObject({ read: 5, written: 3, retried: 2, dropped: 3, rejected: 0 });
     expect(await metrics.exposition()).toMatch(/feeder="redis"/);
+  });
+
+  it('tell losses (refused, given up) from source-side skips, and mirror the lag gauge', () => {
+    const counters = new FeederCounters();
+    const metrics = new Metrics();
+    metrics.followFeeder('kafka', counters);
+    counters.drop('not_json', 4);
+    counters.drop('filtered', 2);
+    counters.drop('dead_lettered');
+    expect(counters.losses()).toEqual({ total: 0, rejected: 0, givenUp: {} });
+    counters.add('rejected', 3);
+    counters.drop('retries_exhausted', 5);
+    counters.drop('shutdown', 2);
+    counters.drop('buffer_full');
+    expect(counters.losses()).toEqual({ total: 11, rejected: 3, givenUp: { retries_exhausted: 5, shutdown: 2, buffer_full: 1 } });
+    counters.setLag(12.5);
+    counters.setLag(3);
+    expect(counters.stats().lagSeconds).toBe(3);
+    expect(metrics.summary().feeders.kafka.lagSeconds).toBe(3);
   });
 
   it('a snapshot does not change afterwards', () => {

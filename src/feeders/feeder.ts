@@ -10,6 +10,13 @@ import { toLineProtocol, type FeedPoint } from './point.js';
 
 export type CounterName = 'read' | 'written' | 'rejected' | 'retried' | 'dropped';
 
+/**
+ * Drop reasons that are losses: points read from the source that InfluxDB never accepted (given up after retries,
+ * pushed out of a full retry buffer, still unaccepted when the feeder stopped). Together with `rejected` they make a
+ * run fail. Every other reason is a source-side skip (a value that is not JSON, a filtered tenant, a dead letter).
+ */
+export const LOSS_REASONS: readonly string[] = ['retries_exhausted', 'buffer_full', 'shutdown'];
+
 export interface CounterSnapshot {
   read: number;
   written: number;
@@ -18,14 +25,25 @@ export interface CounterSnapshot {
   /** Total of `droppedBy`. */
   dropped: number;
   droppedBy: Record<string, number>;
+  /** How far behind its source the feeder is, in seconds (set by feeders that can tell, e.g. Kafka). */
+  lagSeconds: number;
+}
+
+export interface Losses {
+  /** rejected + every loss reason of `droppedBy`. */
+  total: number;
+  rejected: number;
+  givenUp: Record<string, number>;
 }
 
 /**
- * Counters of one feeder process. `stats()` gives a snapshot; every change is also emitted as a `count` event
- * (`{ name, n, reason? }`) so a metrics exporter can mirror them without polling.
+ * The counters of one feeder process: the only place a feeder, its writer and its exporters count. `stats()` gives a
+ * snapshot, `losses()` what decides the exit status; every change is also emitted as a `count` event
+ * (`{ name, n, reason? }`, and `{ name: 'lag', n: seconds }` for the lag gauge) so a metrics exporter mirrors them
+ * without polling.
  */
 export class FeederCounters extends EventEmitter {
-  private values: CounterSnapshot = { read: 0, written: 0, rejected: 0, retried: 0, dropped: 0, droppedBy: {} };
+  private values: CounterSnapshot = { read: 0, written: 0, rejected: 0, retried: 0, dropped: 0, droppedBy: {}, lagSeconds: 0 };
 
   add(name: Exclude<CounterName, 'dropped'>, n = 1): void {
     if (n === 0) return;
@@ -40,15 +58,36 @@ export class FeederCounters extends EventEmitter {
     if (this.listenerCount('count') > 0) this.emit('count', { name: 'dropped', n, reason });
   }
 
+  /** A gauge, not a counter: the latest value wins. */
+  setLag(seconds: number): void {
+    this.values.lagSeconds = seconds;
+    if (this.listenerCount('count') > 0) this.emit('count', { name: 'lag', n: seconds });
+  }
+
   stats(): CounterSnapshot {
     return { ...this.values, droppedBy: { ...this.values.droppedBy } };
   }
+
+  losses(): Losses {
+    const givenUp: Record<string, number> = {};
+    let total = this.values.rejected;
+    for (const reason of LOSS_REASONS) {
+      const n = this.values.droppedBy[reason] ?? 0;
+      if (n > 0) givenUp[reason] = n;
+      total += n;
+    }
+    return { total, rejected: this.values.rejected, givenUp };
+  }
 }
 
-/** Where points go. `writeConfirmed` resolves only once InfluxDB accepted every one of the points. */
+/**
+ * Where points go. `write` hands points over (the sink retries and counts what it gives up); `writeConfirmed` resolves
+ * only once InfluxDB accepted every one of the points. With a `signal` the sink keeps trying until it aborts, and
+ * then rejects with a retriable error (the caller still holds the points, e.g. as uncommitted Kafka offsets).
+ */
 export interface PointSink {
   write(points: FeedPoint[]): void;
-  writeConfirmed(points: FeedPoint[]): Promise<void>;
+  writeConfirmed(points: FeedPoint[], opts?: { signal?: AbortSignal }): Promise<void>;
   /** Sends what is buffered (including lines waiting for a retry) and waits for the outcome. */
   flush(): Promise<void>;
   close(): Promise<void>;

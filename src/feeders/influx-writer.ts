@@ -1,15 +1,28 @@
-import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, setLogger, type SendOptions, type Transport } from '@influxdata/influxdb-client';
 import type { ConfigSection } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import { backoffDelay } from '../retry.js';
 import type { FeederCounters, PointSink } from './feeder.js';
 import { toLineProtocol, type FeedPoint } from './point.js';
 
 /**
- * The one path to InfluxDB. It is the client's WriteApi — batching, a bounded retry buffer, backoff on 5xx, 429 and
- * network errors — configured once here; nothing retries around it. What this adds: counters from the API's callbacks,
- * and `writeConfirmed`, which tells a caller (the Kafka feeder, before it commits offsets) when InfluxDB accepted its
- * lines or that they were given up.
+ * The one path to InfluxDB: batching, one retry policy, the counters, and a handle per `writeConfirmed` call. Nothing
+ * retries around it. The client library gives the HTTP transport (auth, timeout, gzip, keep-alive); its WriteApi is
+ * not used, because it reports outcomes by line text only, so two callers of an identical line could not be told apart.
+ *
+ * Lines travel as segments: the lines of one call, with the call's handle if it waits. A batch is up to `batchSize`
+ * lines taken from the queue's head (a segment may be split; its handle then waits for every piece). A batch that
+ * fails retriably (5xx, 429, network, timeout) goes back to the head of the queue and the writer waits out one backoff
+ * (doubling from minRetryDelay to maxRetryDelay, jitter, a Retry-After wins) before sending anything again: an
+ * InfluxDB that is down gets one request per backoff, not one per batch. A 4xx is final (`rejected`).
+ *
+ * Giving up: lines of `write` (a source that cannot give them again: a Redis pass, a router poll) after `maxRetries`
+ * failed attempts or `maxRetryTime`, when pushed out of a full buffer (`maxBufferLines`, oldest first), or when the
+ * feeder stopped (its signal) and the last attempt within the write timeout failed: each is counted as a loss and
+ * logged. Lines of `writeConfirmed(points, {signal})` are retried until that signal aborts (Kafka: the feeder stops or
+ * the partition moves), then the call rejects with INFLUX_WRITE_ABORTED and nothing is counted as lost: the caller
+ * did not commit, so the source still has them.
  */
 
 const log = createLogger('influx-writer');
@@ -36,6 +49,8 @@ export interface WriterTuning {
   maxBufferLines: number;
   minRetryDelayMs: number;
   maxRetryDelayMs: number;
+  /** Requests in flight at once (default 4). */
+  maxInFlight?: number;
 }
 
 /**
@@ -78,89 +93,146 @@ export function readInfluxConfig(section: ConfigSection): { target: InfluxTarget
     maxBufferLines: section.number('maxBufferLines', 100_000, { min: 1, integer: true }),
     minRetryDelayMs: section.durationMs('minRetryDelay', 1000),
     maxRetryDelayMs: section.durationMs('maxRetryDelay', 30_000),
+    maxInFlight: section.number('maxInFlight', 4, { min: 1, integer: true }),
   };
   return { target, tuning };
 }
 
-interface Ticket {
-  remaining: number;
+/** What a `writeConfirmed` caller waits on: its own, never shared with another call, even for identical lines. */
+interface Delivery {
+  /** Segments of this call not yet accepted (a split segment counts once per piece). */
+  pieces: number;
   settled: boolean;
+  signal?: AbortSignal;
   resolve(): void;
   reject(err: Error): void;
+  unlisten?: () => void;
+}
+
+interface Segment {
+  lines: string[];
+  delivery?: Delivery;
+  enqueuedAt: number;
+  /** Failed attempts so far. */
+  attempts: number;
+}
+
+interface Batch {
+  segments: Segment[];
+  lines: number;
+}
+
+export interface WriterOptions {
+  /** The feeder's stop signal: once aborted, what is held gets one last attempt within the write timeout. */
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+/** Status codes worth another attempt: the server is busy, down or behind a proxy that is. Other 4xx are final. */
+function retriable(err: unknown): boolean {
+  return !(err instanceof HttpError) || err.statusCode === 429 || err.statusCode >= 500;
 }
 
 export class InfluxWriter implements PointSink {
-  private readonly api: WriteApi;
-  /** Lines awaited by `writeConfirmed`, each with the tickets waiting for it (oldest first). */
-  private readonly pending = new Map<string, Ticket[]>();
-  /** Lines handed to the API whose fate (accepted or given up) is not known yet: in a batch, in flight or to retry. */
+  private readonly transport: Transport;
+  private readonly path: string;
+  private readonly sendOptions: SendOptions;
+  private readonly log: Logger;
+  private readonly queue: Segment[] = [];
+  private queuedLines = 0;
+  /** Lines whose fate is not known yet: queued or in flight. */
   private outstanding = 0;
+  private inFlight = 0;
+  /** Send a partial batch now (a caller waits, a flush, or a line waited `flushInterval`). */
+  private urgent = false;
+  private flushTimer?: NodeJS.Timeout;
+  private backoffTimer?: NodeJS.Timeout;
+  /** Failed attempts in a row, for the backoff; an accepted batch resets it. */
+  private failures = 0;
+  private stopping = false;
+  private shutdownTimer?: NodeJS.Timeout;
+  private idleWaiters: Array<() => void> = [];
+  private readonly onStop = () => this.stop();
 
   constructor(
     readonly target: InfluxTarget,
     private readonly tuning: WriterTuning,
     private readonly counters: FeederCounters,
+    private readonly options: WriterOptions = {},
   ) {
-    const client = new InfluxDB({ url: target.url, token: target.token, timeout: target.timeoutMs });
-    // The callbacks run with `this` bound to the WriteApi, hence arrow functions that close over the writer.
-    this.api = client.getWriteApi(target.org, target.bucket, 'ns', {
-      batchSize: tuning.batchSize,
-      flushInterval: tuning.flushIntervalMs,
-      maxRetries: tuning.maxRetries,
-      maxRetryTime: tuning.maxRetryTimeMs,
-      maxBufferLines: tuning.maxBufferLines,
-      minRetryDelay: tuning.minRetryDelayMs,
-      maxRetryDelay: tuning.maxRetryDelayMs,
-      exponentialBase: 2,
-      writeSuccess: (lines) => this.onSuccess(lines),
-      writeFailed: (error, lines, attempt, expires) => this.onFailure(error, lines, attempt, expires),
-      writeRetrySkipped: (entry) => this.settleFailed(entry.lines, 'buffer_full', true),
-    });
+    this.log = options.log ?? log;
+    this.transport = new InfluxDB({ url: target.url, token: target.token, timeout: target.timeoutMs }).transport;
+    this.path = `/api/v2/write?org=${encodeURIComponent(target.org)}&bucket=${encodeURIComponent(target.bucket)}&precision=ns`;
+    this.sendOptions = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, gzipThreshold: 1000 };
+    if (options.signal?.aborted) this.stopping = true;
+    else options.signal?.addEventListener('abort', this.onStop, { once: true });
   }
 
   write(points: FeedPoint[]): void {
     const lines = this.toLines(points);
-    this.outstanding += lines.length;
-    this.api.writeRecords(lines);
+    if (lines.length === 0) return;
+    this.enqueue({ lines, enqueuedAt: Date.now(), attempts: 0 });
+    this.pump();
   }
 
-  writeConfirmed(points: FeedPoint[]): Promise<void> {
+  writeConfirmed(points: FeedPoint[], opts: { signal?: AbortSignal } = {}): Promise<void> {
     const lines = this.toLines(points);
     if (lines.length === 0) return Promise.resolve();
-    const done = new Promise<void>((resolve, reject) => {
-      const ticket: Ticket = { remaining: lines.length, settled: false, resolve, reject };
-      for (const line of lines) {
-        const waiting = this.pending.get(line);
-        if (waiting) waiting.push(ticket);
-        else this.pending.set(line, [ticket]);
+    if (opts.signal?.aborted) return Promise.reject(abortedError(lines.length));
+    return new Promise<void>((resolve, reject) => {
+      const delivery: Delivery = { pieces: 1, settled: false, signal: opts.signal, resolve, reject };
+      if (opts.signal) {
+        const onAbort = () => this.abandon(delivery);
+        opts.signal.addEventListener('abort', onAbort, { once: true });
+        delivery.unlisten = () => opts.signal!.removeEventListener('abort', onAbort);
       }
+      this.enqueue({ lines, delivery, enqueuedAt: Date.now(), attempts: 0 });
+      // A caller is waiting: no reason to hold its lines for the flush interval.
+      this.urgent = true;
+      this.pump();
     });
-    this.outstanding += lines.length;
-    this.api.writeRecords(lines);
-    // A failed first attempt rejects here but the lines are already in the retry buffer; the ticket settles from the
-    // success/failure callbacks, whichever attempt ends it.
-    this.api.flush().catch(() => undefined);
-    return done;
+  }
+
+  /** Sends what is held and resolves once every line written so far is accepted or given up (an event, not a poll). */
+  flush(): Promise<void> {
+    this.urgent = true;
+    this.pump();
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
-   * Sends what is buffered and waits until every line written so far is accepted or given up — including batches the
-   * API sent on its own and lines waiting in its retry buffer — for at most `waitMs`.
+   * Flushes, then releases the timers. Until the feeder's signal aborts this waits under the retry policy (a `--once`
+   * run rides out an outage up to maxRetryTime); after it, for at most the write timeout.
    */
-  async flush(waitMs = Math.max(this.target.timeoutMs, 10_000)): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    // A failed attempt rejects here while its lines move to the retry buffer; `outstanding` tells when they settle.
-    await this.api.flush(true).catch(() => undefined);
-    while (this.outstanding > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  }
-
   async close(): Promise<void> {
     await this.flush();
-    this.api.dispose();
-    if (this.outstanding > 0) {
-      log.error('closing with lines InfluxDB has not accepted', { lines: this.outstanding });
-      this.settleFailed([], 'shutdown', false, this.outstanding);
+    this.options.signal?.removeEventListener('abort', this.onStop);
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.backoffTimer);
+    clearTimeout(this.shutdownTimer);
+  }
+
+  /** The feeder stops: no more waiting out backoffs; one last attempt, and what is still held after the write timeout is given up. */
+  private stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.urgent = true;
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
     }
+    this.shutdownTimer = setTimeout(() => {
+      const lost: Segment[] = [];
+      for (const segment of this.queue.splice(0)) {
+        this.queuedLines -= segment.lines.length;
+        if (segment.delivery?.signal) this.settleAborted(segment);
+        else lost.push(segment);
+      }
+      this.giveUp(lost, 'shutdown', `the feeder stopped and InfluxDB did not accept them within ${this.target.timeoutMs} ms`);
+      this.checkIdle();
+    }, this.target.timeoutMs);
+    this.pump();
   }
 
   private toLines(points: FeedPoint[]): string[] {
@@ -173,54 +245,198 @@ export class InfluxWriter implements PointSink {
     return lines;
   }
 
-  private onSuccess(lines: string[]): void {
-    this.outstanding = Math.max(0, this.outstanding - lines.length);
-    this.counters.add('written', lines.length);
-    for (const line of lines) {
-      const ticket = this.takeTicket(line);
-      if (ticket && !ticket.settled && --ticket.remaining === 0) {
-        ticket.settled = true;
-        ticket.resolve();
+  private enqueue(segment: Segment): void {
+    this.queue.push(segment);
+    this.queuedLines += segment.lines.length;
+    this.outstanding += segment.lines.length;
+    this.enforceBufferLimit();
+  }
+
+  /** Starts as many batches as allowed: full ones always, partial ones when urgent; never during a backoff. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < (this.tuning.maxInFlight ?? 4) && this.backoffTimer === undefined) {
+      if (this.queuedLines < this.tuning.batchSize && !this.urgent) break;
+      this.send(this.takeBatch());
+    }
+    if (this.queue.length === 0) {
+      this.urgent = false;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    } else if (this.flushTimer === undefined && !this.urgent) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.urgent = true;
+        this.pump();
+      }, this.tuning.flushIntervalMs);
+    }
+  }
+
+  private takeBatch(): Batch {
+    const batch: Batch = { segments: [], lines: 0 };
+    while (this.queue.length > 0 && batch.lines < this.tuning.batchSize) {
+      const head = this.queue[0];
+      const room = this.tuning.batchSize - batch.lines;
+      let piece: Segment;
+      if (head.lines.length <= room) {
+        piece = this.queue.shift()!;
+      } else {
+        piece = { ...head, lines: head.lines.slice(0, room) };
+        head.lines = head.lines.slice(room);
+        if (head.delivery) head.delivery.pieces++;
       }
+      batch.segments.push(piece);
+      batch.lines += piece.lines.length;
     }
+    this.queuedLines -= batch.lines;
+    return batch;
   }
 
-  /** Called by the API on every failed attempt; returning nothing keeps its own retry decision. */
-  private onFailure(error: Error, lines: string[], attempt: number, expires: number): void {
-    const refused = error instanceof HttpError && error.statusCode < 429;
-    if (refused) {
-      log.error('InfluxDB refused a batch', { status: (error as HttpError).statusCode, error: error.message, lines: lines.length });
-      this.counters.add('rejected', lines.length);
-      this.settleFailed(lines, 'rejected', false);
-    } else if (attempt > this.tuning.maxRetries || expires <= Date.now()) {
-      this.settleFailed(lines, 'retries_exhausted', true);
-    } else {
-      this.counters.add('retried', lines.length);
-    }
-  }
-
-  private settleFailed(lines: string[], reason: string, retriable: boolean, count = lines.length): void {
-    this.outstanding = Math.max(0, this.outstanding - count);
-    if (reason !== 'rejected') this.counters.drop(reason, count);
-    const err = new SidecarError(
-      reason === 'rejected' ? 'INFLUX_WRITE_REJECTED' : 'INFLUX_WRITE_DROPPED',
-      `InfluxDB write ${reason === 'rejected' ? 'refused' : `given up (${reason})`} for ${count} line(s)`,
-      { retriable },
+  private send(batch: Batch): void {
+    this.inFlight++;
+    const body = batch.segments.map((s) => s.lines.join('\n')).join('\n');
+    this.transport.request(this.path, body, this.sendOptions).then(
+      () => this.accepted(batch),
+      (err: unknown) => this.failed(batch, err),
     );
-    for (const line of lines) {
-      const ticket = this.takeTicket(line);
-      if (ticket && !ticket.settled) {
-        ticket.settled = true;
-        ticket.reject(err);
-      }
-    }
   }
 
-  private takeTicket(line: string): Ticket | undefined {
-    const waiting = this.pending.get(line);
-    if (!waiting) return undefined;
-    const ticket = waiting.shift();
-    if (waiting.length === 0) this.pending.delete(line);
-    return ticket;
+  private accepted(batch: Batch): void {
+    this.inFlight--;
+    this.failures = 0;
+    this.outstanding -= batch.lines;
+    this.counters.add('written', batch.lines);
+    for (const segment of batch.segments) {
+      const d = segment.delivery;
+      if (d && !d.settled && --d.pieces === 0) this.settle(d);
+    }
+    this.pump();
+    this.checkIdle();
   }
+
+  private failed(batch: Batch, err: unknown): void {
+    this.inFlight--;
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!retriable(error)) {
+      const status = (error as HttpError).statusCode;
+      this.log.error('InfluxDB refused a batch', { status, error: error.message, lines: batch.lines });
+      this.outstanding -= batch.lines;
+      this.counters.add('rejected', batch.lines);
+      const refused = new SidecarError('INFLUX_WRITE_REJECTED', `InfluxDB refused ${batch.lines} line(s) (HTTP ${status}): ${error.message}`);
+      for (const segment of batch.segments) this.settle(segment.delivery, refused);
+    } else {
+      const delay = this.startBackoff(error);
+      const now = Date.now();
+      const again: Segment[] = [];
+      const exhausted: Segment[] = [];
+      const stopped: Segment[] = [];
+      for (const segment of batch.segments) {
+        segment.attempts++;
+        if (segment.delivery?.signal) {
+          if (segment.delivery.signal.aborted || segment.delivery.settled) this.settleAborted(segment);
+          else again.push(segment);
+        } else if (this.stopping) {
+          stopped.push(segment);
+        } else if (segment.attempts > this.tuning.maxRetries || now + delay > segment.enqueuedAt + this.tuning.maxRetryTimeMs) {
+          exhausted.push(segment);
+        } else {
+          again.push(segment);
+        }
+      }
+      this.giveUp(stopped, 'shutdown', `the feeder stopped and the last attempt failed: ${error.message}`);
+      this.giveUp(exhausted, 'retries_exhausted', `out of retries (maxRetries ${this.tuning.maxRetries}, maxRetryTime ${this.tuning.maxRetryTimeMs} ms); the last attempt: ${error.message}`);
+      const lines = again.reduce((n, s) => n + s.lines.length, 0);
+      if (lines > 0) {
+        this.log.warn('InfluxDB did not accept a batch: sending it again', { error: error.message, lines, attempt: this.failures, delayMs: delay });
+        this.counters.add('retried', lines);
+        this.queue.unshift(...again);
+        this.queuedLines += lines;
+        this.enforceBufferLimit();
+      }
+    }
+    this.pump();
+    this.checkIdle();
+  }
+
+  /** One backoff for the whole writer; a failure that lands while one runs does not lengthen it. */
+  private startBackoff(error: Error): number {
+    if (this.backoffTimer !== undefined) return this.tuning.minRetryDelayMs;
+    this.failures++;
+    const retryAfterMs = error instanceof HttpError ? error.retryAfter() * 1000 : 0;
+    const delay = retryAfterMs > 0 ? retryAfterMs : backoffDelay(this.failures, { minDelayMs: this.tuning.minRetryDelayMs, maxDelayMs: this.tuning.maxRetryDelayMs });
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.urgent = true;
+      this.pump();
+    }, delay);
+    return delay;
+  }
+
+  /** Beyond `maxBufferLines` the oldest lines of `write` go first; confirmed ones stay (their callers bound them). */
+  private enforceBufferLimit(): void {
+    const pushedOut: Segment[] = [];
+    for (let i = 0; this.queuedLines > this.tuning.maxBufferLines && i < this.queue.length; ) {
+      const segment = this.queue[i];
+      if (segment.delivery?.signal) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.queuedLines -= segment.lines.length;
+      pushedOut.push(segment);
+    }
+    this.giveUp(pushedOut, 'buffer_full', `more than maxBufferLines (${this.tuning.maxBufferLines}) lines were waiting for InfluxDB`);
+  }
+
+  /** A loss: counted, logged once for the lot, and each waiting caller told. */
+  private giveUp(segments: Segment[], reason: string, why: string): void {
+    const n = segments.reduce((sum, s) => sum + s.lines.length, 0);
+    if (n === 0) return;
+    this.outstanding -= n;
+    this.counters.drop(reason, n);
+    this.log.error('points lost: InfluxDB did not accept them', { reason, lines: n, why });
+    const err = new SidecarError('INFLUX_WRITE_DROPPED', `InfluxDB write given up (${reason}) for ${n} line(s): ${why}`, { retriable: true });
+    for (const segment of segments) this.settle(segment.delivery, err);
+  }
+
+  /** The caller of a confirmed write stopped waiting: forget its queued pieces; they are not lost, it still has them. */
+  private abandon(delivery: Delivery): void {
+    let removed = 0;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const segment = this.queue[i];
+      if (segment.delivery !== delivery) continue;
+      this.queue.splice(i, 1);
+      this.queuedLines -= segment.lines.length;
+      this.outstanding -= segment.lines.length;
+      removed += segment.lines.length;
+    }
+    // Pieces in flight may still be accepted; if none were queued, the call waits for them.
+    if (removed > 0 || delivery.pieces === 0) this.settle(delivery, abortedError(removed));
+    this.checkIdle();
+  }
+
+  private settleAborted(segment: Segment): void {
+    this.outstanding -= segment.lines.length;
+    this.settle(segment.delivery, abortedError(segment.lines.length));
+  }
+
+  private settle(delivery: Delivery | undefined, err?: Error): void {
+    if (!delivery || delivery.settled) return;
+    delivery.settled = true;
+    delivery.unlisten?.();
+    if (err) delivery.reject(err);
+    else delivery.resolve();
+  }
+
+  private checkIdle(): void {
+    if (this.outstanding > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function abortedError(lines: number): SidecarError {
+  return new SidecarError('INFLUX_WRITE_ABORTED', `stopped waiting for InfluxDB to accept ${lines} line(s): the feeder is stopping or no longer owns their source`, {
+    retriable: true,
+  });
 }

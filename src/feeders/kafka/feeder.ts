@@ -1,7 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
-import { backoffDelay, isRetriable, sleep } from '../../retry.js';
+import { isRetriable } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
 import type { FeedPoint } from '../point.js';
 import type { KafkaFeederConfig } from './config.js';
@@ -17,6 +17,9 @@ export function kafkaLogCreator(): logCreator {
       log.log(levels[level] ?? 'info', message, { namespace, ...extra });
 }
 
+/** Heartbeat answers that mean the group moved on: this member must rejoin before it can commit anything. */
+const GROUP_CHANGED = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
+
 interface Classified {
   points: Array<{ point: FeedPoint; message: KafkaMessage }>;
   deadLetters: Array<{ message: KafkaMessage; reason: string }>;
@@ -29,8 +32,9 @@ export class KafkaFeeder {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly windows = new WindowedCounts();
-  /** Latest known lag per partition (from each batch's high watermark). */
-  private readonly lag = new Map<number, number>();
+  /** Per partition owned: messages not committed yet (up to the high watermark), and the oldest one's timestamp (ms). */
+  private readonly lag = new Map<number, { messages: number; oldestPendingMs: number }>();
+  private stopSignal: AbortSignal = new AbortController().signal;
   /** Next offset to consume per partition, after the last accepted write. */
   private readonly committed = new Map<number, bigint>();
   private problems = new ProblemLog();
@@ -55,6 +59,8 @@ export class KafkaFeeder {
   }
 
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
+    this.stopSignal = opts.signal;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.joined(payload));
     await this.admin.connect();
     await this.ensureDeadLetterTopic();
     await this.producer.connect();
@@ -63,6 +69,7 @@ export class KafkaFeeder {
     const target = opts.once ? await this.highWatermarks() : undefined;
 
     const status = setInterval(() => this.logStatus(), this.config.statusIntervalMs);
+    const lagClock = setInterval(() => this.updateLag(), 1000);
     try {
       await this.consumer.run({
         eachBatchAutoResolve: false,
@@ -74,6 +81,7 @@ export class KafkaFeeder {
       await this.untilDone(opts.signal, target);
     } finally {
       clearInterval(status);
+      clearInterval(lagClock);
       await this.stop();
     }
   }
@@ -127,33 +135,87 @@ export class KafkaFeeder {
   }
 
   /**
-   * A batch is cut into chunks of `batchSize`; for each: dead letters are produced, points are written and confirmed,
-   * and only then is the chunk's last offset resolved and committed. If InfluxDB stays down the chunk is retried
-   * (with backoff, heartbeating) for as long as this consumer still owns the partition; nothing is skipped.
+   * A batch is cut into chunks of `batchSize`; for each: points are written and confirmed, dead letters produced, and
+   * only then is the chunk's last offset resolved and committed. While InfluxDB is down the writer retries the chunk
+   * under its one policy for as long as this member owns the partition and the feeder runs; nothing is skipped.
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    this.lag.set(batch.partition, Number(batch.offsetLag()));
-    for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
-      if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + this.config.batchSize);
-      const now = Date.now();
-      this.counters.add('read', chunk.length);
-      this.windows.add('consumed', chunk.length, now);
-      const work = this.classify(chunk);
-      const accepted = await this.deliver(work, batch.topic, batch.partition, { heartbeat, isRunning, isStale });
-      if (!accepted) return;
-      const last = chunk[chunk.length - 1].offset;
-      resolveOffset(last);
-      await commitOffsetsIfNecessary();
-      this.committed.set(batch.partition, BigInt(last) + 1n);
-      this.lag.set(batch.partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
-      this.windows.add('written', work.points.length, Date.now());
-      this.windows.add('filtered', work.filtered, Date.now());
-      this.windows.add('dead_lettered', work.deadLetters.length, Date.now());
-      await heartbeat();
+    const high = BigInt(batch.highWatermark);
+    const first = batch.messages[0];
+    const entry = { messages: first ? Number(high - BigInt(first.offset)) : 0, oldestPendingMs: first ? Number(first.timestamp) : Number.NaN };
+    this.lag.set(batch.partition, entry);
+    // Aborted when the feeder stops or this member loses the partition: the writer then stops retrying the chunk.
+    const owned = new AbortController();
+    const signal = owned.signal;
+    const onStop = () => owned.abort();
+    if (this.stopSignal.aborted) owned.abort();
+    else this.stopSignal.addEventListener('abort', onStop, { once: true });
+    // Keeps the membership alive while a write waits for InfluxDB (a session timeout would rebalance). When the group
+    // rebalances meanwhile, the chunk is let go (uncommitted) so this member rejoins at once instead of stalling the
+    // group until its rebalance timeout.
+    const keepAlive = setInterval(() => {
+      if (!isRunning() || isStale()) owned.abort();
+      else
+        heartbeat().catch((err: { type?: string }) => {
+          if (err.type !== undefined && GROUP_CHANGED.has(err.type)) owned.abort();
+        });
+    }, 3000);
+    try {
+      for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
+        if (!isRunning() || isStale() || signal.aborted) return;
+        const chunk = batch.messages.slice(i, i + this.config.batchSize);
+        const now = Date.now();
+        this.counters.add('read', chunk.length);
+        this.windows.add('consumed', chunk.length, now);
+        const work = this.classify(chunk);
+        if (!(await this.deliver(work, batch.topic, batch.partition, signal))) return;
+        const last = chunk[chunk.length - 1];
+        resolveOffset(last.offset);
+        await commitOffsetsIfNecessary();
+        this.committed.set(batch.partition, BigInt(last.offset) + 1n);
+        entry.messages = Math.max(0, Number(high - BigInt(last.offset) - 1n));
+        // Past this batch the next message is unseen; it is no older than the last one committed, whose age is the
+        // upper bound used until the next batch shows it.
+        entry.oldestPendingMs = Number((batch.messages[i + this.config.batchSize] ?? last).timestamp);
+        this.updateLag();
+        const done = Date.now();
+        this.windows.add('written', work.points.length, done);
+        this.windows.add('filtered', work.filtered, done);
+        this.windows.add('dead_lettered', work.deadLetters.length, done);
+        await heartbeat();
+      }
+    } finally {
+      clearInterval(keepAlive);
+      this.stopSignal.removeEventListener('abort', onStop);
     }
     this.problems.report(this.log, { topic: batch.topic, partition: batch.partition });
+  }
+
+  /**
+   * The feeder's lag in seconds, for the `feeder_lag_seconds` gauge: over the partitions this member owns, the age
+   * (from its Kafka timestamp) of the oldest message not committed yet; 0 when caught up everywhere.
+   */
+  private updateLag(): void {
+    const now = Date.now();
+    let seconds = 0;
+    for (const { messages, oldestPendingMs } of this.lag.values()) {
+      if (messages > 0 && Number.isFinite(oldestPendingMs)) seconds = Math.max(seconds, (now - oldestPendingMs) / 1000);
+    }
+    this.counters.setLag(Math.max(0, Math.round(seconds * 1000) / 1000));
+  }
+
+  /** A new generation of the group: log what this member owns (and how long joining took); forget other partitions. */
+  private joined(payload: { duration: number; memberId: string; isLeader: boolean; memberAssignment: Record<string, number[]> }): void {
+    const partitions = payload.memberAssignment[this.config.topic] ?? [];
+    for (const p of [...this.lag.keys()]) if (!partitions.includes(p)) this.lag.delete(p);
+    this.log.info('joined the consumer group', {
+      groupId: this.config.groupId,
+      memberId: payload.memberId,
+      leader: payload.isLeader,
+      partitions,
+      rebalanceMs: payload.duration,
+    });
   }
 
   private classify(messages: KafkaMessage[]): Classified {
@@ -182,36 +244,24 @@ export class KafkaFeeder {
     return out;
   }
 
-  /** True once every point is in InfluxDB and every dead letter is in its topic; false if the partition was lost. */
-  private async deliver(
-    work: Classified,
-    topic: string,
-    partition: number,
-    ctl: Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>,
-  ): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.withHeartbeat(this.sink.writeConfirmed(work.points.map((p) => p.point)), ctl.heartbeat);
-        break;
-      } catch (err) {
-        if (!isRetriable(err)) {
-          // InfluxDB refused these points (a 4xx): retrying cannot help, so their messages become dead letters.
-          this.log.error('InfluxDB refused a chunk: dead-lettering its messages', { topic, partition, error: errorText(err) });
-          work.deadLetters.push(...work.points.map(({ message }) => ({ message, reason: 'rejected by InfluxDB' })));
-          work.points = [];
-          break;
-        }
-        if (!ctl.isRunning() || ctl.isStale()) return false;
-        const delay = backoffDelay(attempt, { minDelayMs: 1000, maxDelayMs: 30_000 });
-        this.log.warn('InfluxDB did not accept a chunk: offsets stay uncommitted, writing it again', {
-          topic,
-          partition,
-          attempt,
-          delayMs: delay,
-          error: errorText(err),
-        });
-        await this.withHeartbeat(sleep(delay), ctl.heartbeat);
-      }
+  /**
+   * True once every point is in InfluxDB and every dead letter is in its topic; false if the feeder stopped or the
+   * partition moved first (then nothing is committed and the next owner reads the chunk again).
+   */
+  private async deliver(work: Classified, topic: string, partition: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.sink.writeConfirmed(
+        work.points.map((p) => p.point),
+        { signal },
+      );
+    } catch (err) {
+      if (signal.aborted) return false;
+      // The writer retries until the signal aborts, so a retriable error here is unexpected: let kafkajs start over.
+      if (isRetriable(err)) throw err;
+      // InfluxDB refused these points (a 4xx): retrying cannot help, so their messages become dead letters.
+      this.log.error('InfluxDB refused a chunk: dead-lettering its messages', { topic, partition, error: errorText(err) });
+      work.deadLetters.push(...work.points.map(({ message }) => ({ message, reason: 'rejected by InfluxDB' })));
+      work.points = [];
     }
     if (work.deadLetters.length > 0) await this.sendDeadLetters(work.deadLetters, topic, partition);
     return true;
@@ -236,22 +286,12 @@ export class KafkaFeeder {
     this.counters.drop('dead_lettered', items.length);
   }
 
-  /** Keeps the group membership alive while a write waits for InfluxDB (a session timeout would rebalance). */
-  private async withHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
-    const timer = setInterval(() => heartbeat().catch(() => undefined), 3000);
-    try {
-      return await work;
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
   logStatus(): void {
     const now = Date.now();
     const c = this.counters.stats();
     this.log.info('kafka status', {
       windows: this.windows.summary(['consumed', 'written', 'filtered', 'dead_lettered'], now),
-      lag: [...this.lag.values()].reduce((a, b) => a + b, 0),
+      lag: [...this.lag.values()].reduce((sum, p) => sum + p.messages, 0),
       totals: c,
     });
   }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
 import { nowNs, type FeedPoint } from '../point.js';
@@ -61,6 +62,37 @@ async function typesOf(redis: Redis, keys: string[]): Promise<Fetched[]> {
   });
 }
 
+/** Shard `index` (1-based) of `count`: the keys whose hash falls in it. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** `i/n` with 1 ≤ i ≤ n. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw new SidecarError('CONFIG_INVALID', `--shard ${JSON.stringify(text)}: expected i/n with 1 ≤ i ≤ n, e.g. --shard 2/3`);
+  }
+  return { index, count };
+}
+
+/**
+ * The shard (1-based) a key belongs to: FNV-1a (32-bit) of its UTF-8 bytes, modulo the count. It depends on the key
+ * alone, so n feeders that each SCAN the same patterns split the keys between them with none read twice and none
+ * missed, and a new key lands in exactly one shard.
+ */
+export function shardOf(key: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(key, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h % count) + 1;
+}
+
 export interface PassResult {
   points: FeedPoint[];
   /** Per family: keys listed, points made. */
@@ -75,6 +107,7 @@ export class RedisFeeder {
     private readonly sink: PointSink,
     readonly counters: FeederCounters,
     private readonly log: Logger,
+    private readonly options: { shard?: Shard } = {},
   ) {
     this.redis = new Redis(config.url, {
       password: config.password,
@@ -112,7 +145,7 @@ export class RedisFeeder {
     let keyCount = 0;
     const now = nowNs();
     for (const shard of family.shards) {
-      const keys = await scanKeys(this.redis, shard, this.config.scanCount);
+      const keys = this.mine(await scanKeys(this.redis, shard, this.config.scanCount));
       keyCount += keys.length;
       this.counters.add('read', keys.length);
       for (const item of await fetchValues(this.redis, keys, this.config.mgetBatch, this.config.pipelineDepth)) {
@@ -134,6 +167,13 @@ export class RedisFeeder {
     problems.report(this.log, { family: family.name });
     result.byFamily[family.name] = { keys: keyCount, points: points.length };
     return points;
+  }
+
+  /** With `--shard i/n`: only the keys of shard i (every member still SCANs, and reads only its share). */
+  private mine(keys: string[]): string[] {
+    const shard = this.options.shard;
+    if (!shard || shard.count === 1) return keys;
+    return keys.filter((key) => shardOf(key, shard.count) === shard.index);
   }
 
   async close(): Promise<void> {

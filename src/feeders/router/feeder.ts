@@ -80,14 +80,24 @@ export class RouterFeeder {
 
   /** Each router has its own loop: one poll at a time per router, several routers at once. */
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
+    let answered = 0;
     await Promise.all(
       this.config.routers.map((router) =>
         runEvery({ name: `router ${router.name}`, intervalMs: this.config.intervalMs, once: opts.once, log: this.log, signal: opts.signal }, async () => {
           const outcome = await this.poll(router);
+          if (outcome.ok || outcome.reason !== 'poll_failed') answered++;
           if (outcome.ok) this.sink.write([outcome.point]);
         }),
       ),
     );
+    // A --once run in which every poll failed read nothing at all: a failed check, not an empty success. (A garbled
+    // reply was read: it is counted and logged, like any bad source value.)
+    if (opts.once && answered === 0 && !opts.signal.aborted) {
+      throw new SidecarError(
+        'ROUTER_NOTHING_READ',
+        `every router poll failed (${this.config.routers.length} router(s)): nothing was read; the log above names each router and why`,
+      );
+    }
   }
 
   /** One poll: never throws; a failure or a garbled reply is counted and logged with the router's name. */

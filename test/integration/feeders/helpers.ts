@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,4 +65,29 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolea
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}${lastErr ? `, last error ${(lastErr as Error).message}` : ''}`);
+}
+
+/**
+ * "InfluxDB down" for the loss tests: an HTTP server on loopback that answers 503 to every request, as a proxy in
+ * front of a stopped InfluxDB does. Never a stand-in for a working InfluxDB.
+ */
+export async function unavailableInflux(): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"service unavailable"}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

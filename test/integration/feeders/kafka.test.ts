@@ -35,6 +35,14 @@ async function produce(topic: string, messages: Message[]): Promise<void> {
   await producer.disconnect();
 }
 
+function logLines(p: FeederProcess): Array<Record<string, any>> {
+  return p
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+}
+
 async function countPoints(db: string, where = ''): Promise<number> {
   const series = await influxQuery(db, `SELECT count(state) FROM maas_notification ${where}`);
   return series.length === 0 ? 0 : Number(series[0].values[0][1]);
@@ -167,19 +175,29 @@ describe('kafka feeder against real Kafka and InfluxDB', () => {
 
     await stopService('influxdb');
     await producing;
-    const second = spawnFeeder(['kafka', '--config', cfg]);
+    const second = spawnFeeder(['kafka', '--config', cfg, '--metrics-port', '0']);
     running.push(second);
     // Long enough for the new member to take the partitions (the dead one's session times out) and fail to write.
     await new Promise((r) => setTimeout(r, 15_000));
     expect(second.child.exitCode, second.stderr()).toBeNull();
     const during = await offsets(group, topic);
     expect(during.committed.reduce((a, b) => a + b, 0)).toBeLessThan(N);
+    // Stuck behind InfluxDB, the member's lag in seconds grows on /metrics (the age of its oldest uncommitted message).
+    const metricsUrl = await waitFor(
+      async () => logLines(second).find((l) => l.message === 'starting')?.metrics as string | undefined,
+      Boolean,
+      10_000,
+      'the metrics URL',
+    );
+    const lagSeconds = async () => Number(/udf_sidecar_feeder_lag_seconds\{feeder="kafka"\} (\S+)/.exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
+    await waitFor(lagSeconds, (s) => s > 1, 60_000, 'feeder_lag_seconds above 1 s while InfluxDB is down');
 
     await startService('influxdb');
     await waitFor(() => countPoints(db), (n) => n >= N, 120_000, `${N} points`);
     await waitFor(() => offsets(group, topic), (o) => o.committed.every((c, i) => c === o.high[i]), 30_000, 'all offsets committed');
     await new Promise((r) => setTimeout(r, 2000));
     expect(await countPoints(db)).toBe(N);
+    await waitFor(lagSeconds, (s) => s === 0, 30_000, 'feeder_lag_seconds back to 0 once caught up');
 
     second.child.kill('SIGTERM');
     const { code } = await second.exited;

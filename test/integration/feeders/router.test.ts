@@ -6,7 +6,7 @@ import type { RouterConfig } from '../../../src/feeders/router/config.js';
 import { RouterFeeder } from '../../../src/feeders/router/feeder.js';
 import { createLogger } from '../../../src/log.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery } from '../stack.js';
-import { buildOnce, spawnFeeder, uniqueName, writeConfig } from './helpers.js';
+import { buildOnce, spawnFeeder, unavailableInflux, uniqueName, writeConfig } from './helpers.js';
 import { ensureRouterSim, setRouterMode, setRouterSequence, type RouterSim } from './sshd.js';
 
 /** Keeps what a feeder writes, for the tests that look at polls rather than at InfluxDB. */
@@ -171,6 +171,23 @@ ${routers}`;
       expect(typeof s.values[0][2]).toBe('number');
       expect(s.values[1][2]).toBeNull();
       expect(s.values[0][0] as bigint).toBeLessThan(s.values[1][0] as bigint);
+    }
+  });
+
+  it('exits 1 when InfluxDB answers 503: the polled point is counted and logged as lost', async () => {
+    const down = await unavailableInflux();
+    try {
+      setRouterMode(sim, 'showtime');
+      const routers = `  - name: router1\n    host: 127.0.0.1\n    port: ${sim.port}\n    username: ${sim.user}\n    passwordFile: ${sim.passwordFile}\n    hostKeySha256: "${sim.hostKeySha256}"\n`;
+      const config = writeConfig(yaml(routers).replace(`url: ${influxUrl}`, `url: ${down.url}`));
+      const p = spawnFeeder(['router', '--config', config, '--once']);
+      const { code } = await p.exited;
+      expect(code, p.stderr()).toBe(1);
+      expect(p.stderr()).toContain('points lost: InfluxDB did not accept them');
+      expect(p.stderr()).toContain('udf-sidecar: 1 point(s) read but not written to InfluxDB: 1 given up (shutdown)');
+      expect(down.requests()).toBeGreaterThan(0);
+    } finally {
+      await down.close();
     }
   });
 
