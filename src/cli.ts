@@ -4,6 +4,7 @@
  * `replay` runs a recording through a function; `kapacitor-conf` prints the matching kapacitor.conf section; feeders,
  * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ServedFunction } from './agent/handler.js';
 import { serve } from './serve.js';
@@ -34,6 +35,11 @@ function envPort(): number | undefined {
   return process.env.METRICS_PORT ? portArg(process.env.METRICS_PORT) : undefined;
 }
 
+/** The installed package's version: package.json sits one level above dist/ in a checkout, a tarball and the image. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
 }
@@ -41,6 +47,7 @@ function collect(v: string, acc: string[]): string[] {
 export function buildProgram(): Command {
   const program = new Command('udf-sidecar')
     .description('Kapacitor UDF sidecar: edgeDetect, movingAverage and rate over Unix sockets, plus feeders')
+    .version(packageVersion())
     .showHelpAfterError();
 
   program
