@@ -12,7 +12,7 @@ import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
 import { checkLogEnv, createLogger } from './log.js';
-import { replayFile } from './replay.js';
+import { replay, StreamLineSink } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
 import { registerKapacitorCommands } from './kapacitor/command.js';
@@ -101,7 +101,7 @@ export function buildProgram(): Command {
 
   program
     .command('replay <name> <file>')
-    .description('run line protocol (.lp), a stream recording (.srpl) or a batch recording (.brpl) through a function; print line protocol')
+    .description('run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE - reads stdin); print line protocol')
     .option('-o, --option <name=value>', 'a function option, as in TICKscript (repeatable): -o field=value -o minDuration=2m', collect, [])
     .option('--group-by <tags>', 'stream: comma-separated tags to group by (default: every tag)')
     .action(async (name: string, file: string, opts) => {
@@ -111,11 +111,10 @@ export function buildProgram(): Command {
         if (eq <= 0) throw new InvalidArgumentError(`--option ${kv} is not name=value`);
         (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
       }
-      const lines = await replayFile(name, file, {
-        options,
-        groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined,
-      });
-      process.stdout.write(lines.map((l) => l + '\n').join(''));
+      const sink = new StreamLineSink(process.stdout);
+      const summary = await replay(name, file === '-' ? process.stdin : file, { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined }, sink);
+      await sink.flush();
+      for (const note of summary.notes) process.stderr.write(`udf-sidecar replay: ${note}\n`);
     });
 
   program
