@@ -4,7 +4,8 @@
  * `replay` runs a recording through a function; `kapacitor-conf` prints the matching kapacitor.conf section; feeders,
  * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ServedFunction } from './agent/handler.js';
 import { serve } from './serve.js';
@@ -16,6 +17,7 @@ import { replay, StreamLineSink } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
 import { registerKapacitorCommands } from './kapacitor/command.js';
+import { registerSimulateCommands } from './simulate/command.js';
 import { findFunction, servedFunctions } from './udf/registry.js';
 import type { OptionInput } from './udf/testing.js';
 
@@ -132,6 +134,8 @@ export function buildProgram(): Command {
   registerInfluxCommands(program);
   // kapacitor
   registerKapacitorCommands(program);
+  // demo sources
+  registerSimulateCommands(program);
 
   return program;
 }
@@ -147,4 +151,5 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+// Only as the program itself (also through npm's bin symlink): a test imports buildProgram without running it.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) void main();
