@@ -104,7 +104,7 @@ describe('docker-compose.yml', () => {
     const command = services.sidecar.command!;
     const port = command[command.indexOf('--metrics-port') + 1];
     expect(command[command.indexOf('--metrics-host') + 1]).toBe('0.0.0.0');
-    expect(services.sidecar.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
+    expect(services.sidecar.healthcheck!.test!.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
   });
 
   it('shares one socket volume at the same path: written by the sidecar, read-only for Kapacitor', () => {
@@ -378,7 +378,7 @@ describe('the image', () => {
     const port = String(await freePort());
     const socketDir = join(app, 'sockets');
     const args = services.sidecar.command!.map((a) => (a === SOCKET_DIR ? socketDir : a === '9273' ? port : a)).map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a));
-    const [cmd, ...rest] = services.sidecar.healthcheck!.test.slice(1).map((a) => a.replace('9273', port));
+    const [cmd, ...rest] = services.sidecar.healthcheck!.test!.slice(1).map((a) => a.replace('9273', port));
     const healthy = () => spawnSync(cmd === 'node' ? process.execPath : cmd, rest, { timeout: 5000 }).status === 0;
     expect(healthy()).toBe(false);
     const sidecar = spawn(process.execPath, [join(app, 'dist/cli.js'), ...args], { stdio: 'ignore' });
