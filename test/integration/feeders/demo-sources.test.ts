@@ -1,13 +1,15 @@
 /**
  * The compose demo's sources against real Redis and Kafka, read by the feeders on docker/config's own files (addresses
  * overridden the way a container's env would): `simulate redis` and `simulate kafka` write what `feed … --once` turns
- * into points, so `docker compose up` has data from its first minute.
+ * into points, so `docker compose up` has data from its first minute. And the feeders' health checks against the real
+ * InfluxDB 1.8 and 2.7 and Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureKafka, ensureRedis } from '../stack.js';
-import { buildOnce, CLI_ENTRY, ROOT, spawnFeeder, uniqueName, waitFor } from './helpers.js';
+import { checkInfluxPing } from '../../../src/feeders/health.js';
+import { ensureInfluxDB, ensureInfluxDB2, ensureKafka, ensureRedis, freePort } from '../stack.js';
+import { buildOnce, CLI_ENTRY, ROOT, spawnFeeder, uniqueName, waitFor, writeConfig } from './helpers.js';
 
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -57,4 +59,31 @@ describe('demo sources', () => {
     for (const l of lines) expect(l).toMatch(/^maas_notification,/);
     expect(new Set(lines.map((l) => /state="(\w+)"/.exec(l)?.[1]))).toEqual(new Set(['OK', 'WARNING', 'CRITICAL']));
   }, 120_000);
+});
+
+describe('feeder health against the real servers', () => {
+  it('InfluxDB 1.8 and 2.7 both answer the /ping check', async () => {
+    const [{ url: v1 }, { url: v2 }] = await Promise.all([ensureInfluxDB(), ensureInfluxDB2()]);
+    await expect(checkInfluxPing(v1, 5000)).resolves.toBeUndefined();
+    await expect(checkInfluxPing(v2, 5000)).resolves.toBeUndefined();
+  }, 300_000);
+
+  it('a redis feeder with its Redis and InfluxDB up is live and ready', async () => {
+    const [{ host, port }, { url: influx }] = await Promise.all([ensureRedis(), ensureInfluxDB()]);
+    const metricsPort = await freePort();
+    const config = writeConfig(`redis:\n  url: redis://${host}:${port}/14\ninfluxdb:\n  url: ${influx}\n  database: ${uniqueName('health')}\ninterval: 1s\n`);
+    const feeder = spawnFeeder(['redis', '--config', config, '--metrics-port', String(metricsPort)]);
+    children.push(feeder.child);
+    const ready = await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      },
+      (r) => r.status === 200,
+      30_000,
+      `/readyz 200 (feeder log: ${feeder.stderr()})`,
+    );
+    expect(ready.body).toMatchObject({ ok: true, targets: { source: { reachable: true }, influxdb: { reachable: true, addresses: [influx] } } });
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
+  });
 });
