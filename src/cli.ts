@@ -103,7 +103,7 @@ export function buildProgram(): Command {
 
   program
     .command('replay <name> <file>')
-    .description('run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE - reads stdin); print line protocol')
+    .description('run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE: a path, or - for stdin); print line protocol')
     .option('-o, --option <name=value>', 'a function option, as in TICKscript (repeatable): -o field=value -o minDuration=2m', collect, [])
     .option('--group-by <tags>', 'stream: comma-separated tags to group by (default: every tag)')
     .action(async (name: string, file: string, opts) => {

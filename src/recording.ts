@@ -1,7 +1,7 @@
 /**
- * Reading what `udf-sidecar replay` accepts: line protocol (.lp/.txt), Kapacitor stream recordings (.srpl: gzip of
- * database / retention policy / line-protocol triples) and batch recordings (.brpl: a zip with one entry per query,
- * each a sequence of JSON batches).
+ * Reading what `udf-sidecar replay` accepts, told apart by their first bytes: line protocol, Kapacitor stream
+ * recordings (.srpl: gzip of database / retention policy / line-protocol triples) and batch recordings (.brpl: a zip
+ * with one entry per query, each a sequence of JSON batches).
  */
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { parseLine, type ParsedLine } from './line-protocol.js';
