@@ -4,6 +4,8 @@
  * `replay` runs a recording through a function; `kapacitor-conf` prints the matching kapacitor.conf section; feeders,
  * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
  */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ServedFunction } from './agent/handler.js';
 import { serve } from './serve.js';
@@ -11,10 +13,11 @@ import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
 import { checkLogEnv, createLogger } from './log.js';
-import { replayFile } from './replay.js';
+import { replay, StreamLineSink } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
 import { registerKapacitorCommands } from './kapacitor/command.js';
+import { registerSimulateCommands } from './simulate/command.js';
 import { findFunction, servedFunctions } from './udf/registry.js';
 import type { OptionInput } from './udf/testing.js';
 
@@ -34,6 +37,11 @@ function envPort(): number | undefined {
   return process.env.METRICS_PORT ? portArg(process.env.METRICS_PORT) : undefined;
 }
 
+/** The installed package's version: package.json sits one level above dist/ in a checkout, a tarball and the image. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
 }
@@ -41,6 +49,7 @@ function collect(v: string, acc: string[]): string[] {
 export function buildProgram(): Command {
   const program = new Command('udf-sidecar')
     .description('Kapacitor UDF sidecar: edgeDetect, movingAverage and rate over Unix sockets, plus feeders')
+    .version(packageVersion())
     .showHelpAfterError();
 
   program
@@ -94,7 +103,7 @@ export function buildProgram(): Command {
 
   program
     .command('replay <name> <file>')
-    .description('run line protocol (.lp), a stream recording (.srpl) or a batch recording (.brpl) through a function; print line protocol')
+    .description('run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE: a path, or - for stdin); print line protocol')
     .option('-o, --option <name=value>', 'a function option, as in TICKscript (repeatable): -o field=value -o minDuration=2m', collect, [])
     .option('--group-by <tags>', 'stream: comma-separated tags to group by (default: every tag)')
     .action(async (name: string, file: string, opts) => {
@@ -104,11 +113,10 @@ export function buildProgram(): Command {
         if (eq <= 0) throw new InvalidArgumentError(`--option ${kv} is not name=value`);
         (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
       }
-      const lines = await replayFile(name, file, {
-        options,
-        groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined,
-      });
-      process.stdout.write(lines.map((l) => l + '\n').join(''));
+      const sink = new StreamLineSink(process.stdout);
+      const summary = await replay(name, file === '-' ? process.stdin : file, { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined }, sink);
+      await sink.flush();
+      for (const note of summary.notes) process.stderr.write(`udf-sidecar replay: ${note}\n`);
     });
 
   program
@@ -126,6 +134,8 @@ export function buildProgram(): Command {
   registerInfluxCommands(program);
   // kapacitor
   registerKapacitorCommands(program);
+  // demo sources
+  registerSimulateCommands(program);
 
   return program;
 }
@@ -141,4 +151,5 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+// Only as the program itself (also through npm's bin symlink): a test imports buildProgram without running it.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) void main();

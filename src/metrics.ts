@@ -15,9 +15,10 @@
  *   const status = startStatusLine({ metrics, logger, intervalMs: 60_000 });
  *   ...; status.stop(); await server.close();
  *
- * HTTP: `GET /metrics` is the Prometheus text format; `GET /healthz` calls the caller's health callback and answers
- * 200 with its JSON when `ok` is true, 503 otherwise (also when the callback throws or takes longer than 2 s, because
- * an orchestrator's probe must get an answer rather than hang).
+ * HTTP: `GET /metrics` is the Prometheus text format; `GET /healthz` (liveness) calls the caller's health callback and
+ * answers 200 with its JSON when `ok` is true, 503 otherwise (also when the callback throws or takes longer than 2 s,
+ * because an orchestrator's probe must get an answer rather than hang). `GET /readyz` (readiness) does the same with
+ * the `ready` callback, or with `health` when there is none.
  *
  * Counters are kept twice on purpose: in prom-client for scraping and as plain numbers for the status line, so the
  * status line is synchronous and does not depend on the exposition format.
@@ -258,7 +259,10 @@ export interface MetricsServerOptions {
   port: number;
   /** Loopback by default: exposing metrics beyond the host is a deliberate choice (0.0.0.0 in a container). */
   host?: string;
+  /** Liveness: false means "restart me". */
   health: () => Health | Promise<Health>;
+  /** Readiness: false means "working, but not doing its job right now". Default: `health`. */
+  ready?: () => Health | Promise<Health>;
   healthTimeoutMs?: number;
 }
 
@@ -280,12 +284,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),
       );
-    } else if (path === '/healthz') {
-      probe(health, healthTimeoutMs).then((h) =>
+    } else if (path === '/healthz' || path === '/readyz') {
+      probe(path === '/readyz' ? (options.ready ?? health) : health, healthTimeoutMs).then((h) =>
         res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)),
       );
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

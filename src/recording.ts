@@ -1,7 +1,7 @@
 /**
- * Reading what `udf-sidecar replay` accepts: line protocol (.lp/.txt), Kapacitor stream recordings (.srpl: gzip of
- * database / retention policy / line-protocol triples) and batch recordings (.brpl: a zip with one entry per query,
- * each a sequence of JSON batches).
+ * Reading what `udf-sidecar replay` accepts, told apart by their first bytes: line protocol, Kapacitor stream
+ * recordings (.srpl: gzip of database / retention policy / line-protocol triples) and batch recordings (.brpl: a zip
+ * with one entry per query, each a sequence of JSON batches).
  */
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { parseLine, type ParsedLine } from './line-protocol.js';
@@ -21,20 +21,57 @@ export interface RecordedBatch {
   points: { time: bigint; tags: Record<string, string>; fields: Record<string, unknown> }[];
 }
 
-export function readLineProtocol(text: string, database = '', retentionPolicy = ''): StreamRecord[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
-    .map((l) => ({ database, retentionPolicy, line: parseLine(l) }));
+/**
+ * Turns the lines of line protocol or of an uncompressed stream recording into records, one line at a time, so a
+ * recording of any length is read in constant memory. Sans-IO: the caller feeds lines. A bad line is named by its
+ * number in the source.
+ */
+export class StreamRecordReader {
+  private lineNumber = 0;
+  private pending: string[] = [];
+
+  constructor(
+    private readonly format: 'line-protocol' | 'stream-recording',
+    private readonly source: string,
+  ) {}
+
+  /** The record a line completes, if any. */
+  line(text: string): StreamRecord | undefined {
+    this.lineNumber++;
+    if (this.format === 'line-protocol') {
+      if (text.trim() === '' || text.startsWith('#')) return undefined;
+      return { database: '', retentionPolicy: '', line: this.parse(text) };
+    }
+    // .srpl: database, retention policy and one line-protocol point, three lines per record.
+    this.pending.push(text);
+    if (this.pending.length < 3) return undefined;
+    const [database, retentionPolicy, point] = this.pending;
+    this.pending = [];
+    return { database, retentionPolicy, line: this.parse(point) };
+  }
+
+  private parse(text: string): ParsedLine {
+    try {
+      return parseLine(text);
+    } catch (err) {
+      throw new Error(`${this.source} line ${this.lineNumber}: ${(err as Error).message}`);
+    }
+  }
 }
 
 export function readStreamRecording(gz: Uint8Array): StreamRecord[] {
-  const lines = gunzipSync(gz).toString('utf8').split('\n');
-  const out: StreamRecord[] = [];
-  for (let i = 0; i + 2 < lines.length; i += 3) {
-    out.push({ database: lines[i], retentionPolicy: lines[i + 1], line: parseLine(lines[i + 2]) });
-  }
-  return out;
+  const reader = new StreamRecordReader('stream-recording', 'stream recording');
+  return gunzipSync(gz)
+    .toString('utf8')
+    .split('\n')
+    .flatMap((l) => reader.line(l) ?? []);
+}
+
+/** What a recording's first bytes say it is: gzip is a stream recording, zip a batch recording, text line protocol. */
+export function recordingFormat(head: Uint8Array): 'stream-recording' | 'batch-recording' | 'line-protocol' {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'stream-recording';
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'batch-recording';
+  return 'line-protocol';
 }
 
 /** RFC 3339 with up to nanosecond digits → epoch ns, exactly (Date alone keeps only milliseconds). */

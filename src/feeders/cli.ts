@@ -1,9 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
+import { parseDuration } from '../duration.js';
 import { SidecarError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
 import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
+import { checkInfluxPing, checkTcp, redisAddress, ReachabilityMonitor, type Target } from './health.js';
 import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { KafkaFeeder } from './kafka/feeder.js';
@@ -24,35 +26,51 @@ interface Feeder {
 
 type FeederFactory = (root: ConfigSection, sink: PointSink, counters: FeederCounters, log: Logger, opts: FeedOptions) => Feeder;
 
-const FEEDERS: Record<string, { description: string; create: FeederFactory }> = {
+/** What a feeder reads from, as host:port addresses for its health checks. */
+type SourceAddresses = (root: ConfigSection) => string[];
+
+const FEEDERS: Record<string, { description: string; create: FeederFactory; sources: SourceAddresses }> = {
   redis: {
     description: 'read the building-management Redis every interval (SCAN + MGET) and write its families as points',
     create: (root, sink, counters, log, opts) => new RedisFeeder(readRedisConfig(root), sink, counters, log, { shard: opts.shard }),
+    sources: (root) => [redisAddress(readRedisConfig(root).url)],
   },
   kafka: {
     description: 'consume monitoring notifications; commit offsets only after InfluxDB accepted their points',
     create: (root, sink, counters, log) => new KafkaFeeder(readKafkaConfig(root), sink, counters, log),
+    sources: (root) => readKafkaConfig(root).brokers,
   },
   router: {
     description: 'poll ADSL routers over SSH (show adsl status) and write adsl_connection points',
     create: (root, sink, counters, log) => new RouterFeeder(readRouterConfig(root), sink, counters, log),
+    sources: (root) => readRouterConfig(root).routers.map((r) => `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`),
   },
+};
+
+const durationMsArg = (name: string) => (v: string) => {
+  try {
+    return Number(parseDuration(v) / 1_000_000n);
+  } catch {
+    throw new InvalidArgumentError(`${name} ${v} is not a duration: write it with a unit, like 2m or 90s`);
+  }
 };
 
 export function registerFeedCommands(program: Command): void {
   const feed = program.command('feed').description('feeders: Redis, Kafka and routers into InfluxDB');
-  for (const [name, { description, create }] of Object.entries(FEEDERS)) {
+  for (const [name, { description, create, sources }] of Object.entries(FEEDERS)) {
     const cmd = feed
       .command(name)
       .description(description)
       .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
       .option('--stdout', 'print line protocol on stdout instead of writing to InfluxDB')
       .option('--once', 'one pass (kafka: until caught up with the end of the topic at start), then exit')
-      .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on 127.0.0.1:PORT', (v) => {
+      .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz (liveness) and /readyz (readiness) on this port', (v) => {
         const port = Number(v);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('--metrics-port must be a port number');
         return port;
-      });
+      })
+      .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
+      .option('--unhealthy-after <duration>', '/healthz fails once the source or InfluxDB has been unreachable this long', durationMsArg('--unhealthy-after'), 120_000);
     if (name === 'redis') {
       cmd.option('--shard <i/n>', 'read only shard i of n (1-based) of every family\'s keys, split by key hash: run n feeders with 1/n … n/n', (v) => {
         try {
@@ -63,7 +81,7 @@ export function registerFeedCommands(program: Command): void {
       });
     }
     cmd.action(async (opts: FeedOptions) => {
-      await runFeeder(name, create, opts);
+      await runFeeder(name, create, opts, sources);
     });
   }
 }
@@ -74,9 +92,11 @@ interface FeedOptions {
   once?: boolean;
   metricsPort?: number;
   shard?: Shard;
+  metricsHost?: string;
+  unhealthyAfter?: number;
 }
 
-export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions): Promise<void> {
+export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions, sources?: SourceAddresses): Promise<void> {
   const log = createLogger(`feed-${name}`);
   const { root } = loadConfigFile(opts.config);
   const counters = new FeederCounters();
@@ -85,10 +105,24 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
   const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters, stop.signal, log);
   const feeder = create(root, sink, counters, log, opts);
   let metricsServer: MetricsServer | undefined;
+  let monitor: ReachabilityMonitor | undefined;
   if (opts.metricsPort !== undefined) {
     const metrics = new Metrics();
     metrics.followFeeder(name, counters);
-    metricsServer = await startMetricsServer({ metrics, port: opts.metricsPort, health: () => ({ ok: !stop.signal.aborted }) });
+    const targets: Target[] = [];
+    if (sources) targets.push({ name: 'source', addresses: sources(root), check: checkTcp });
+    if (!opts.stdout) targets.push({ name: 'influxdb', addresses: [readInfluxConfig(root.section('influxdb')).target.url], check: checkInfluxPing });
+    const unhealthyAfterMs = opts.unhealthyAfter ?? 120_000;
+    monitor = new ReachabilityMonitor(targets, { unhealthyAfterMs, intervalMs: Math.min(5000, Math.max(500, unhealthyAfterMs / 4)), timeoutMs: 2000 });
+    monitor.start();
+    const stopping = { ok: false, reason: 'stopping' };
+    metricsServer = await startMetricsServer({
+      metrics,
+      port: opts.metricsPort,
+      host: opts.metricsHost,
+      health: () => (stop.signal.aborted ? stopping : monitor!.liveness()),
+      ready: () => (stop.signal.aborted ? stopping : monitor!.readiness()),
+    });
   }
   log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url, shard: opts.shard && `${opts.shard.index}/${opts.shard.count}` });
   try {
@@ -99,6 +133,7 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
     if (opts.once) stop.abort();
     await feeder.close?.();
     await sink.close();
+    monitor?.stop();
     await metricsServer?.close();
     log.info('stopped', { counters: counters.stats() });
   }

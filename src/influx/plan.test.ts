@@ -123,7 +123,7 @@ describe('planSetup: tokens', () => {
 
   it('an empty list means no token for that role, and deletes an old one', () => {
     const plan = planSetup(state({ tokens: [feederToken] }), { ...wants, feederBuckets: [] });
-    expect(plan.steps.filter((s) => s.kind.endsWith('-token') && s.role === 'feeders')).toEqual([
+    expect(plan.steps.filter((s) => 'role' in s && s.role === 'feeders')).toEqual([
       { kind: 'delete-token', role: 'feeders', id: 't1', description: 'udf-sidecar:feeders', reason: 'no buckets wanted' },
     ]);
   });
@@ -143,7 +143,7 @@ describe('planSetup: tokens', () => {
   it('replaces a token that holds more than it should: create the new one, then delete the old', () => {
     const tooBroad: TokenInfo = { ...feederToken, permissions: [...feederToken.permissions, { action: 'read', type: 'buckets', id: 'b1' }] };
     const plan = planSetup(state({ tokens: [tooBroad] }), wants);
-    const feederSteps = plan.steps.filter((s) => s.kind.endsWith('-token') && s.role === 'feeders');
+    const feederSteps = plan.steps.filter((s) => 'role' in s && s.role === 'feeders');
     expect(feederSteps.map((s) => s.kind)).toEqual(['create-token', 'delete-token']);
     expect(feederSteps[1]).toMatchObject({ id: 't1', reason: 'permissions differ' });
     expect(isNoop(plan)).toBe(false);
@@ -163,7 +163,7 @@ describe('planSetup: tokens', () => {
 
   it('rotates matching tokens when asked, and says so', () => {
     const plan = planSetup(state({ tokens: [feederToken, kapacitorToken] }), { ...wants, rotateTokens: true });
-    const tokenSteps = plan.steps.filter((s) => s.kind.endsWith('-token'));
+    const tokenSteps = plan.steps.filter((s) => 'role' in s);
     expect(tokenSteps.map((s) => `${s.kind} ${s.role}`)).toEqual(['create-token feeders', 'delete-token feeders', 'create-token kapacitor', 'delete-token kapacitor']);
     expect(tokenSteps.filter((s) => s.kind === 'delete-token').every((s) => s.kind === 'delete-token' && s.reason === 'rotated')).toBe(true);
   });
