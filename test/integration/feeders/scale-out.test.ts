@@ -22,6 +22,13 @@ let producer: Producer;
 const databases: string[] = [];
 const running: FeederProcess[] = [];
 
+/** The counters a feeder logs with its `stopped` line. */
+interface StoppedCounters {
+  read: number;
+  written: number;
+  droppedBy: Record<string, number | undefined>;
+}
+
 function logLines(p: FeederProcess): Array<Record<string, any>> {
   return p
     .stderr()
@@ -224,13 +231,13 @@ describe('redis: --shard i/n', () => {
         running.push(p);
         return p;
       });
-      const counters = [];
+      const counters: StoppedCounters[] = [];
       for (const p of feeders) {
         const { code } = await p.exited;
         expect(code, p.stderr()).toBe(0);
         counters.push(logLines(p).find((l) => l.message === 'stopped')!.counters);
       }
-      const sum = (f: (c: any) => number) => counters.reduce((n, c) => n + f(c), 0);
+      const sum = (f: (c: StoppedCounters) => number) => counters.reduce((n, c) => n + f(c), 0);
       const ofKind = (kind: string) => keys.filter((k) => k.kind === kind).length;
       const usable = ofKind('valid') + ofKind('no_timestamp');
       // Each member read a share; the shares add up to the keyspace, and every kind of key is accounted for once.
