@@ -1,8 +1,15 @@
 /**
  * A session on a byte stream (a Unix socket, or stdin/stdout in process mode). The connection owns the I/O and nothing
- * else: bytes go through the framer and codec into the session; every Response the session produces while handling one
- * input chunk is encoded into one buffer and leaves in one write. When that write is refused (the peer reads slower
- * than we produce), reading pauses until the output drains — backpressure all the way to Kapacitor.
+ * else: bytes go through the framer and codec into the session, and the Responses it produces leave in as few writes
+ * as the rules below allow. When a write is refused (the peer reads slower than we produce), reading pauses until the
+ * output drains — backpressure all the way to Kapacitor.
+ *
+ * Kapacitor writes each point as two unbuffered writes (length, then message), so under its feeding one read brings
+ * about one point. After such a small read the answers are not written at once: they wait for the AnswerPacer (see
+ * pacer.ts), at most its hold, and leave together with the answers of the reads made meanwhile. They leave at once,
+ * with everything held before them, when a read brought `holdAnswers` answers or more (bulk input: one write per read),
+ * after any request that is not a point (a Keepalive's answer is never held: it is what Kapacitor's timeout watches),
+ * after an error, and on input end or close.
  *
  * Endings: Kapacitor stops a task by half-closing its side and waiting for our EOF, so on input end we flush and end
  * our side. After an ErrorResponse we flush it and end the connection; a frame that cannot be decoded ends only this
@@ -12,6 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { decodeRequest, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
+import { AnswerPacer } from './pacer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionObserver } from './session.js';
@@ -21,13 +29,26 @@ export interface ConnectionOptions {
   maxGroups?: number;
   log?: Logger;
   observer?: SessionObserver;
+  /** Shared by the connections of one process (a server passes its own); by default the connection has its own. */
+  pacer?: AnswerPacer;
+  /** A read that brings this many answers or more writes them at once; 0: every read writes at once. */
+  holdAnswers?: number;
 }
+
+export const DEFAULT_HOLD_ANSWERS = 256;
 
 export class UdfConnection {
   readonly session: Session;
   private readonly framer: FrameDecoder;
   private readonly writer = new ResponseWriter();
   private ended = false;
+  private readonly pacer: AnswerPacer;
+  private readonly holdAnswers: number;
+  /** True while the pacer has our release to call. */
+  private waiting = false;
+  /** Set while reading a chunk that held a request other than a point: its answers leave at once. */
+  private urgent = false;
+  private pointsIn = 0;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -39,6 +60,8 @@ export class UdfConnection {
   ) {
     this.session = new Session(fn, this.writer, options);
     this.framer = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
+    this.pacer = options.pacer ?? new AnswerPacer();
+    this.holdAnswers = options.holdAnswers ?? DEFAULT_HOLD_ANSWERS;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
@@ -71,36 +94,56 @@ export class UdfConnection {
 
   private onChunk(chunk: Buffer): void {
     if (this.ended) return;
-    const session = this.session;
-    let pointsIn = 0;
+    this.urgent = false;
     try {
-      this.framer.pushRanges(chunk, (buf, start, end) => {
-        if (session.failed) return;
-        // Points, nearly all the traffic, skip the Request wrapper.
-        const point = readPointView(buf, start, end);
-        if (point !== null) {
-          pointsIn++;
-          session.handlePoint(point);
-          return;
-        }
-        const req = decodeRequest(buf.subarray(start, end));
-        if (req.kind === 'point') pointsIn++;
-        session.handle(req);
-      });
+      this.framer.pushRanges(chunk, this.onFrame);
     } catch (err) {
-      session.fail(`${this.fn.name}: ${(err as Error).message}`);
+      this.session.fail(`${this.fn.name}: ${(err as Error).message}`);
     }
-    const observer = this.options.observer;
-    if (observer) {
-      if (pointsIn) observer.pointsIn?.(this.fn.name, pointsIn);
-      const out = session.takePointsOut();
-      if (out) observer.pointsOut?.(this.fn.name, out);
+    if (this.session.failed) {
+      this.end();
+      return;
     }
-    this.flush();
-    if (session.failed) this.end();
+    // A small read is paced even when it has nothing to answer yet (a prefix alone, a window still filling): the next
+    // read then brings more.
+    const held = this.writer.pending;
+    if (this.urgent || held >= this.holdAnswers) this.flush();
+    else if (!this.waiting) {
+      this.waiting = true;
+      this.pacer.hold(this.release);
+    }
   }
 
+  /** A frame of the current read: points, nearly all the traffic, skip the Request wrapper. */
+  private readonly onFrame = (buf: Uint8Array, start: number, end: number): void => {
+    const session = this.session;
+    if (session.failed) return;
+    const point = readPointView(buf, start, end);
+    if (point !== null) {
+      this.pointsIn++;
+      session.handlePoint(point);
+      return;
+    }
+    const req = decodeRequest(buf.subarray(start, end));
+    if (req.kind === 'point') this.pointsIn++;
+    else this.urgent = true;
+    session.handle(req);
+  };
+
+  private readonly release = (): void => {
+    this.waiting = false;
+    if (!this.ended) this.flush();
+  };
+
+  /** Writes everything held, and reports the points in and out since the last write (not per read). */
   private flush(): void {
+    const observer = this.options.observer;
+    if (observer) {
+      if (this.pointsIn) observer.pointsIn?.(this.fn.name, this.pointsIn);
+      const out = this.session.takePointsOut();
+      if (out) observer.pointsOut?.(this.fn.name, out);
+    }
+    this.pointsIn = 0;
     if (this.writer.pending === 0) return;
     const ok = this.output.write(this.writer.take());
     if (!ok && !this.ended) {
@@ -108,6 +151,7 @@ export class UdfConnection {
       this.output.once('drain', () => this.input.resume());
     }
   }
+
 
   private onInputEnd(): void {
     if (this.framer.midFrame) {

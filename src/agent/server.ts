@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { type ConnectionOptions, UdfConnection } from './connection.js';
 import { SocketPathError } from './errors.js';
 import type { ServedFunction } from './handler.js';
+import { AnswerPacer } from './pacer.js';
 
 export interface ServerOptions extends ConnectionOptions {
   socketDir: string;
@@ -61,6 +62,8 @@ export async function claimSocketPath(socketPath: string): Promise<void> {
 export class UdfServer {
   readonly listening: ListeningFunction[] = [];
   private readonly connections = new Set<UdfConnection>();
+  /** One for all connections: a pacer's hold stops the whole process (see pacer.ts). */
+  private readonly pacer = new AnswerPacer();
 
   constructor(
     private readonly functions: ServedFunction[],
@@ -92,7 +95,7 @@ export class UdfServer {
   }
 
   private accept(fn: ServedFunction, socket: net.Socket): void {
-    const conn = new UdfConnection(fn, socket, socket, { ...this.options, log: this.options.log });
+    const conn = new UdfConnection(fn, socket, socket, { ...this.options, pacer: this.options.pacer ?? this.pacer, log: this.options.log });
     this.connections.add(conn);
     this.options.onConnection?.(fn.name, 1);
     void conn.closed().then(() => {
