@@ -19,6 +19,8 @@
  *   npm run bench:kapacitor [-- --points 200000 --reps 5 --groups 1,1000 --variants a,b --out docs/benchmarks.md]
  *   (--out - prints only; KAPACITOR_PORT and UDF_STACK_RUN/UDF_STACK_CACHE as for the test stack)
  *   --sidecar-node-arg=ARG (repeatable): a Node option for the sidecar in both modes (e.g. --cpu-prof)
+ *   kapacitord serves /kapacitor/v1/debug/pprof: `go tool pprof -top http://127.0.0.1:PORT/kapacitor/v1/debug/pprof/profile?seconds=10`
+ *   during a run shows where its time goes.
  *   --other-cli PATH: another build's dist/cli.js, run as two more variants (other-socket, other-process) in the same
  *                     rounds, for an A/B comparison in one window
  */
@@ -157,6 +159,8 @@ skip-config-overrides = true
 [http]
   bind-address = "127.0.0.1:${PORT}"
   log-enabled = false
+  # For a CPU profile of kapacitord during a run: go tool pprof -top URL/kapacitor/v1/debug/pprof/profile?seconds=10
+  pprof-enabled = true
 [replay]
   dir = "${dir}/replay"
 [storage]
