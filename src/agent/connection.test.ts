@@ -121,6 +121,17 @@ describe('UdfConnection write path', () => {
     expect(pacer.held).toEqual([]);
   });
 
+  it('writes a read of 16 KiB or more at once, however few answers it brought', async () => {
+    const { input, output, pacer } = await connected(1000);
+    const frames = Array.from({ length: 400 }, (_, i) => encodeRequest(point(i + 1)));
+    const chunk = Buffer.concat(frames);
+    expect(chunk.length).toBeGreaterThanOrEqual(16 * 1024);
+    input.write(chunk);
+    await settle();
+    expect(output.writes.map((w) => w.length)).toEqual([400]);
+    expect(pacer.held).toEqual([]);
+  });
+
   it('writes the answers held before an ErrorResponse, and the error, then ends', async () => {
     const { input, output } = await connected();
     kapacitorWrites(input, point(1));

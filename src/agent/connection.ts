@@ -7,7 +7,8 @@
  * Kapacitor writes each point as two unbuffered writes (length, then message), so under its feeding one read brings
  * about one point. After such a small read the answers are not written at once: they wait for the AnswerPacer (see
  * pacer.ts), at most its hold, and leave together with the answers of the reads made meanwhile. They leave at once,
- * with everything held before them, when a read brought `holdAnswers` answers or more (bulk input: one write per read),
+ * with everything held before them, when a read brought `holdAnswers` answers or 16 KiB or more (bulk input: one write
+ * per read),
  * after any request that is not a point (a Keepalive's answer is never held: it is what Kapacitor's timeout watches),
  * after an error, and on input end or close.
  *
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
 }
 
 export const DEFAULT_HOLD_ANSWERS = 256;
+/** A read this big is written at once whatever it answers (bulk input, a batch's points). */
+const BIG_READ = 16 * 1024;
 
 export class UdfConnection {
   readonly session: Session;
@@ -105,9 +108,9 @@ export class UdfConnection {
       return;
     }
     // A small read is paced even when it has nothing to answer yet (a prefix alone, a window still filling): the next
-    // read then brings more.
+    // read then brings more. A big read means the peer writes faster than we read: nothing to wait for.
     const held = this.writer.pending;
-    if (this.urgent || held >= this.holdAnswers) this.flush();
+    if (this.urgent || held >= this.holdAnswers || chunk.length >= BIG_READ) this.flush();
     else if (!this.waiting) {
       this.waiting = true;
       this.pacer.hold(this.release);
