@@ -6,7 +6,9 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from './duration.js';
 import type { ServedFunction } from './agent/handler.js';
 import { serve } from './serve.js';
 import { runStdio } from './agent/stdio.js';
@@ -42,8 +44,27 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+function durationMsArg(name: string) {
+  return (v: string): number => {
+    let ns: bigint;
+    try {
+      ns = parseDuration(v);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
+    if (ns < 1_000_000n) throw new InvalidArgumentError(`${name} must be at least 1ms`);
+    return Number(ns / 1_000_000n);
+  };
+}
+
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
+}
+
+/** Beside the socket dir, so that two sidecars on two socket dirs never share states: /run/udf → /run/udf-state. */
+export function defaultStateDir(socketDir: string): string {
+  const abs = path.resolve(socketDir);
+  return path.join(path.dirname(abs), `${path.basename(abs)}-state`);
 }
 
 export function buildProgram(): Command {
@@ -63,6 +84,9 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (env METRICS_PORT)', portArg, envPort())
     .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
     .option('--status-interval <seconds>', 'seconds between status log lines', intArg('--status-interval'), 60)
+    .option('--state-dir <dir>', "keep every task's states here across restarts (default: <socket dir>-state beside the socket dir)")
+    .option('--no-state-dir', "keep no states of our own (Kapacitor's snapshots only)")
+    .option('--state-interval <duration>', 'fsync the state log at most this often (against a machine crash)', durationMsArg('--state-interval'), 1000)
     .action(async (opts) => {
       const log = createLogger('sidecar');
       if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
@@ -78,6 +102,8 @@ export function buildProgram(): Command {
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
         statusIntervalMs: opts.statusInterval * 1000,
+        stateDir: opts.stateDir === false ? null : typeof opts.stateDir === 'string' ? opts.stateDir : defaultStateDir(opts.socketDir),
+        stateIntervalMs: opts.stateInterval,
         log,
       });
       let stopping = false;

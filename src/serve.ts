@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import type { ServedFunction } from './agent/handler.js';
 import type { SessionObserver } from './agent/session.js';
 import { UdfServer } from './agent/server.js';
+import { StateStore } from './agent/state-store.js';
 import type { Logger } from './log.js';
 import { Metrics, startMetricsServer, startStatusLine, type MetricsServer } from './metrics.js';
 
@@ -19,6 +20,10 @@ export interface ServeOptions {
   metricsPort?: number;
   metricsHost?: string;
   statusIntervalMs: number;
+  /** Keep each task's states here across connections and processes; null: only Kapacitor's snapshots. */
+  stateDir: string | null;
+  /** fsync of the state log at most this often. */
+  stateIntervalMs: number;
   log: Logger;
 }
 
@@ -45,7 +50,9 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
   const metrics = new Metrics({ defaultMetrics: true });
   for (const fn of o.functions) metrics.forFunction(fn.name); // zeros before the first connection: absent != 0
   await mkdir(o.socketDir, { recursive: true });
+  const stateStore = o.stateDir === null ? undefined : new StateStore({ dir: o.stateDir, log: o.log, fsyncIntervalMs: o.stateIntervalMs });
   const server = new UdfServer(o.functions, {
+    stateStore,
     socketDir: o.socketDir,
     socketMode: o.socketMode,
     maxGroups: o.maxGroups,
@@ -66,7 +73,7 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
           health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
         });
   const status = startStatusLine({ metrics, logger: o.log, intervalMs: o.statusIntervalMs });
-  o.log.info('ready', { sockets: server.listening.map((l) => l.socketPath), metrics: metricsServer?.url });
+  o.log.info('ready', { sockets: server.listening.map((l) => l.socketPath), metrics: metricsServer?.url, stateDir: o.stateDir });
   return {
     server,
     metrics,
@@ -75,6 +82,7 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
       closing = true;
       status.stop();
       await server.close();
+      await stateStore?.close();
       await metricsServer?.close();
     },
   };

@@ -15,12 +15,15 @@ import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionObserver } from './session.js';
+import type { ConnectionState, StateStore } from './state-store.js';
 
 export interface ConnectionOptions {
   maxFrame?: number;
   maxGroups?: number;
   log?: Logger;
   observer?: SessionObserver;
+  /** Keeps each task's states across connections (serve --state-dir). */
+  stateStore?: StateStore;
 }
 
 export class UdfConnection {
@@ -30,6 +33,7 @@ export class UdfConnection {
   private ended = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
+  private readonly persist: ConnectionState | null;
 
   constructor(
     readonly fn: ServedFunction,
@@ -37,9 +41,11 @@ export class UdfConnection {
     private readonly output: Writable & { end(cb?: () => void): unknown },
     private readonly options: ConnectionOptions = {},
   ) {
-    this.session = new Session(fn, this.writer, options);
+    this.persist = options.stateStore?.forConnection() ?? null;
+    this.session = new Session(fn, this.writer, this.persist === null ? options : { ...options, persistence: this.persist });
     this.framer = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    if (this.persist !== null) void this.done.then(() => this.persist?.release());
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
     input.on('error', (err) => this.onStreamError(err));
@@ -73,6 +79,12 @@ export class UdfConnection {
     if (this.ended) return;
     const session = this.session;
     let pointsIn = 0;
+    // Persisted from the frame after Init on: where that frame ends in this chunk (a body that began in an earlier
+    // chunk ends at the bytes it still needed).
+    const persist = this.persist;
+    const preInit = persist !== null && !persist.logging;
+    const bodyMissing = preInit ? this.framer.bodyMissing : 0;
+    let logFrom = 0;
     try {
       this.framer.pushRanges(chunk, (buf, start, end) => {
         if (session.failed) return;
@@ -86,6 +98,7 @@ export class UdfConnection {
         const req = decodeRequest(buf.subarray(start, end));
         if (req.kind === 'point') pointsIn++;
         session.handle(req);
+        if (preInit && logFrom === 0 && persist.logging) logFrom = buf === chunk ? end : bodyMissing;
       });
     } catch (err) {
       session.fail(`${this.fn.name}: ${(err as Error).message}`);
@@ -96,6 +109,8 @@ export class UdfConnection {
       const out = session.takePointsOut();
       if (out) observer.pointsOut?.(this.fn.name, out);
     }
+    // The states this chunk changed reach the state dir before its answers leave.
+    if (persist !== null && persist.logging && !session.failed) persist.afterChunk(chunk, logFrom, !this.framer.midFrame);
     this.flush();
     if (session.failed) this.end();
   }

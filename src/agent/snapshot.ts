@@ -21,6 +21,8 @@ export interface SnapshotContents {
   function: string;
   options: string;
   groups: [string, unknown][];
+  /** When it was taken (ms since the epoch): tells an older copy of a state from a newer one. */
+  takenAt?: number;
 }
 
 export function encodeSnapshot(s: SnapshotContents): Uint8Array {
@@ -39,6 +41,7 @@ export function encodeSnapshot(s: SnapshotContents): Uint8Array {
     version: special ? SNAPSHOT_VERSION : OLDEST_VERSION,
     function: s.function,
     options: s.options,
+    ...(s.takenAt === undefined ? {} : { at: s.takenAt }),
   });
   return Buffer.from(`${head.slice(0, -1)},"groups":${groups}}`, 'utf8');
 }
@@ -78,5 +81,6 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
       throw new SnapshotError('snapshot group entries must be [group, state] pairs');
     }
   }
-  return { function: d.function, options: d.options, groups: d.groups as [string, unknown][] };
+  const takenAt = typeof d.at === 'number' ? d.at : undefined;
+  return { function: d.function, options: d.options, groups: d.groups as [string, unknown][], ...(takenAt === undefined ? {} : { takenAt }) };
 }
