@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from './duration.js';
+import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
 import { serve } from './serve.js';
 import { runStdio } from './agent/stdio.js';
@@ -87,8 +88,15 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', "keep every task's states here across restarts (default: <socket dir>-state beside the socket dir)")
     .option('--no-state-dir', "keep no states of our own (Kapacitor's snapshots only)")
     .option('--state-interval <duration>', 'fsync the state log at most this often (against a machine crash)', durationMsArg('--state-interval'), 1000)
+    .option('--kapacitor-url <url>', 'heal: restart the Kapacitor tasks that call our functions and have no live connection here')
+    .option('--heal-interval <duration>', 'how often healing looks at the tasks', durationMsArg('--heal-interval'), 10_000)
+    .option('--takeover', 'upgrade in place: replace the sockets of the sidecar running on this socket dir and tell it to drain')
+    .option('--drain-timeout <duration>', 'when taken over: how long open connections are served before they are closed', durationMsArg('--drain-timeout'), 60_000)
     .action(async (opts) => {
       const log = createLogger('sidecar');
+      if (opts.kapacitorUrl !== undefined && !/^https?:\/\/[^/]/.test(opts.kapacitorUrl)) {
+        throw new InvalidArgumentError(`--kapacitor-url ${opts.kapacitorUrl}: expected http(s)://host:port`);
+      }
       if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
       const functions: ServedFunction[] = opts.functions
         ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
@@ -104,6 +112,9 @@ export function buildProgram(): Command {
         statusIntervalMs: opts.statusInterval * 1000,
         stateDir: opts.stateDir === false ? null : typeof opts.stateDir === 'string' ? opts.stateDir : defaultStateDir(opts.socketDir),
         stateIntervalMs: opts.stateInterval,
+        kapacitorUrl: opts.kapacitorUrl,
+        healIntervalMs: opts.healInterval,
+        takeover: opts.takeover === true,
         log,
       });
       let stopping = false;
@@ -115,6 +126,15 @@ export function buildProgram(): Command {
         log.info('stopped');
         process.exit(0);
       };
+      process.on(DRAIN_SIGNAL, () => {
+        if (stopping) return;
+        stopping = true;
+        log.info('draining: another sidecar took over the sockets', { connections: sidecar.server.connectionCount });
+        void sidecar.drain(opts.drainTimeout).then(() => {
+          log.info('stopped');
+          process.exit(0);
+        });
+      });
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
     });

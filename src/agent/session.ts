@@ -209,6 +209,11 @@ export class Session {
     this.sink.push({ kind: 'init', success: true, error: '' });
   }
 
+  /** Init succeeded: the connection belongs to a task. */
+  get attached(): boolean {
+    return this.logic !== null;
+  }
+
   /** The fingerprint of the options of the last successful Init ('' before). */
   get optionsFingerprint(): string {
     return this.fingerprint;
