@@ -112,12 +112,12 @@ export class Healer {
       if (b && now < b.nextAt) continue;
       // Looked at again right before the restart: it may have connected while others were being restarted.
       if (this.o.liveTasks().has(id)) continue;
-      if (await this.heal(id)) healed.push(id);
+      if (await this.heal(id, now)) healed.push(id);
     }
     return healed;
   }
 
-  private async heal(id: string): Promise<boolean> {
+  private async heal(id: string, now: number): Promise<boolean> {
     const started = Date.now();
     this.o.log.info('healing: restarting a task that has no connection to the sidecar', { task: id });
     let error = '';
@@ -139,7 +139,7 @@ export class Healer {
     }
     const failures = (this.backoff.get(id)?.failures ?? 0) + 1;
     const delay = Math.min(this.o.intervalMs * 2 ** failures, this.o.maxBackoffMs ?? 300_000);
-    this.backoff.set(id, { failures, nextAt: Date.now() + delay });
+    this.backoff.set(id, { failures, nextAt: now + delay });
     this.o.log.warn('healing: task did not start again; retrying later', { task: id, error, failures, retryInMs: delay });
     this.o.onFailed?.(id, error);
     return false;
