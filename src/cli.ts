@@ -6,6 +6,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from './duration.js';
@@ -68,6 +69,14 @@ export function defaultStateDir(socketDir: string): string {
   return path.join(path.dirname(abs), `${path.basename(abs)}-state`);
 }
 
+/** The same command line again, with --takeover: the binary on disk now (an upgraded package) replaces this one. */
+function startSuccessor() {
+  const args = process.argv.slice(2).filter((a) => a !== '--takeover');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, '--takeover'], { detached: true, stdio: 'inherit' });
+  child.unref();
+  return child;
+}
+
 export function buildProgram(): Command {
   const program = new Command('udf-sidecar')
     .description('Kapacitor UDF sidecar: edgeDetect, movingAverage and rate over Unix sockets, plus feeders')
@@ -111,6 +120,7 @@ export function buildProgram(): Command {
         metricsHost: opts.metricsHost,
         statusIntervalMs: opts.statusInterval * 1000,
         stateDir: opts.stateDir === false ? null : typeof opts.stateDir === 'string' ? opts.stateDir : defaultStateDir(opts.socketDir),
+        stateDirIsDefault: opts.stateDir === undefined,
         stateIntervalMs: opts.stateInterval,
         kapacitorUrl: opts.kapacitorUrl,
         healIntervalMs: opts.healInterval,
@@ -133,6 +143,14 @@ export function buildProgram(): Command {
         void sidecar.drain(opts.drainTimeout).then(() => {
           log.info('stopped');
           process.exit(0);
+        });
+      });
+      process.on('SIGHUP', () => {
+        if (stopping) return;
+        const successor = startSuccessor();
+        log.info('reload: a successor takes the sockets over', { pid: successor.pid });
+        successor.once('exit', (code, signal) => {
+          if (!stopping) log.error('reload failed: the successor exited; still serving', { pid: successor.pid, code, signal });
         });
       });
       process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -9,7 +9,8 @@ import { UdfServer } from './agent/server.js';
 import { StateStore } from './agent/state-store.js';
 import { Healer } from './healer.js';
 import { KapacitorClient } from './kapacitor/client.js';
-import { DRAIN_SIGNAL, isAlive, looksLikeSidecar, readPid, removeOwnPid, waitForExit, writePid } from './upgrade.js';
+import { DRAIN_SIGNAL, isAlive, looksLikeSidecar, notifySystemd, readPid, removeOwnPid, waitForExit, writePid } from './upgrade.js';
+import { SidecarError } from './errors.js';
 import type { Logger } from './log.js';
 import { Metrics, startMetricsServer, startStatusLine, type MetricsServer } from './metrics.js';
 
@@ -25,6 +26,8 @@ export interface ServeOptions {
   statusIntervalMs: number;
   /** Keep each task's states here across connections and processes; null: only Kapacitor's snapshots. */
   stateDir: string | null;
+  /** The state dir was not named (a failure to create it is then a warning). */
+  stateDirIsDefault?: boolean;
   /** fsync of the state log at most this often. */
   stateIntervalMs: number;
   /** Heal Kapacitor's tasks through this API (restart those with no live connection); undefined: no healing. */
@@ -61,7 +64,7 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
   const metrics = new Metrics({ defaultMetrics: true });
   for (const fn of o.functions) metrics.forFunction(fn.name); // zeros before the first connection: absent != 0
   await mkdir(o.socketDir, { recursive: true });
-  const stateStore = o.stateDir === null ? undefined : new StateStore({ dir: o.stateDir, log: o.log, fsyncIntervalMs: o.stateIntervalMs });
+  const stateStore = openStateStore(o);
   const server = new UdfServer(o.functions, {
     stateStore,
     socketDir: o.socketDir,
@@ -108,6 +111,7 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
         });
   healer?.start();
   o.log.info('ready', { sockets: server.listening.map((l) => l.socketPath), metrics: metricsServer?.url, stateDir: o.stateDir });
+  notifySystemd(o.log);
   const close = async () => {
     closing = true;
     status.stop();
@@ -132,6 +136,27 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
       await close();
     },
   };
+}
+
+/**
+ * The state dir: one named with --state-dir must be usable (an error otherwise); the default one, beside the socket
+ * dir, may not be creatable (a read-only parent): then the sidecar runs on Kapacitor's snapshots alone, and says so.
+ */
+function openStateStore(o: ServeOptions): StateStore | undefined {
+  if (o.stateDir === null) return undefined;
+  try {
+    return new StateStore({ dir: o.stateDir, log: o.log, fsyncIntervalMs: o.stateIntervalMs });
+  } catch (err) {
+    if (!o.stateDirIsDefault) throw new StateDirError(o.stateDir, err as Error);
+    o.log.warn('the default state dir cannot be used: no task states are kept across restarts (set --state-dir)', { stateDir: o.stateDir, error: (err as Error).message });
+    return undefined;
+  }
+}
+
+class StateDirError extends SidecarError {
+  constructor(dir: string, cause: Error) {
+    super('STATE_DIR', `--state-dir ${dir}: ${cause.message}`, { cause });
+  }
 }
 
 /** After a takeover: when the previous sidecar is gone, a socket it removed at exit (an earlier build did) is bound again. */

@@ -3,8 +3,9 @@
  * (src/agent/server.ts), then tells the previous process, named by the socket dir's pid file, to drain (SIGUSR2). The
  * previous one stops accepting and serves its open connections until Kapacitor closes them — the new process's
  * healing restarts each task, which stops it cleanly first — then writes its states and exits 0, leaving the sockets
- * that are no longer its own.
+ * that are no longer its own. SIGHUP makes a sidecar start that successor itself (systemd's ExecReload).
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -59,4 +60,18 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;
+}
+
+/**
+ * Under systemd with Type=notify and NotifyAccess=all: READY=1, and MAINPID so that a successor started by SIGHUP
+ * becomes the unit's main process before its predecessor exits. Through systemd-notify(1); without NOTIFY_SOCKET
+ * nothing is sent.
+ */
+export function notifySystemd(log: { warn(m: string, meta: object): unknown }): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  const c = spawn('systemd-notify', [`MAINPID=${process.pid}`, 'READY=1'], { stdio: 'ignore' });
+  c.once('error', (err) => log.warn('systemd-notify failed', { error: err.message }));
+  c.once('exit', (code) => {
+    if (code !== 0) log.warn('systemd-notify failed', { code });
+  });
 }

@@ -224,11 +224,6 @@ export class Session {
     return this.batch !== null;
   }
 
-  /** Forgets an open batch whose end will never come (its connection is gone); its points stay processed. */
-  abandonBatch(): void {
-    this.batch = null;
-  }
-
   /** Every group's state as a snapshot (empty before Init). */
   stateBytes(): Uint8Array {
     if (!this.groups) return new Uint8Array(0);

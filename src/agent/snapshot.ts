@@ -1,6 +1,7 @@
 /**
  * The snapshot format: UTF-8 JSON, versioned, naming the function and the options it was taken under.
- *   {"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"edgeDetect","options":"…","groups":[[group,state],…]}
+ *   {"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"edgeDetect","options":"…","at":ms,"groups":[[group,state],…]}
+ * `at` (when it was taken, optional) tells the state dir's copy of a task's states from an older one (state-store.ts).
  * bigints inside states are written as {"$bigint":"…"} so nanosecond times survive exactly, and the numbers JSON has
  * no literal for (NaN, ±Infinity, and −0, which edgeDetect tells from 0) as {"$number":"NaN"} and so on: plain JSON
  * would bring them back as null or 0, and a window over a NaN reading would not continue as it would have.

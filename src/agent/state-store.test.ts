@@ -194,4 +194,44 @@ describe('StateStore', () => {
     expect(await store.forget('task1')).toBe(true);
     expect(existsSync(path.join(dir, 'tasks', 'task1'))).toBe(false);
   });
+
+  it('a batch whose end never came (the process died inside it) is left out: its points are processed when Kapacitor sends them again', async () => {
+    const dir = fresh();
+    const { store } = newStore(dir);
+    const a = connect(store, 'edgeDetectBatch');
+    await a.init({ field: 'value' }, 'task1', 'edgeDetectBatch2');
+    const begin: Request = { kind: 'begin', begin: { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: 0n, byName: false } };
+    const end = (t: bigint): Request => ({ kind: 'end', end: { name: 'adsl', group: 'host=r1', tmax: t * S, tags: { host: 'r1' }, byName: false } });
+    const bp = (t: bigint, value: string): Request => ({ kind: 'point', point: { ...(adsl('r1', t, value) as { point: import('./messages.js').Point }).point, group: 'host=r1' } });
+    expect(edges(await a.send(begin, bp(1n, 'SHOWTIME'), bp(2n, 'TRAINING'), end(2n)))).toEqual(['host=r1 SHOWTIME 1', 'host=r1 TRAINING 2']);
+    await a.send(begin, bp(3n, 'SHOWTIME')); // no EndBatch: killed here
+    const { store: again } = newStore(dir);
+    const b = connect(again, 'edgeDetectBatch');
+    await b.init({ field: 'value' }, 'task1', 'edgeDetectBatch2');
+    // The next query brings the points again, with the ones processed in full before.
+    expect(edges(await b.send(begin, bp(2n, 'TRAINING'), bp(3n, 'SHOWTIME'), bp(4n, 'TRAINING'), end(4n)))).toEqual(['host=r1 SHOWTIME 3', 'host=r1 TRAINING 4']);
+    await b.close();
+  });
+
+  it("a Restore newer than the state dir's copy wins (the state dir was restored from an old backup)", async () => {
+    const dir = fresh();
+    const { store, lines } = newStore(dir);
+    const a = connect(store);
+    await a.init({ field: 'value' });
+    await a.send(adsl('r1', 1n, 'SHOWTIME'));
+    await a.close();
+    await store.close();
+    const b = connect(newStore(fresh()).store); // elsewhere: Kapacitor's snapshot of a run the state dir never saw
+    await b.init({ field: 'value' });
+    await b.send(adsl('r1', 2n, 'TRAINING'));
+    await new Promise((r) => setTimeout(r, 20));
+    const snap = (await b.send({ kind: 'snapshot' }))[0] as { snapshot: Uint8Array };
+    const third = newStore(dir);
+    const c = connect(third.store);
+    await c.init({ field: 'value' });
+    expect(await c.send({ kind: 'restore', snapshot: snap.snapshot })).toEqual([{ kind: 'restore', success: true, error: '' }]);
+    expect(edges(await c.send(adsl('r1', 3n, 'TRAINING'), adsl('r1', 4n, 'SHOWTIME')))).toEqual(['host=r1 SHOWTIME 4']);
+    expect(third.lines.join('\n')).toMatch(/Kapacitor's snapshot won: it is newer than the state dir's/);
+    expect(lines.join('\n')).not.toMatch(/snapshot won/);
+  });
 });

@@ -22,6 +22,9 @@
  * memory and compacted, so the next Init of the task reads JSON, not the log. Open segments are fsynced at most every
  * `fsyncIntervalMs`, against a machine crash.
  *
+ * Replaying a log is what an Init after a crash costs: the input since the last compaction (at most `compactBytes`,
+ * 64 MiB by default) through the function again, on the event loop.
+ *
  * A file that cannot be read is logged and its task's directory moved aside (`<node>.damaged-<time>`); the task starts
  * fresh. Init under other options (the task was redefined) removes the old states. A second connection with the same
  * task and node in this process (a `kapacitor replay` of a live task) is served without persistence.
@@ -54,7 +57,7 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { SidecarError } from '../errors.js';
 
 export const STATE_FORMAT = 'kapacitor-udf-sidecar/state';
-export const DEFAULT_COMPACT_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_STATE_INTERVAL_MS = 1000;
 
 const REC_BYTES = 0x42; // 'B'
@@ -444,7 +447,9 @@ export class ConnectionState implements SessionPersistence {
     this.task = null;
     t.end();
     const s = this.session as Session;
-    this.store.release(this.key, t, keep ? { entries: s.stateEntries(), at: t.lastWrite || Date.now() } : null);
+    // Inside a batch the states hold points that were never answered: the next Init reads the log instead, which
+    // leaves that batch out.
+    this.store.release(this.key, t, keep && !s.inBatch ? { entries: s.stateEntries(), at: t.lastWrite || Date.now() } : null);
   }
 }
 
@@ -542,14 +547,14 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
     const bytes = readFileSync(file);
     at = Math.max(at, statSync(file).mtimeMs);
     const framer = new FrameDecoder();
-    session.abandonBatch();
+    const openBatch: Uint8Array[] = []; // a segment's unfinished batch is dropped with it
     for (let i = 0; i + REC_HEAD <= bytes.length; ) {
       const type = bytes[i];
       const len = bytes.readUInt32LE(i + 1);
       const start = i + REC_HEAD;
       if (start + len > bytes.length) break; // torn tail: the write a crash interrupted
       if (type === REC_SKIPPED_RESTORE) skipNextRestore = true;
-      else if (type === REC_BYTES) feed(session, framer, bytes.subarray(start, start + len), file);
+      else if (type === REC_BYTES) feed(session, framer, bytes.subarray(start, start + len), file, openBatch);
       else throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
       i = start + len;
     }
@@ -557,13 +562,28 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
   return { entries: session.stateEntries(), at, nextSegment: segments.length ? segments[segments.length - 1] + 1 : first };
 }
 
-/** The connection's frame loop, answers discarded. */
-function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: string): void {
-  framer.pushRanges(bytes, (buf, start, end) => {
+/**
+ * The connection's frame loop, answers discarded. A batch is applied only once its EndBatch is read: a batch whose end
+ * never came (the connection died inside it) was never answered, and Kapacitor's next query brings its points again.
+ */
+function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): void {
+  const apply = (frame: Uint8Array) => {
     if (session.failed) return;
-    const point = readPointView(buf, start, end);
+    const point = readPointView(frame, 0, frame.length);
     if (point !== null) session.handlePoint(point);
-    else session.handle(decodeRequest(buf.subarray(start, end)));
+    else session.handle(decodeRequest(frame));
+  };
+  framer.pushRanges(bytes, (buf, start, end) => {
+    const frame = buf.subarray(start, end);
+    if (session.fn.edge === 'stream') return apply(frame);
+    if (openBatch.length > 0 || (readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'begin')) {
+      openBatch.push(frame);
+      if (openBatch.length > 1 && readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'end') {
+        for (const f of openBatch.splice(0)) apply(f);
+      }
+      return;
+    }
+    apply(frame);
   });
   if (session.failed) throw new StateFileError(`${file}: the logged input no longer runs through ${session.fn.name}`);
 }

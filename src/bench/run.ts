@@ -10,6 +10,7 @@
  * is shared and noisy: runs are interleaved (echo, then each function, per repetition) and medians are reported.
  *
  *   npm run bench [-- --points 200000 --reps 11 --groups 1,10000 --out docs/benchmarks.md]   (--out - : print only)
+ *   --sidecar-arg=ARG        (repeatable) a `serve` option: --sidecar-arg=--no-state-dir
  *   --sidecar-node-arg=ARG   (repeatable) a Node option for the sidecar: --sidecar-node-arg=--cpu-prof
  *                            --sidecar-node-arg=--cpu-prof-dir=/tmp/prof writes a CPU profile (open it in DevTools)
  */
@@ -297,6 +298,7 @@ async function main(): Promise<void> {
       groups: { type: 'string', default: '1,10000' },
       out: { type: 'string', default: fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)) },
       'sidecar-node-arg': { type: 'string', multiple: true, default: [] },
+      'sidecar-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const points = Number(values.points);
@@ -324,6 +326,7 @@ async function main(): Promise<void> {
           dir,
           '--functions',
           BENCH_FUNCTIONS.map((f) => f.name).join(','),
+          ...(values['sidecar-arg'] ?? []),
         ],
         (l) => l.includes('"message":"ready"'),
         values['sidecar-node-arg']?.length ? 'inherit' : 'ignore',
@@ -331,11 +334,12 @@ async function main(): Promise<void> {
     );
 
     const rows: Row[] = [];
+    let runs = 0;
     for (const groups of groupCounts) {
       const w = buildWorkload(points, groups);
       const runEcho = () => drive(echoPath, w, null, points);
       const runFn = (fn: BenchFunction) =>
-        drive(path.join(dir, `${fn.name}.sock`), w, initFrame(fn), expectedOutputs(fn, w));
+        drive(path.join(dir, `${fn.name}.sock`), w, initFrame(fn, `bench-${++runs}`), expectedOutputs(fn, w));
       const echo: number[] = [];
       const byFn = new Map<string, number[]>(BENCH_FUNCTIONS.map((f) => [f.name, []]));
       // Warm-up: lets both processes' JITs settle before anything is recorded.
@@ -372,6 +376,7 @@ async function main(): Promise<void> {
       }),
     );
     await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}-state`, { recursive: true, force: true }); // serve's default --state-dir
   }
 }
 

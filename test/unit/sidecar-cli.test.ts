@@ -3,7 +3,7 @@
  * (Real kapacitord drives the same sockets in test/integration.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -307,5 +307,25 @@ describe('udf-sidecar serve: sockets that stay ours', () => {
     fresh.child.kill('SIGTERM');
     expect(await exited(fresh.child)).toBe(0);
     expect(existsSync(sock)).toBe(false);
+  }, 60_000);
+
+  it('SIGHUP (systemd ExecReload) starts a successor that takes over; the old process exits 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const old = await serve(dir, ['--no-state-dir', '--functions', 'rate']);
+    const pidFile = path.join(dir, 'udf-sidecar.pid');
+    expect(Number(readFileSync(pidFile, 'utf8'))).toBe(old.child.pid);
+    old.child.kill('SIGHUP');
+    expect(await exited(old.child)).toBe(0);
+    const successor = Number(readFileSync(pidFile, 'utf8'));
+    expect(successor).not.toBe(old.child.pid);
+    try {
+      expect(old.stderr()).toMatch(/reload: a successor takes the sockets over/);
+      const c = await UdfClient.connect(path.join(dir, 'rate.sock'));
+      c.send({ kind: 'info' });
+      expect((await c.take(1))[0].kind).toBe('info');
+      c.destroy();
+    } finally {
+      process.kill(successor, 'SIGTERM');
+    }
   }, 60_000);
 });
