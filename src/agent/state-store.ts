@@ -102,7 +102,7 @@ const nullSink = { push(_r: Response): void {} };
 export class StateStore {
   private readonly claimed = new Map<string, TaskState>();
   /** Final states of connections that closed, until their base is written: the next Init takes them from here. */
-  private readonly released = new Map<string, Recovered & { writing: Promise<void> }>();
+  private readonly released = new Map<string, Recovered & { writing: Promise<void>; task: TaskState }>();
   private readonly timer: NodeJS.Timeout;
   readonly compactBytes: number;
   private closed = false;
@@ -165,11 +165,11 @@ export class StateStore {
     const writing = t.compactFinal(final.entries, final.at).finally(() => {
       if (this.released.get(key)?.writing === writing) this.released.delete(key);
     });
-    this.released.set(key, { ...final, nextSegment: t.nextSegment, writing });
+    this.released.set(key, { ...final, nextSegment: t.nextSegment, writing, task: t });
   }
 
   /** @internal: the final states of a connection of this process that closed, if their base is not written yet. */
-  takeReleased(key: string): Recovered | undefined {
+  takeReleased(key: string): (Recovered & { task: TaskState }) | undefined {
     const r = this.released.get(key);
     this.released.delete(key);
     return r;
@@ -289,7 +289,15 @@ class TaskState {
     return this.store.serialize(this.dir, () => this.writeBase(body, following));
   }
 
+  private cancelled = false;
+
+  /** The directory now belongs to a task node started afresh: pending bases of this one are not written. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
   private async writeBase(body: Buffer, following: number): Promise<void> {
+    if (this.cancelled) return;
     const file = path.join(this.dir, 'state.json');
     const tmp = `${file}.tmp`;
     try {
@@ -299,6 +307,10 @@ class TaskState {
         await h.sync();
       } finally {
         await h.close();
+      }
+      if (this.cancelled) {
+        await rm(tmp, { force: true });
+        return;
       }
       await rename(tmp, file);
       await fsyncDir(this.dir);
@@ -385,8 +397,11 @@ export class ConnectionState implements SessionPersistence {
     try {
       const fingerprint = session.optionsFingerprint;
       // A connection of this process that closed a moment ago hands its final states over: no log read again.
-      recovered = readTaskDir(dir, session.fn, taskId, nodeId, fingerprint, options, log, this.store.takeReleased(key));
+      const handed = this.store.takeReleased(key);
+      recovered = readTaskDir(dir, session.fn, taskId, nodeId, fingerprint, options, log, handed);
       if (recovered === null) {
+        // Redefined (or damaged): the closed connection's base, still being written, must not land in the new dir.
+        handed?.task.cancel();
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir, { recursive: true });
         writeAtomicSync(path.join(dir, 'task.json'), toJson(taskHeader(session.fn, taskId, nodeId, fingerprint, options)));
