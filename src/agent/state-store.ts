@@ -508,7 +508,16 @@ export function readTaskDir(
       rmSync(dir, { recursive: true, force: true });
       return null;
     }
-    return handed ?? rebuild(dir, fn, taskId, nodeId, options);
+    if (handed) return handed;
+    // A predecessor process may be compacting this directory right now (an upgrade): a file that vanished between
+    // listing and reading is read again, not taken for damage.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return rebuild(dir, fn, taskId, nodeId, options);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+      }
+    }
   } catch (err) {
     const aside = `${dir}.damaged-${Date.now()}`;
     log?.error('state file damaged: moved aside, the task starts fresh', { task: taskId, node: nodeId, movedTo: aside, error: (err as Error).message });
