@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from './duration.js';
 import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
-import { serve } from './serve.js';
+import { serve, type RunningSidecar } from './serve.js';
 import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
@@ -110,6 +110,39 @@ export function buildProgram(): Command {
       const functions: ServedFunction[] = opts.functions
         ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
         : servedFunctions;
+      // Handlers first: a signal that comes right after the `ready` line waits for serve() instead of killing us.
+      let resolveStarted!: (s: RunningSidecar) => void;
+      const started = new Promise<RunningSidecar>((resolve) => (resolveStarted = resolve));
+      let stopping = false;
+      const stop = async (signal: string) => {
+        const sidecar = await started;
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping', { signal, connections: sidecar.server.connectionCount });
+        await sidecar.close();
+        log.info('stopped');
+        process.exit(0);
+      };
+      process.on(DRAIN_SIGNAL, async () => {
+        const sidecar = await started;
+        if (stopping) return;
+        stopping = true;
+        log.info('draining: another sidecar took over the sockets', { connections: sidecar.server.connectionCount });
+        await sidecar.drain(opts.drainTimeout);
+        log.info('stopped');
+        process.exit(0);
+      });
+      process.on('SIGHUP', async () => {
+        await started;
+        if (stopping) return;
+        const successor = startSuccessor();
+        log.info('reload: a successor takes the sockets over', { pid: successor.pid });
+        successor.once('exit', (code, signal) => {
+          if (!stopping) log.error('reload failed: the successor exited; still serving', { pid: successor.pid, code, signal });
+        });
+      });
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
       const sidecar = await serve({
         functions,
         socketDir: opts.socketDir,
@@ -127,34 +160,7 @@ export function buildProgram(): Command {
         takeover: opts.takeover === true,
         log,
       });
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info('stopping', { signal, connections: sidecar.server.connectionCount });
-        await sidecar.close();
-        log.info('stopped');
-        process.exit(0);
-      };
-      process.on(DRAIN_SIGNAL, () => {
-        if (stopping) return;
-        stopping = true;
-        log.info('draining: another sidecar took over the sockets', { connections: sidecar.server.connectionCount });
-        void sidecar.drain(opts.drainTimeout).then(() => {
-          log.info('stopped');
-          process.exit(0);
-        });
-      });
-      process.on('SIGHUP', () => {
-        if (stopping) return;
-        const successor = startSuccessor();
-        log.info('reload: a successor takes the sockets over', { pid: successor.pid });
-        successor.once('exit', (code, signal) => {
-          if (!stopping) log.error('reload failed: the successor exited; still serving', { pid: successor.pid, code, signal });
-        });
-      });
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-      process.on('SIGINT', () => void stop('SIGINT'));
+      resolveStarted(sidecar);
     });
 
   program
