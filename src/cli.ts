@@ -6,9 +6,13 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from './duration.js';
+import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
-import { serve } from './serve.js';
+import { serve, type RunningSidecar } from './serve.js';
 import { runStdio } from './agent/stdio.js';
 import { SidecarError } from './errors.js';
 import { kapacitorUdfSection } from './kapacitor-conf.js';
@@ -42,8 +46,35 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+function durationMsArg(name: string) {
+  return (v: string): number => {
+    let ns: bigint;
+    try {
+      ns = parseDuration(v);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
+    if (ns < 1_000_000n) throw new InvalidArgumentError(`${name} must be at least 1ms`);
+    return Number(ns / 1_000_000n);
+  };
+}
+
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
+}
+
+/** Beside the socket dir, so that two sidecars on two socket dirs never share states: /run/udf → /run/udf-state. */
+export function defaultStateDir(socketDir: string): string {
+  const abs = path.resolve(socketDir);
+  return path.join(path.dirname(abs), `${path.basename(abs)}-state`);
+}
+
+/** The same command line again, with --takeover: the binary on disk now (an upgraded package) replaces this one. */
+function startSuccessor() {
+  const args = process.argv.slice(2).filter((a) => a !== '--takeover');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, '--takeover'], { detached: true, stdio: 'inherit' });
+  child.unref();
+  return child;
 }
 
 export function buildProgram(): Command {
@@ -63,12 +94,55 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (env METRICS_PORT)', portArg, envPort())
     .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
     .option('--status-interval <seconds>', 'seconds between status log lines', intArg('--status-interval'), 60)
+    .option('--state-dir <dir>', "keep every task's states here across restarts (default: <socket dir>-state beside the socket dir)")
+    .option('--no-state-dir', "keep no states of our own (Kapacitor's snapshots only)")
+    .option('--state-interval <duration>', 'fsync the state log at most this often (against a machine crash)', durationMsArg('--state-interval'), 1000)
+    .option('--kapacitor-url <url>', 'heal: restart the Kapacitor tasks that call our functions and have no live connection here')
+    .option('--heal-interval <duration>', 'how often healing looks at the tasks', durationMsArg('--heal-interval'), 10_000)
+    .option('--takeover', 'upgrade in place: replace the sockets of the sidecar running on this socket dir and tell it to drain')
+    .option('--drain-timeout <duration>', 'when taken over: how long open connections are served before they are closed', durationMsArg('--drain-timeout'), 60_000)
     .action(async (opts) => {
       const log = createLogger('sidecar');
+      if (opts.kapacitorUrl !== undefined && !/^https?:\/\/[^/]/.test(opts.kapacitorUrl)) {
+        throw new InvalidArgumentError(`--kapacitor-url ${opts.kapacitorUrl}: expected http(s)://host:port`);
+      }
       if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
       const functions: ServedFunction[] = opts.functions
         ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
         : servedFunctions;
+      // Handlers first: a signal that comes right after the `ready` line waits for serve() instead of killing us.
+      let resolveStarted!: (s: RunningSidecar) => void;
+      const started = new Promise<RunningSidecar>((resolve) => (resolveStarted = resolve));
+      let stopping = false;
+      const stop = async (signal: string) => {
+        const sidecar = await started;
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping', { signal, connections: sidecar.server.connectionCount });
+        await sidecar.close();
+        log.info('stopped');
+        process.exit(0);
+      };
+      process.on(DRAIN_SIGNAL, async () => {
+        const sidecar = await started;
+        if (stopping) return;
+        stopping = true;
+        log.info('draining: another sidecar took over the sockets', { connections: sidecar.server.connectionCount });
+        await sidecar.drain(opts.drainTimeout);
+        log.info('stopped');
+        process.exit(0);
+      });
+      process.on('SIGHUP', async () => {
+        await started;
+        if (stopping) return;
+        const successor = startSuccessor();
+        log.info('reload: a successor takes the sockets over', { pid: successor.pid });
+        successor.once('exit', (code, signal) => {
+          if (!stopping) log.error('reload failed: the successor exited; still serving', { pid: successor.pid, code, signal });
+        });
+      });
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
       const sidecar = await serve({
         functions,
         socketDir: opts.socketDir,
@@ -78,19 +152,15 @@ export function buildProgram(): Command {
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
         statusIntervalMs: opts.statusInterval * 1000,
+        stateDir: opts.stateDir === false ? null : typeof opts.stateDir === 'string' ? opts.stateDir : defaultStateDir(opts.socketDir),
+        stateDirIsDefault: opts.stateDir === undefined,
+        stateIntervalMs: opts.stateInterval,
+        kapacitorUrl: opts.kapacitorUrl,
+        healIntervalMs: opts.healInterval,
+        takeover: opts.takeover === true,
         log,
       });
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info('stopping', { signal, connections: sidecar.server.connectionCount });
-        await sidecar.close();
-        log.info('stopped');
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-      process.on('SIGINT', () => void stop('SIGINT'));
+      resolveStarted(sidecar);
     });
 
   program

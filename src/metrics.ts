@@ -116,6 +116,8 @@ export class Metrics {
   private readonly fdRetried: client.Counter<'feeder'>;
   private readonly fdDropped: client.Counter<'feeder'>;
   private readonly fdLag: client.Gauge<'feeder'>;
+  private readonly tasksHealed: client.Counter<'task'>;
+  private readonly taskHealFailures: client.Counter<'task'>;
 
   /** `defaultMetrics` adds Node's process metrics (event loop lag, heap, fds) — useful in the sidecar, noise in tests. */
   constructor(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
@@ -135,7 +137,18 @@ export class Metrics {
     this.fdRetried = new client.Counter({ name: `${p}feeder_write_retries_total`, help: 'Write attempts retried', labelNames: fd, registers });
     this.fdDropped = new client.Counter({ name: `${p}feeder_points_dropped_total`, help: 'Points given up on', labelNames: fd, registers });
     this.fdLag = new client.Gauge({ name: `${p}feeder_lag_seconds`, help: 'How far behind its source a feeder is', labelNames: fd, registers });
+    this.tasksHealed = new client.Counter({ name: `${p}tasks_healed_total`, help: 'Kapacitor tasks restarted because no connection of theirs was live', labelNames: ['task'], registers });
+    this.taskHealFailures = new client.Counter({ name: `${p}task_heal_failures_total`, help: 'Task restarts that did not bring a connection back', labelNames: ['task'], registers });
     if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** A task the sidecar restarted (healing), and one whose restart did not bring its connection back. */
+  taskHealed(task: string): void {
+    this.tasksHealed.inc({ task });
+  }
+
+  taskHealFailed(task: string): void {
+    this.taskHealFailures.inc({ task });
   }
 
   forFunction(name: string): FunctionMetrics {

@@ -24,6 +24,7 @@ import { AnswerPacer } from './pacer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionObserver } from './session.js';
+import type { ConnectionState, StateStore } from './state-store.js';
 
 export interface ConnectionOptions {
   maxFrame?: number;
@@ -34,6 +35,8 @@ export interface ConnectionOptions {
   pacer?: AnswerPacer;
   /** A read that brings this many answers or more writes them at once; 0: every read writes at once. */
   holdAnswers?: number;
+  /** Keeps each task's states across connections (serve --state-dir). */
+  stateStore?: StateStore;
 }
 
 export const DEFAULT_HOLD_ANSWERS = 256;
@@ -54,6 +57,11 @@ export class UdfConnection {
   private pointsIn = 0;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
+  private readonly persist: ConnectionState | null;
+  /** The read being handled while the state log has not started: where in it logging starts (see onChunk). */
+  private logChunk: Buffer | null = null;
+  private logFrom = 0;
+  private bodyMissing = 0;
 
   constructor(
     readonly fn: ServedFunction,
@@ -61,11 +69,13 @@ export class UdfConnection {
     private readonly output: Writable & { end(cb?: () => void): unknown },
     private readonly options: ConnectionOptions = {},
   ) {
-    this.session = new Session(fn, this.writer, options);
+    this.persist = options.stateStore?.forConnection() ?? null;
+    this.session = new Session(fn, this.writer, this.persist === null ? options : { ...options, persistence: this.persist });
     this.framer = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
     this.pacer = options.pacer ?? new AnswerPacer();
     this.holdAnswers = options.holdAnswers ?? DEFAULT_HOLD_ANSWERS;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    if (this.persist !== null) void this.done.then(() => this.persist?.release());
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
     input.on('error', (err) => this.onStreamError(err));
@@ -98,6 +108,14 @@ export class UdfConnection {
   private onChunk(chunk: Buffer): void {
     if (this.ended) return;
     this.urgent = false;
+    const persist = this.persist;
+    if (persist !== null && !persist.logging) {
+      // Persisted from the frame after Init on: where that frame ends in this chunk (a body that began in an earlier
+      // chunk ends at the bytes it still needed). Only reads before logging starts pay for this.
+      this.logChunk = chunk;
+      this.logFrom = 0;
+      this.bodyMissing = this.framer.bodyMissing;
+    }
     try {
       this.framer.pushRanges(chunk, this.onFrame);
     } catch (err) {
@@ -106,6 +124,11 @@ export class UdfConnection {
     if (this.session.failed) {
       this.end();
       return;
+    }
+    // The states this chunk changed reach the state dir before its answers leave (held or not).
+    if (persist !== null && persist.logging) {
+      persist.afterChunk(chunk, this.logChunk === chunk ? this.logFrom : 0, !this.framer.midFrame);
+      this.logChunk = null;
     }
     // A small read is paced even when it has nothing to answer yet (a prefix alone, a window still filling): the next
     // read then brings more. A big read means the peer writes faster than we read: nothing to wait for.
@@ -131,6 +154,8 @@ export class UdfConnection {
     if (req.kind === 'point') this.pointsIn++;
     else this.urgent = true;
     session.handle(req);
+    const chunk = this.logChunk;
+    if (chunk !== null && this.logFrom === 0 && this.persist?.logging) this.logFrom = buf === chunk ? end : this.bodyMissing;
   };
 
   private readonly release = (): void => {

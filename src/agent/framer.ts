@@ -26,6 +26,11 @@ export class FrameDecoder {
     return this.body !== null || this.lenBytes > 0;
   }
 
+  /** Bytes the frame in progress still needs of its body (0 unless a body spans chunks). */
+  get bodyMissing(): number {
+    return this.body === null ? 0 : this.body.length - this.bodyFilled;
+  }
+
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
     this.pushRanges(chunk, (buf, start, end) => onFrame(buf.subarray(start, end)));
   }

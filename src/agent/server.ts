@@ -2,17 +2,21 @@
  * One Unix socket per function, all in one process. Each accepted connection gets its own session (Kapacitor opens one
  * per task node, plus one at its own start to ask Info).
  *
- * Socket paths: a leftover socket from a crashed run is replaced (nobody answers a connect on it); a socket somebody
- * is listening on, a regular file or a directory is refused with a clear error, never deleted.
+ * Socket paths (src/agent/socket-path.ts): each socket is bound under a temporary name and renamed over its path, so
+ * the path is never missing, not even while a leftover one is replaced or another sidecar's is taken over. A leftover
+ * socket is one whose connect is refused (ECONNREFUSED); any other answer (accepted, EAGAIN of a full backlog, a
+ * timeout) is a live sidecar's, refused unless `takeover` is asked for. A regular file or a directory is refused, never
+ * deleted. At close a socket is unlinked only while its path still names the socket this process bound (same device
+ * and inode): one that another sidecar took over stays.
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { type ConnectionOptions, UdfConnection } from './connection.js';
-import { SocketPathError } from './errors.js';
 import type { ServedFunction } from './handler.js';
 import { AnswerPacer } from './pacer.js';
+import { inspectSocketPath, SocketPathError } from './socket-path.js';
 
 export interface ServerOptions extends ConnectionOptions {
   socketDir: string;
@@ -21,42 +25,19 @@ export interface ServerOptions extends ConnectionOptions {
   log?: Logger;
   /** Called for every accepted connection and again when it closes (for the connections gauge). */
   onConnection?(fn: string, delta: 1 | -1): void;
+  /** Replace sockets a live sidecar listens on (an upgrade in place); without it they are refused. */
+  takeover?: boolean;
 }
 
 export interface ListeningFunction {
   fn: ServedFunction;
   socketPath: string;
   server: net.Server;
-}
-
-async function probe(socketPath: string): Promise<'listening' | 'stale'> {
-  return new Promise((resolve) => {
-    const c = net.connect(socketPath);
-    c.once('connect', () => {
-      c.destroy();
-      resolve('listening');
-    });
-    c.once('error', () => resolve('stale'));
-  });
-}
-
-/** Makes `socketPath` free to listen on, or explains why it must not be touched. */
-export async function claimSocketPath(socketPath: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(socketPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (!st.isSocket()) {
-    const what = st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'not a socket';
-    throw new SocketPathError(`${socketPath} exists and is ${what}; refusing to replace it`);
-  }
-  if ((await probe(socketPath)) === 'listening') {
-    throw new SocketPathError(`${socketPath} is in use by a running process (another sidecar?)`);
-  }
-  await unlink(socketPath);
+  /** The socket this process bound, to tell it from one that replaced it. */
+  dev: number;
+  ino: number;
+  /** It was another live process's before. */
+  tookOver: boolean;
 }
 
 export class UdfServer {
@@ -75,23 +56,68 @@ export class UdfServer {
     try {
       for (const fn of this.functions) {
         const socketPath = path.join(socketDir, `${fn.name}.sock`);
-        await claimSocketPath(socketPath);
-        // allowHalfOpen: Kapacitor half-closes to stop a task and waits for our EOF after the last responses.
-        const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(fn, socket));
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(socketPath, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
-        this.listening.push({ fn, socketPath, server });
-        await chmod(socketPath, socketMode);
+        const found = await inspectSocketPath(socketPath);
+        if (found === 'live' && !this.options.takeover) {
+          throw new SocketPathError(`${socketPath} is in use by a running process (another sidecar?): stop it, or start with --takeover to replace it in place`);
+        }
+        this.listening.push(await this.bind(fn, socketPath, socketMode, found === 'live'));
       }
     } catch (err) {
       await this.close();
       throw err;
     }
+  }
+
+  /** Listens under a temporary name, then renames it over the path: the path never goes missing. */
+  private async bind(fn: ServedFunction, socketPath: string, socketMode: number, tookOver: boolean): Promise<ListeningFunction> {
+    const tmp = path.join(path.dirname(socketPath), `.${path.basename(socketPath)}.${process.pid}.tmp`);
+    await unlink(tmp).catch(() => undefined); // ours by name: this pid's
+    // allowHalfOpen: Kapacitor half-closes to stop a task and waits for our EOF after the last responses.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(fn, socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tmp, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      await chmod(tmp, socketMode);
+      await rename(tmp, socketPath);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    const st = await lstat(socketPath);
+    return { fn, socketPath, server, dev: st.dev, ino: st.ino, tookOver };
+  }
+
+  /** Sockets whose path no longer names what this process bound (another sidecar took them over, or removed them). */
+  async lostSockets(): Promise<ListeningFunction[]> {
+    const lost: ListeningFunction[] = [];
+    for (const l of this.listening) if (!(await this.owns(l))) lost.push(l);
+    return lost;
+  }
+
+  /** Binds again, in place, a socket whose path was removed (a sidecar of an earlier build unlinks its path at exit). */
+  async rebind(l: ListeningFunction): Promise<void> {
+    const fresh = await this.bind(l.fn, l.socketPath, this.options.socketMode ?? 0o660, false);
+    l.server.close();
+    Object.assign(l, fresh);
+  }
+
+  private async owns(l: ListeningFunction): Promise<boolean> {
+    try {
+      const st = await lstat(l.socketPath);
+      return st.dev === l.dev && st.ino === l.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops accepting new connections; the open ones go on (an upgrade's drain). */
+  async stopAccepting(): Promise<void> {
+    await Promise.all(this.listening.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   private accept(fn: ServedFunction, socket: net.Socket): void {
@@ -104,14 +130,22 @@ export class UdfServer {
     });
   }
 
+  /** Tasks with a live connection that sent Init (a probe that never did is no task's). */
+  liveTaskIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const c of this.connections) if (c.session.attached && !c.session.failed) ids.add(c.session.taskId);
+    return ids;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
 
-  /** Stops accepting, ends every connection (flushing what it produced) and removes the socket files. */
+  /** Stops accepting, ends every connection (flushing what it produced) and removes the socket files still its own. */
   async close(): Promise<void> {
+    const owned = await Promise.all(this.listening.map((l) => this.owns(l)));
     const closing = this.listening.map(
-      ({ server }) => new Promise<void>((resolve) => server.close(() => resolve())),
+      ({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
     );
     for (const conn of this.connections) conn.end();
     await Promise.race([
@@ -120,8 +154,8 @@ export class UdfServer {
     ]);
     for (const conn of this.connections) conn.destroy();
     await Promise.all(closing);
-    for (const { socketPath } of this.listening) {
-      await unlink(socketPath).catch(() => undefined);
+    for (const [i, l] of this.listening.entries()) {
+      if (owned[i] && (await this.owns(l))) await unlink(l.socketPath).catch(() => undefined);
     }
     this.listening.length = 0;
   }

@@ -33,10 +33,22 @@ export interface SessionObserver {
   protocolError?(fn: string, error: string): void;
 }
 
+/**
+ * Where a session's state outlives its connection (src/agent/state-store.ts). Both hooks run inside the request they
+ * belong to, so what they decide is answered in order.
+ */
+export interface SessionPersistence {
+  /** After a successful Init: the group states to continue from, or null to start fresh. */
+  attach(session: Session, options: InitOption[]): [string, unknown][] | null;
+  /** A Restore that matches function and options: false keeps the session's own state (the hook logs why). */
+  admitRestore(session: Session, snapshotTakenAt: number | undefined): boolean;
+}
+
 export interface SessionOptions {
   maxGroups?: number;
   log?: Logger;
   observer?: SessionObserver;
+  persistence?: SessionPersistence;
 }
 
 interface OpenBatch {
@@ -182,6 +194,8 @@ export class Session {
       const newState =
         this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
       this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
+      const kept = this.options.persistence?.attach(this, options);
+      if (kept) this.groups.replaceAll(this.restoredGroups(kept));
     } catch (err) {
       this.logic = null;
       const error = `${this.fn.name}: ${(err as Error).message}`;
@@ -195,17 +209,44 @@ export class Session {
     this.sink.push({ kind: 'init', success: true, error: '' });
   }
 
+  /** Init succeeded: the connection belongs to a task. */
+  get attached(): boolean {
+    return this.logic !== null;
+  }
+
+  /** The fingerprint of the options of the last successful Init ('' before). */
+  get optionsFingerprint(): string {
+    return this.fingerprint;
+  }
+
+  /** Inside BeginBatch … EndBatch. */
+  get inBatch(): boolean {
+    return this.batch !== null;
+  }
+
+  /** Every group's state as a snapshot (empty before Init). */
+  stateBytes(): Uint8Array {
+    if (!this.groups) return new Uint8Array(0);
+    return encodeSnapshot({
+      function: this.fn.definition.name,
+      options: this.fingerprint,
+      groups: [...this.groups.entries()],
+      takenAt: Date.now(),
+    });
+  }
+
+  /** Every group and its state, oldest first (empty before Init). */
+  stateEntries(): [string, unknown][] {
+    return this.groups ? [...this.groups.entries()] : [];
+  }
+
   private snapshot(): void {
     // Before Init there is nothing to keep; Kapacitor stores only non-empty snapshots.
     if (!this.groups) {
       this.sink.push({ kind: 'snapshot', snapshot: new Uint8Array(0) });
       return;
     }
-    const bytes = encodeSnapshot({
-      function: this.fn.definition.name,
-      options: this.fingerprint,
-      groups: [...this.groups.entries()],
-    });
+    const bytes = this.stateBytes();
     this.options.observer?.snapshot?.(this.fn.name, bytes.length);
     this.sink.push({ kind: 'snapshot', snapshot: bytes });
   }
@@ -236,16 +277,19 @@ export class Session {
       });
       return answer(true);
     }
-    const restored = this.logic?.restored?.bind(this.logic);
-    let groups = contents.groups;
-    if (restored !== undefined) {
-      groups = groups.map(([g, s]): [string, unknown] =>
-        this.fn.edge === 'stream' ? [g, restored(s)] : [g, { ...(s as BatchGroup), state: restored((s as BatchGroup).state) }],
-      );
-    }
-    this.groups.replaceAll(groups);
+    if (this.options.persistence?.admitRestore(this, contents.takenAt) === false) return answer(true);
+    this.groups.replaceAll(this.restoredGroups(contents.groups));
     this.options.log?.info('state restored', { function: this.fn.name, task: this.taskId, groups: this.groups.size });
     answer(true);
+  }
+
+  /** States read back (a snapshot, the state dir) in the current shape. */
+  private restoredGroups(groups: [string, unknown][]): [string, unknown][] {
+    const restored = this.logic?.restored?.bind(this.logic);
+    if (restored === undefined) return groups;
+    return groups.map(([g, s]): [string, unknown] =>
+      this.fn.edge === 'stream' ? [g, restored(s)] : [g, { ...(s as BatchGroup), state: restored((s as BatchGroup).state) }],
+    );
   }
 
   private ready(what: string): UdfLogic<unknown> {

@@ -1,6 +1,7 @@
 /**
  * The snapshot format: UTF-8 JSON, versioned, naming the function and the options it was taken under.
- *   {"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"edgeDetect","options":"…","groups":[[group,state],…]}
+ *   {"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"edgeDetect","options":"…","at":ms,"groups":[[group,state],…]}
+ * `at` (when it was taken, optional) tells the state dir's copy of a task's states from an older one (state-store.ts).
  * bigints inside states are written as {"$bigint":"…"} so nanosecond times survive exactly, and the numbers JSON has
  * no literal for (NaN, ±Infinity, and −0, which edgeDetect tells from 0) as {"$number":"NaN"} and so on: plain JSON
  * would bring them back as null or 0, and a window over a NaN reading would not continue as it would have.
@@ -21,6 +22,8 @@ export interface SnapshotContents {
   function: string;
   options: string;
   groups: [string, unknown][];
+  /** When it was taken (ms since the epoch): tells an older copy of a state from a newer one. */
+  takenAt?: number;
 }
 
 export function encodeSnapshot(s: SnapshotContents): Uint8Array {
@@ -39,6 +42,7 @@ export function encodeSnapshot(s: SnapshotContents): Uint8Array {
     version: special ? SNAPSHOT_VERSION : OLDEST_VERSION,
     function: s.function,
     options: s.options,
+    ...(s.takenAt === undefined ? {} : { at: s.takenAt }),
   });
   return Buffer.from(`${head.slice(0, -1)},"groups":${groups}}`, 'utf8');
 }
@@ -78,5 +82,6 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
       throw new SnapshotError('snapshot group entries must be [group, state] pairs');
     }
   }
-  return { function: d.function, options: d.options, groups: d.groups as [string, unknown][] };
+  const takenAt = typeof d.at === 'number' ? d.at : undefined;
+  return { function: d.function, options: d.options, groups: d.groups as [string, unknown][], ...(takenAt === undefined ? {} : { takenAt }) };
 }

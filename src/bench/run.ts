@@ -15,6 +15,7 @@
  *
  *   npm run bench [-- --points 200000 --reps 11 --groups 1,10000 --feed bulk,kapacitor --out docs/benchmarks.md]
  *                            (--out - : print only)
+ *   --sidecar-arg=ARG        (repeatable) a `serve` option: --sidecar-arg=--no-state-dir
  *   --sidecar-node-arg=ARG   (repeatable) a Node option for the sidecar: --sidecar-node-arg=--cpu-prof
  *                            --sidecar-node-arg=--cpu-prof-dir=/tmp/prof writes a CPU profile (open it in DevTools)
  */
@@ -322,6 +323,7 @@ async function main(): Promise<void> {
       feed: { type: 'string', default: FEEDS.join(',') },
       out: { type: 'string', default: fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)) },
       'sidecar-node-arg': { type: 'string', multiple: true, default: [] },
+      'sidecar-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const points = Number(values.points);
@@ -358,6 +360,7 @@ async function main(): Promise<void> {
           dir,
           '--functions',
           BENCH_FUNCTIONS.map((f) => f.name).join(','),
+          ...(values['sidecar-arg'] ?? []),
         ],
         (l) => l.includes('"message":"ready"'),
         values['sidecar-node-arg']?.length ? 'inherit' : 'ignore',
@@ -370,12 +373,13 @@ async function main(): Promise<void> {
       { name: GO_AGENT, socket: goPath, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true },
     ];
     const rows: Row[] = [];
+    let runs = 0;
     for (const groups of groupCounts) {
       const w = buildWorkload(points, groups);
       const pieces = feeds.includes('kapacitor') ? kapacitorPieces(w.frames) : [];
       for (const feed of feeds) {
         const runEcho = () => drive(echoPath, w, null, points, feed, pieces);
-        const runFn = (v: (typeof variants)[number]) => drive(v.socket, w, initFrame(v.fn), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
+        const runFn = (v: (typeof variants)[number]) => drive(v.socket, w, initFrame(v.fn, `bench-${++runs}`), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
         const echo: number[] = [];
         const byFn = new Map<string, number[]>(variants.map((v) => [v.name, []]));
         // Warm-up: lets both processes' JITs settle before anything is recorded.
@@ -407,6 +411,7 @@ async function main(): Promise<void> {
     // Waits for the exits: the sidecar writes its CPU profile on the way out.
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}-state`, { recursive: true, force: true }); // serve's default --state-dir
   }
 }
 

@@ -83,8 +83,9 @@ export function expectedOutputs(fn: BenchFunction, w: Workload): number {
   return total;
 }
 
-export function initFrame(fn: BenchFunction): Uint8Array {
-  const init: Request = { kind: 'init', options: fn.options, taskId: 'bench', nodeId: `${fn.name}1` };
+/** `taskId`: one per run, so that no run continues from the states an earlier one left in the state dir. */
+export function initFrame(fn: BenchFunction, taskId = 'bench'): Uint8Array {
+  const init: Request = { kind: 'init', options: fn.options, taskId, nodeId: `${fn.name}1` };
   return encodeRequest(init);
 }
 

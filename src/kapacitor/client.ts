@@ -42,6 +42,15 @@ interface TaskJson {
   status: 'enabled' | 'disabled';
   executing?: boolean;
   error?: string;
+  script?: string;
+}
+
+export interface TaskScript {
+  id: string;
+  status: 'enabled' | 'disabled';
+  executing: boolean;
+  error: string;
+  script: string;
 }
 
 export class KapacitorClient {
@@ -75,6 +84,29 @@ export class KapacitorClient {
       );
       if (page.tasks.length < PAGE) return all;
     }
+  }
+
+  /** Every task with its TICKscript, status and whether Kapacitor says it runs (for healing). */
+  async listTaskScripts(): Promise<TaskScript[]> {
+    const fields = ['status', 'executing', 'error', 'script'].map((f) => `fields=${f}`).join('&');
+    const all: TaskScript[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await this.request<{ tasks: TaskJson[] }>('listing tasks', 'GET', `/tasks?${fields}&script-format=raw&limit=${PAGE}&offset=${offset}`);
+      all.push(...page.tasks.map((t) => ({ id: t.id, status: t.status, executing: t.executing ?? false, error: t.error ?? '', script: t.script ?? '' })));
+      if (page.tasks.length < PAGE) return all;
+    }
+  }
+
+  /** Stops a task, waits for its run to be over, starts it: never a reload in one request (see apply). */
+  async restartTask(id: string): Promise<void> {
+    await this.stopAll([id]);
+    await this.setStatus(id, 'enabled');
+  }
+
+  /** A task's error as Kapacitor reports it ('' when none). */
+  async taskError(id: string): Promise<string> {
+    const t = await this.request<TaskJson>(`reading task ${id}`, 'GET', `/tasks/${encodeURIComponent(id)}?fields=error`);
+    return t.error ?? '';
   }
 
   /**

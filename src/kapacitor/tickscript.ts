@@ -43,6 +43,11 @@ function code(script: string): string {
   return script.replace(STRING_OR_COMMENT, (m) => (m.startsWith('//') ? '' : "''"));
 }
 
+/** The UDFs a script calls (`@edgeDetect()` → edgeDetect), comments and strings left out. */
+export function udfCalls(script: string): string[] {
+  return [...new Set([...code(script).matchAll(/@(\w+)\s*\(/g)].map((m) => m[1]))];
+}
+
 export function scriptType(script: string, file = '(script)'): TaskType {
   const c = code(script);
   const stream = /(^|[^\w.])stream\s*\|/m.test(c);

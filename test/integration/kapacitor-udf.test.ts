@@ -75,7 +75,7 @@ beforeAll(async () => {
   // Snapshots every second, so the restart test need not wait a minute.
   process.env.KAPACITOR_TASK_SNAPSHOT_INTERVAL = '1s';
   // A tight keepalive timeout: the burst test shows it is never tripped, the crash test that it is.
-  sidecar = await startSidecar(undefined, { udfTimeout: UDF_TIMEOUT });
+  sidecar = await startSidecar(undefined, { udfTimeout: UDF_TIMEOUT, extraArgs: ['--no-state-dir'] }); // Kapacitor's snapshots only: the state dir has its own test (heal-upgrade)
   // The databases exist before kapacitord starts: it subscribes to every database at start.
   // Process mode beside the sockets: Kapacitor starts `udf-sidecar run edgeDetect` itself for this one.
   const processMode = [
@@ -290,7 +290,7 @@ describe('real kapacitord driving the sidecar', () => {
     expect(timedOut()).toBe(true);
     expect((await influxQuery('adsl', 'SELECT value FROM crash_edges'))[0].values).toHaveLength(1);
     // The operator's move: start the sidecar again (its stale sockets are replaced), then disable/enable the task.
-    sidecar = await startSidecar(socketDir, { udfTimeout: UDF_TIMEOUT });
+    sidecar = await startSidecar(socketDir, { udfTimeout: UDF_TIMEOUT, extraArgs: ['--no-state-dir'] });
     await kapacitor(['disable', 'crash_edges']);
     await kapacitor(['enable', 'crash_edges']);
     expect(await taskShow('crash_edges')).toMatch(/Executing: true/);

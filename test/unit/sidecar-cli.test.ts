@@ -3,7 +3,7 @@
  * (Real kapacitord drives the same sockets in test/integration.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -231,4 +231,101 @@ describe('udf-sidecar serve', () => {
     expect(await exited(child)).toBe(0);
     expect(got.map((r) => (r.kind === 'point' ? r.point.fieldsDouble.movingAverage : r.kind))).toEqual(['init', 2, 4]);
   });
+});
+
+describe('udf-sidecar serve: sockets that stay ours', () => {
+  it('never takes a busy sidecar for a stale one: a full accept backlog (EAGAIN) is a live socket, left alone', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const sock = path.join(dir, 'rate.sock');
+    // A sidecar that is busy: listening with a backlog of 1 and never getting round to accept().
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen({ path: ${JSON.stringify(sock)}, backlog: 1 }, () => { console.log('up'); for (;;); })`]);
+    children.push(holder);
+    await new Promise((r) => holder.stdout.once('data', r));
+    const before = statSync(sock).ino;
+    const fill: import('node:net').Socket[] = [];
+    let eagain = false;
+    for (let i = 0; i < 50 && !eagain; i++) {
+      const s = (await import('node:net')).connect(sock);
+      fill.push(s);
+      eagain = await new Promise<boolean>((r) => {
+        s.once('connect', () => r(false));
+        s.once('error', (e: NodeJS.ErrnoException) => r(e.code === 'EAGAIN'));
+      });
+    }
+    expect(eagain).toBe(true);
+    const second = await run(['serve', '--socket-dir', dir, '--functions', 'rate', '--no-state-dir']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/rate\.sock is in use by a running process/);
+    expect(statSync(sock).ino).toBe(before);
+    for (const s of fill) s.destroy();
+  }, 60_000);
+
+  it('--takeover replaces a live sidecar in place: the path never goes missing, the old one drains, exits 0 and leaves the new sockets', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const sock = path.join(dir, 'edgeDetect.sock');
+    const old = await serve(dir, ['--no-state-dir']);
+    // A task connection on the old sidecar: it is served until it ends, although the socket is no longer the old one's.
+    const task = await UdfClient.connect(sock);
+    task.send(init('edgeDetect', { field: 'value' }));
+    await task.take(1);
+    let probes = 0;
+    const errors: string[] = [];
+    let probing = true;
+    const net = await import('node:net');
+    const prober = (async () => {
+      while (probing) {
+        await new Promise<void>((resolve) => {
+          const c = net.connect(sock);
+          c.once('connect', () => (c.destroy(), resolve()));
+          c.once('error', (e: NodeJS.ErrnoException) => (errors.push(e.code ?? e.message), resolve()));
+        });
+        probes++;
+        await new Promise((r) => setTimeout(r, 2)); // a prober, not a flood (a flood fills any backlog: EAGAIN)
+      }
+    })();
+    const before = statSync(sock).ino;
+    const fresh = await serve(dir, ['--no-state-dir', '--takeover']);
+    expect(statSync(sock).ino).not.toBe(before);
+    // The old sidecar still serves the open connection...
+    task.send({ kind: 'point', point: streamPoint('adsl', { host: 'r1' }, 1n, { fieldsString: { value: 'SHOWTIME' } }) });
+    expect((await task.take(1))[0].kind).toBe('point');
+    // ...until Kapacitor closes it (healing restarts the task), then exits 0.
+    await task.finish();
+    expect(await exited(old.child)).toBe(0);
+    probing = false;
+    await prober;
+    expect(probes).toBeGreaterThan(10);
+    // ENOENT: the path was missing; ECONNREFUSED: it named a socket nobody listened on any more.
+    expect(errors.filter((e) => e === 'ENOENT' || e === 'ECONNREFUSED')).toEqual([]);
+    expect(old.stderr()).toMatch(/draining: another sidecar took over the sockets/);
+    expect(fresh.stderr()).toMatch(/took the sockets over; the previous sidecar drains/);
+    // The new sidecar's sockets are all there and answer.
+    const c = await UdfClient.connect(sock);
+    c.send({ kind: 'info' });
+    expect((await c.take(1))[0].kind).toBe('info');
+    c.destroy();
+    fresh.child.kill('SIGTERM');
+    expect(await exited(fresh.child)).toBe(0);
+    expect(existsSync(sock)).toBe(false);
+  }, 60_000);
+
+  it('SIGHUP (systemd ExecReload) starts a successor that takes over; the old process exits 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
+    const old = await serve(dir, ['--no-state-dir', '--functions', 'rate']);
+    const pidFile = path.join(dir, 'udf-sidecar.pid');
+    expect(Number(readFileSync(pidFile, 'utf8'))).toBe(old.child.pid);
+    old.child.kill('SIGHUP');
+    expect(await exited(old.child)).toBe(0);
+    const successor = Number(readFileSync(pidFile, 'utf8'));
+    expect(successor).not.toBe(old.child.pid);
+    try {
+      expect(old.stderr()).toMatch(/reload: a successor takes the sockets over/);
+      const c = await UdfClient.connect(path.join(dir, 'rate.sock'));
+      c.send({ kind: 'info' });
+      expect((await c.take(1))[0].kind).toBe('info');
+      c.destroy();
+    } finally {
+      process.kill(successor, 'SIGTERM');
+    }
+  }, 60_000);
 });
