@@ -233,6 +233,22 @@ describe('a sidecar that heals its tasks and keeps their states (real kapacitord
     await new Promise((r) => setTimeout(r, 4500)); // the last outputs flushed, the batch queries (every 2s) ran again
     const fed = tick;
     const dropped: Record<string, number> = {};
+    const lostAnswers: Record<string, number[]> = {};
+    /**
+     * Where the two ticks before an average's own (their sum `rest`) are the two outputs before it, or one of them is
+     * the tick right after an output whose answer never reached InfluxDB: a point delivered just before a restart
+     * (the kill, the stop that heals, the disable) whose answer was written to the state dir but did not leave, or
+     * that Kapacitor dropped as it stopped the task. The state kept it, so the averages after it still include it. A
+     * lost window instead shows as two or more missing outputs after the ticks Kapacitor dropped, which no case here
+     * allows.
+     */
+    const windowOf = (rest: number, t: number, prev: number, before: number): { lost: number | null } | null => {
+      const near = (x: number, y: number) => Math.abs(x - y) < 1e-6;
+      if (near(rest, prev + before)) return { lost: null };
+      if (prev + 1 < t && near(rest, prev + 1 + prev)) return { lost: prev + 1 };
+      if (before + 1 < prev && near(rest, prev + before + 1)) return { lost: before + 1 };
+      return null;
+    };
     for (const i of STREAMS) {
       const seen = await rows(`seen_${i}`, 'seen');
       const edges = await rows(`edges_${i}`, 'seq, value');
@@ -253,10 +269,26 @@ describe('a sidecar that heals its tasks and keeps their states (real kapacitord
         // Each output's input tick from its time; a window or a counter lost at a restart would break the chain.
         const a = (avg.get(h) ?? []).map((r) => [Number(((r[0] as bigint) - T0) / S), r[1] as number] as const);
         dropped[`avg_${i}/${h}`] = fed - a.length - 2;
-        for (let j = 2; j < a.length; j++) expect(a[j][1], `avg_${i} ${h} at tick ${a[j][0]}`).toBeCloseTo((a[j][0] + a[j - 1][0] + a[j - 2][0]) / 3, 9);
+        const lostAvg = new Set<number>();
+        for (let j = 2; j < a.length; j++) {
+          const window = windowOf(a[j][1] * 3 - a[j][0], a[j][0], a[j - 1][0], a[j - 2][0]);
+          if (window !== null && window.lost !== null) lostAvg.add(window.lost);
+          expect(window, `avg_${i} ${h} at tick ${a[j][0]}: ${a[j][1]} is no average of it and the ticks before`).not.toBeNull();
+        }
+        lostAnswers[`avg_${i}/${h}`] = [...lostAvg];
         const r = (rate.get(h) ?? []).map((x) => [Number(((x[0] as bigint) - T0) / S), x[1] as number] as const);
         dropped[`rate_${i}/${h}`] = fed - r.length - 1;
-        for (let j = 1; j < r.length; j++) expect(r[j][1], `rate_${i} ${h} at tick ${r[j][0]}`).toBeCloseTo((counterAt(r[j][0]) - counterAt(r[j - 1][0])) / (r[j][0] - r[j - 1][0]), 6);
+        const lostRate = new Set<number>();
+        const rateSince = (t: number, from: number) => (counterAt(t) - counterAt(from)) / (t - from);
+        for (let j = 1; j < r.length; j++) {
+          const [t, value] = r[j];
+          const prev = r[j - 1][0];
+          if (Math.abs(value - rateSince(t, prev)) < 1e-6) continue;
+          // The one tolerated gap (see windowOf): the answer to the point right after the previous output was lost.
+          expect(prev + 1 < t && Math.abs(value - rateSince(t, prev + 1)) < 1e-6, `rate_${i} ${h} at tick ${t}: ${value}`).toBe(true);
+          lostRate.add(prev + 1);
+        }
+        lostAnswers[`rate_${i}/${h}`] = [...lostRate];
       }
       // Batch: the queries read every point again (1m period), so the reference is the edges of all of them.
       const input = await rows(`bst_${i}`, 'value');
@@ -274,6 +306,9 @@ describe('a sidecar that heals its tasks and keeps their states (real kapacitord
         expect(got, `bedges_${i} ${h}`).toEqual(want.filter((t) => t >= got[0]));
       }
     }
+    // At most one lost answer per restart of a task (the kill, the disable/enable, the upgrade).
+    for (const [series, ticks] of Object.entries(lostAnswers)) expect(ticks.length, `${series}: answers lost at ticks ${ticks}`).toBeLessThanOrEqual(3);
     process.stdout.write(`fed ${fed} ticks per host; points Kapacitor dropped while tasks had no connection: ${JSON.stringify(dropped)}\n`);
+    process.stdout.write(`answers lost next to a restart (the state kept their points): ${JSON.stringify(lostAnswers)}\n`);
   });
 });
