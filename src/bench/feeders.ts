@@ -18,7 +18,8 @@
  * fails on a wrong one.
  *
  *   npm run bench:feeders [-- --messages 1000000 --reps 3 --redis-keys 100000 --redis-reps 5 --only kafka|redis
- *                            --batch-size 500 --no-telegraf --out docs/benchmarks.md]   (--out - : print only)
+ *                            --batch-size 500 --no-telegraf --variants bare,feeder1,feeder3,telegraf
+ *                            --out docs/benchmarks.md]   (--out - : print only)
  *   --feeder-node-arg=ARG  (repeatable) a Node option for the feeder processes, e.g. --cpu-prof --cpu-prof-dir=DIR
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -568,6 +569,7 @@ async function main(): Promise<void> {
       'redis-reps': { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '500' },
       only: { type: 'string' },
+      variants: { type: 'string', default: 'bare,feeder1,feeder3,telegraf' },
       'no-telegraf': { type: 'boolean', default: false },
       out: { type: 'string', default: path.join(ROOT, 'docs', 'benchmarks.md') },
       'feeder-node-arg': { type: 'string', multiple: true, default: [] },
@@ -627,6 +629,8 @@ async function main(): Promise<void> {
         ['feeder3', () => runFeeders(s, 3)],
       ];
       if (telegraf) variants.push(['telegraf', () => runTelegraf(s)]);
+      const chosen = String(values.variants).split(',');
+      variants.splice(0, variants.length, ...variants.filter(([name]) => chosen.includes(name)));
       for (let r = 0; r < reps; r++) {
         // Rotate the order each repetition so no variant always runs right after the same neighbour.
         for (let v = 0; v < variants.length; v++) {
