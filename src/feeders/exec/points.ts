@@ -67,7 +67,7 @@ export function runPoints(
   const fields: FeedPoint['fields'] = {
     exit_code: outcome.exitCode,
     timed_out: outcome.timedOut,
-    duration_seconds: outcome.durationMs / 1000,
+    duration_seconds: Math.round(outcome.durationMs) / 1000,
     lines: good,
     bad_lines: out.bad.length,
   };
