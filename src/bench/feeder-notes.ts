@@ -61,5 +61,13 @@ SCANs 9.2–14.1 s, MGET (and TYPE for the nil ones) of every listed key 0.4–1
 Written and confirmed, a pass adds InfluxDB 1.8 taking ~100,000 points of up to 13 fields each, which on this loaded
 machine was most of the time. One SCAN per pass with the keys sorted into families and shards on the client (and
 the \`--shard i/n\` split of the keyspace, on another branch) is what would bring a pass near the bare one; the
-shards exist to bound how many keys one MGET round holds, which a client-side split keeps.`;
+shards exist to bound how many keys one MGET round holds, which a client-side split keeps.
+
+#### How to run
+
+\`npm run bench:feeders\` (the defaults above; about 35 minutes on this machine) starts the stack's InfluxDB 1.8, Redis
+and Kafka with scripts/stack/start.sh — ports and run dir from the environment, as for the integration tests — and
+builds Telegraf on its first run (scripts/bench/telegraf-build.sh, cached under the stack cache; about a minute here
+once the module cache was warm). \`--messages 200000 --reps 1 --only kafka --variants bare,feeder1 --out -\` is a quick
+look that prints and writes nothing; \`--no-telegraf\` skips the Telegraf runs.`;
 }
