@@ -295,7 +295,7 @@ async function runFeeders(s: KafkaSetup, members: number): Promise<KafkaRun> {
     check(exact ? dead === s.expected.unparsable : dead >= s.expected.unparsable, `dead letters ${dead}, expected ${s.expected.unparsable}`);
     const points = await countPoints(db, 'maas_notification', 'state');
     check(points === s.expected.valid, `InfluxDB holds ${points} points, expected ${s.expected.valid}`);
-    const lost = sum((c) => (c.droppedBy.retries_exhausted ?? 0) + (c.droppedBy.buffer_full ?? 0));
+    const lost = sum((c) => (c.droppedBy.retries_exhausted ?? 0) + (c.droppedBy.buffer_full ?? 0) + (c.droppedBy.shutdown ?? 0));
     check(lost === 0, `${lost} points given up by the writer`);
     return run;
   } finally {
@@ -468,7 +468,7 @@ async function benchRedis(copies: number, reps: number): Promise<RedisBench> {
     try {
       const t0 = performance.now();
       await feeder.passAndWrite();
-      await sink.flush(120_000);
+      await sink.flush();
       const seconds = (performance.now() - t0) / 1000;
       const s = counters.stats();
       check(s.written === expectPoints, `InfluxDB accepted ${s.written} points of a pass, expected ${expectPoints}`);
