@@ -5,6 +5,8 @@ import { SidecarError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
 import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
+import { readExecConfig } from './exec/config.js';
+import { ExecFeeder } from './exec/feeder.js';
 import { checkInfluxPing, checkTcp, redisAddress, ReachabilityMonitor, type Target } from './health.js';
 import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
@@ -15,7 +17,7 @@ import { readRouterConfig } from './router/config.js';
 import { RouterFeeder } from './router/feeder.js';
 
 /**
- * `feed redis|kafka|router --config FILE [--stdout] [--once]`. A config error throws a ConfigError (the program exits
+ * `feed redis|kafka|router|exec --config FILE [--stdout] [--once]`. A config error throws a ConfigError (the program exits
  * 2 with the key and the file); otherwise a feeder runs until SIGINT/SIGTERM, then flushes what it holds and exits.
  */
 
@@ -29,7 +31,8 @@ type FeederFactory = (root: ConfigSection, sink: PointSink, counters: FeederCoun
 /** What a feeder reads from, as host:port addresses for its health checks. */
 type SourceAddresses = (root: ConfigSection) => string[];
 
-const FEEDERS: Record<string, { description: string; create: FeederFactory; sources: SourceAddresses }> = {
+/** A feeder without `sources` (exec: it runs local programs) has only InfluxDB among its health checks. */
+const FEEDERS: Record<string, { description: string; create: FeederFactory; sources?: SourceAddresses }> = {
   redis: {
     description: 'read the building-management Redis every interval (SCAN + MGET) and write its families as points',
     create: (root, sink, counters, log, opts) => new RedisFeeder(readRedisConfig(root), sink, counters, log, { shard: opts.shard }),
@@ -45,6 +48,10 @@ const FEEDERS: Record<string, { description: string; create: FeederFactory; sour
     create: (root, sink, counters, log) => new RouterFeeder(readRouterConfig(root), sink, counters, log),
     sources: (root) => readRouterConfig(root).routers.map((r) => `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`),
   },
+  exec: {
+    description: 'run check scripts every interval (no shell unless asked) and write what they print as points',
+    create: (root, sink, counters, log) => new ExecFeeder(readExecConfig(root), sink, counters, log),
+  },
 };
 
 const durationMsArg = (name: string) => (v: string) => {
@@ -56,7 +63,7 @@ const durationMsArg = (name: string) => (v: string) => {
 };
 
 export function registerFeedCommands(program: Command): void {
-  const feed = program.command('feed').description('feeders: Redis, Kafka and routers into InfluxDB');
+  const feed = program.command('feed').description('feeders: Redis, Kafka, routers and check scripts into InfluxDB');
   for (const [name, { description, create, sources }] of Object.entries(FEEDERS)) {
     const cmd = feed
       .command(name)

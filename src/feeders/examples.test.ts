@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config.js';
+import { readExecConfig } from './exec/config.js';
 import { readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { readRedisConfig } from './redis/config.js';
@@ -31,6 +32,15 @@ describe('example feeder configs', () => {
     expect(c.routers.map((r) => [r.name, r.password, r.hostKeySha256 === undefined])).toEqual([
       ['router1', 'a', false],
       ['router2', 'b', true],
+    ]);
+  });
+
+  it('exec.yaml reads: a command list without a shell, shell lines only where asked', () => {
+    const c = readExecConfig(example('exec.yaml'));
+    expect(c.checks.map((k) => [k.name, k.shell, k.argv[0], k.intervalMs, k.timeoutMs])).toEqual([
+      ['load', false, 'awk', 60_000, 10_000],
+      ['network', true, '/bin/sh', 30_000, 10_000],
+      ['disk', true, '/bin/sh', 60_000, 5000],
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { Point } from '@influxdata/influxdb-client';
+import { escape } from '@influxdata/influxdb-client';
 
 /**
  * What every transform produces: plain data, so tests compare objects. Numbers become float fields (one type per
@@ -12,20 +12,40 @@ export interface FeedPoint {
   tags: Record<string, string>;
   fields: Record<string, FieldValue>;
   time: bigint;
+  /**
+   * A line of line protocol to write as it is (the exec feeder passes its scripts' lines through: their int, uint
+   * and float fields stay what they were). The other members are then the line's name and time, for counting.
+   */
+  raw?: string;
 }
 
-/** Line protocol for one point (the client's Point escapes names, tags and strings). Undefined if it has no field. */
+/**
+ * Line protocol for one point, as the client's Point writes it (its escaping; fields and tags sorted by key; floats as
+ * String(n); booleans T/F; empty tag values left out), built as one string without a Point object per line: this is
+ * the Kafka feeder's inner loop. Undefined if it has no (finite) field.
+ */
 export function toLineProtocol(p: FeedPoint): string | undefined {
-  const point = new Point(p.measurement);
-  for (const [k, v] of Object.entries(p.tags)) if (v !== '') point.tag(k, v);
-  for (const [k, v] of Object.entries(p.fields)) {
+  if (p.raw !== undefined) return p.raw;
+  if (p.measurement === '') return undefined;
+  let fields = '';
+  for (const k of Object.keys(p.fields).sort()) {
+    const v = p.fields[k];
+    let text: string;
     if (typeof v === 'number') {
-      if (Number.isFinite(v)) point.floatField(k, v);
-    } else if (typeof v === 'boolean') point.booleanField(k, v);
-    else point.stringField(k, v);
+      if (!Number.isFinite(v)) continue;
+      text = String(v);
+    } else if (typeof v === 'boolean') text = v ? 'T' : 'F';
+    else text = escape.quoted(v);
+    if (k === '') continue;
+    fields += `${fields === '' ? '' : ','}${escape.tag(k)}=${text}`;
   }
-  point.timestamp(p.time.toString());
-  return point.toLineProtocol();
+  if (fields === '') return undefined;
+  let line = escape.measurement(p.measurement);
+  for (const k of Object.keys(p.tags).sort()) {
+    const v = p.tags[k];
+    if (k !== '' && v !== '') line += `,${escape.tag(k)}=${escape.tag(v)}`;
+  }
+  return `${line} ${fields} ${p.time}`;
 }
 
 export const NS_PER_MS = 1_000_000n;
