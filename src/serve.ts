@@ -15,6 +15,10 @@ export interface ServeOptions {
   socketMode: number;
   maxGroups: number;
   maxFrame: number;
+  maxConnections?: number;
+  initTimeoutMs?: number;
+  maxMemory?: number;
+  maxConnectionMemory?: number;
   /** Serve /metrics and /healthz on this port (0: any free port); undefined: no HTTP server. */
   metricsPort?: number;
   metricsHost?: string;
@@ -52,6 +56,9 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
     maxFrame: o.maxFrame,
     log: o.log,
     observer: metricsObserver(metrics),
+    maxConnections: o.maxConnections,
+    initTimeoutMs: o.initTimeoutMs,
+    onRefused: (fn, reason) => metrics.forFunction(fn).connectionRefused(reason),
     onConnection: (fn, delta) => (delta > 0 ? metrics.forFunction(fn).connectionOpened() : metrics.forFunction(fn).connectionClosed()),
   });
   await server.listen();

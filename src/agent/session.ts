@@ -91,6 +91,11 @@ export class Session {
     };
   }
 
+  /** Whether Init succeeded: the connection belongs to a task. */
+  get initialized(): boolean {
+    return this.logic !== null;
+  }
+
   /** Handles one request. Returns false once the connection should close (after an ErrorResponse). */
   handle(req: Request): boolean {
     if (this.failed) return false;
