@@ -57,6 +57,8 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
     log: o.log,
     observer: metricsObserver(metrics),
     maxConnections: o.maxConnections,
+    maxMemory: o.maxMemory,
+    maxConnectionMemory: o.maxConnectionMemory,
     initTimeoutMs: o.initTimeoutMs,
     onRefused: (fn, reason) => metrics.forFunction(fn).connectionRefused(reason),
     onConnection: (fn, delta) => (delta > 0 ? metrics.forFunction(fn).connectionOpened() : metrics.forFunction(fn).connectionClosed()),

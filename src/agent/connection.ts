@@ -23,13 +23,10 @@ import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { AnswerPacer } from './pacer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
-import { Session, type SessionObserver } from './session.js';
+import { Session, type SessionOptions } from './session.js';
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends SessionOptions {
   maxFrame?: number;
-  maxGroups?: number;
-  log?: Logger;
-  observer?: SessionObserver;
   /** Shared by the connections of one process (a server passes its own); by default the connection has its own. */
   pacer?: AnswerPacer;
   /** A read that brings this many answers or more writes them at once; 0: every read writes at once. */
@@ -66,6 +63,7 @@ export class UdfConnection {
     this.pacer = options.pacer ?? new AnswerPacer();
     this.holdAnswers = options.holdAnswers ?? DEFAULT_HOLD_ANSWERS;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    void this.done.then(() => this.session.release());
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
     input.on('error', (err) => this.onStreamError(err));

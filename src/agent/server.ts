@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { type ConnectionOptions, UdfConnection } from './connection.js';
 import { SocketPathError } from './errors.js';
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import type { ServedFunction } from './handler.js';
 import { AnswerPacer } from './pacer.js';
 
@@ -33,6 +34,8 @@ export interface ServerOptions extends ConnectionOptions {
   initTimeoutMs?: number;
   /** How long a stop waits for peers to close before dropping their connections; the stop never takes longer. */
   stopGraceMs?: number;
+  /** Bytes all connections together may keep for their tasks (estimated): DEFAULT_MAX_MEMORY. */
+  maxMemory?: number;
   /** Called for every connection refused or dropped before a successful Init. */
   onRefused?(fn: string, reason: RefusalReason): void;
   /** File mode of each socket; 0660 lets a kapacitor group member connect without opening it to everyone. */
@@ -94,6 +97,9 @@ export class UdfServer {
   private closing = false;
   /** One for all connections: a pacer's hold stops the whole process (see pacer.ts). */
   private readonly pacer = new AnswerPacer();
+  /** What every connection keeps, together. */
+  readonly memory: MemoryBudget;
+  private readonly connectionOptions: ConnectionOptions;
 
   constructor(
     private readonly functions: ServedFunction[],
@@ -101,6 +107,8 @@ export class UdfServer {
   ) {
     this.maxConnections = Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.maxBeforeInit = Math.max(1, this.maxConnections - Math.max(1, Math.floor(this.maxConnections / 4)));
+    this.memory = new MemoryBudget(options.maxMemory ?? DEFAULT_MAX_MEMORY);
+    this.connectionOptions = { ...options, processMemory: this.memory, pacer: options.pacer ?? this.pacer };
   }
 
   async listen(): Promise<void> {
@@ -145,7 +153,7 @@ export class UdfServer {
     }
     // The newest connection is more likely a task about to send Init than the oldest one that has not sent it yet.
     if (waiting >= this.maxBeforeInit && oldestWaiting !== undefined) this.drop(oldestWaiting, 'crowded');
-    const conn = new UdfConnection(fn, socket, socket, { ...this.options, pacer: this.options.pacer ?? this.pacer });
+    const conn = new UdfConnection(fn, socket, socket, this.connectionOptions);
     const accepted: Accepted = { conn, socket, fn, timer: null };
     const timeout = this.options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     accepted.timer = setTimeout(() => {

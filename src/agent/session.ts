@@ -10,11 +10,13 @@
  */
 import type { Logger } from '../log.js';
 import { GroupStates, DEFAULT_MAX_GROUPS } from './groups.js';
+import { DEFAULT_MAX_CONNECTION_MEMORY, MemoryBudget } from './memory.js';
+import { pointBytes } from './points.js';
 import type { ServedFunction, UdfLogic } from './handler.js';
 import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from './messages.js';
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, SnapshotError } from './errors.js';
 import { FramePoint } from './point-codec.js';
 
 export interface ResponseSink {
@@ -35,6 +37,10 @@ export interface SessionObserver {
 
 export interface SessionOptions {
   maxGroups?: number;
+  /** Bytes this connection's groups and open batch may hold (estimated); DEFAULT_MAX_CONNECTION_MEMORY. */
+  maxConnectionMemory?: number;
+  /** The process's budget, shared by every connection; none in process mode or tests unless given. */
+  processMemory?: MemoryBudget;
   log?: Logger;
   observer?: SessionObserver;
 }
@@ -45,6 +51,8 @@ interface OpenBatch {
   group: BatchGroup;
   /** Points at or before this time were processed in earlier batches of the group. */
   seenBefore: bigint | null;
+  /** What the points in `out` are counted for in the memory budget. */
+  bytes: number;
 }
 
 /**
@@ -65,6 +73,8 @@ export class Session {
   private readonly emitStream: (p: Point) => void;
   private readonly emitBatch: (p: Point) => void;
   private pointsOut = 0;
+  /** Everything this connection keeps for its task, counted towards the process's budget too. */
+  readonly memory: MemoryBudget;
   taskId = '';
   nodeId = '';
   /** Set once the session has answered with an ErrorResponse; the connection closes after flushing. */
@@ -85,10 +95,22 @@ export class Session {
           this.pointsOut++;
           this.sink.push({ kind: 'point', point });
         };
+    this.memory = new MemoryBudget(options.maxConnectionMemory ?? DEFAULT_MAX_CONNECTION_MEMORY, options.processMemory ?? null);
     this.emitBatch = (point) => {
       this.pointsOut++;
-      (this.batch as OpenBatch).out.push(point);
+      const batch = this.batch as OpenBatch;
+      batch.out.push(point);
+      // A batch that is never ended must not grow without bound: its points count like groups do.
+      const bytes = pointBytes(point);
+      batch.bytes += bytes;
+      this.memory.add(bytes);
+      if (this.memory.over) (this.groups as GroupStates<unknown>).shed();
     };
+  }
+
+  /** Gives back what the connection's task was counted for (the connection closed). */
+  release(): void {
+    this.memory.release();
   }
 
   /** Whether Init succeeded: the connection belongs to a task. */
@@ -186,7 +208,10 @@ export class Session {
       const logic = this.logic;
       const newState =
         this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
-      this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
+      const stateBytes = logic.stateBytes?.bind(logic);
+      const measure =
+        stateBytes === undefined ? undefined : this.fn.edge === 'stream' ? stateBytes : (g: unknown) => 16 + stateBytes((g as BatchGroup).state);
+      this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS, this.memory, measure);
     } catch (err) {
       this.logic = null;
       const error = `${this.fn.name}: ${(err as Error).message}`;
@@ -241,16 +266,54 @@ export class Session {
       });
       return answer(true);
     }
-    const restored = this.logic?.restored?.bind(this.logic);
-    let groups = contents.groups;
-    if (restored !== undefined) {
-      groups = groups.map(([g, s]): [string, unknown] =>
-        this.fn.edge === 'stream' ? [g, restored(s)] : [g, { ...(s as BatchGroup), state: restored((s as BatchGroup).state) }],
-      );
+    const groups = this.validGroups(contents.groups);
+    try {
+      this.groups.replaceAll(groups);
+    } catch (err) {
+      this.groups.replaceAll([]);
+      return answer(false, `${this.fn.name}: ${(err as Error).message}`);
     }
-    this.groups.replaceAll(groups);
     this.options.log?.info('state restored', { function: this.fn.name, task: this.taskId, groups: this.groups.size });
     answer(true);
+  }
+
+  /**
+   * The snapshot's groups whose state fits the function (UdfLogic.restored throws for one that does not). A group
+   * that does not fit starts fresh, and is logged: refusing the Restore would fail the task on every start, and
+   * keeping the state would fail it at the group's first point.
+   */
+  private validGroups(entries: [string, unknown][]): [string, unknown][] {
+    const logic = this.logic as UdfLogic<unknown>;
+    const restored = logic.restored?.bind(logic) ?? ((s: unknown) => s);
+    const out: [string, unknown][] = [];
+    let dropped = 0;
+    let reason = '';
+    for (const [group, s] of entries) {
+      try {
+        if (this.fn.edge === 'stream') {
+          out.push([group, restored(s)]);
+          continue;
+        }
+        const b = s as Partial<BatchGroup> | null;
+        if (b === null || typeof b !== 'object' || !('state' in b) || (b.seen !== null && typeof b.seen !== 'bigint')) {
+          throw new SnapshotError('state is not a batch group ({seen, state})');
+        }
+        out.push([group, { seen: b.seen, state: restored(b.state) }]);
+      } catch (err) {
+        dropped++;
+        reason ||= `group '${group}': ${(err as Error).message}`;
+      }
+    }
+    if (dropped > 0) {
+      this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', {
+        function: this.fn.name,
+        task: this.taskId,
+        node: this.nodeId,
+        groups: dropped,
+        first: reason,
+      });
+    }
+    return out;
   }
 
   private ready(what: string): UdfLogic<unknown> {
@@ -264,6 +327,7 @@ export class Session {
     if (this.fn.edge === 'stream') {
       const state = p instanceof FramePoint ? groups.getByBytes(p.buf, p.groupAt, p.groupEnd, p) : groups.get(p.group);
       logic.point(p, state, this.emitStream);
+      groups.measureLast();
       return;
     }
     const batch = this.batch;
@@ -271,6 +335,7 @@ export class Session {
     if (batch.seenBefore !== null && p.time <= batch.seenBefore) return;
     if (batch.group.seen === null || p.time > batch.group.seen) batch.group.seen = p.time;
     logic.point(p, batch.group.state, this.emitBatch);
+    groups.measureLast();
   }
 
   private begin(b: BeginBatch): void {
@@ -280,7 +345,7 @@ export class Session {
     }
     if (this.batch) throw new ProtocolError(`${this.fn.name}: BeginBatch inside an open batch`);
     const group = (this.groups as GroupStates<unknown>).get(b.group) as BatchGroup;
-    this.batch = { begin: b, out: [], group, seenBefore: group.seen };
+    this.batch = { begin: b, out: [], group, seenBefore: group.seen, bytes: 0 };
   }
 
   private end(e: EndBatch): void {
@@ -291,6 +356,7 @@ export class Session {
     const batch = this.batch;
     if (!batch) throw new ProtocolError(`${this.fn.name}: EndBatch without BeginBatch`);
     this.batch = null;
+    this.memory.add(-batch.bytes);
     // The output batch goes out whole: its size is known only now, and an EndBatch never leaves without its
     // BeginBatch (an orphan EndBatch crashes kapacitord).
     const { begin } = batch;
