@@ -828,7 +828,7 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
     if (t !== 0x42 && t !== 0x4a && t !== 0x62) {
       let bits = 0;
       for (let i = p; i < stop; i++) bits |= buf[i];
-      if (bits >= 0x80 && (t === 0x3a || t === 0x52 || !isUtf8(buf.subarray(p, stop)))) return null;
+      if (bits >= 0x80 && !(t === 0x3a || t === 0x52 ? entryStringsUtf8(buf, p, stop) : isUtf8(buf.subarray(p, stop)))) return null;
     } else if (buf[p] === 0x0a && buf[p + 1] < 0x80) {
       let bits = 0;
       for (let i = p + 2, keyEnd = p + 2 + buf[p + 1]; i < keyEnd; i++) bits |= buf[i];
@@ -888,6 +888,25 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
   entryCount = entries;
   if (entries <= MAX_ENTRIES) entriesOf = point;
   return point;
+}
+
+/** Whether every length-delimited part (key, string value) of the map entry buf[p, e) is UTF-8; false if corrupt. */
+function entryStringsUtf8(buf: Uint8Array, p: number, e: number): boolean {
+  while (p < e) {
+    const t = buf[p++];
+    if (t >= 0x80) return false; // no field of an entry has a tag this long: corrupt, or left to the codec
+    if ((t & 7) !== 2) {
+      p = skipAt(buf, p, e, t);
+      if (p < 0) return false;
+      continue;
+    }
+    const len = varintAt(buf, p, e);
+    if (len < 0) return false;
+    p = varintEnd;
+    if (p + len > e || !isUtf8(buf.subarray(p, p + len))) return false;
+    p += len;
+  }
+  return true;
 }
 
 /** Where the varint read last by varintAt ends. */
