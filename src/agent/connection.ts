@@ -17,7 +17,6 @@
  * connection.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Logger } from '../log.js';
 import { decodeRequest, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { AnswerPacer } from './pacer.js';
@@ -156,13 +155,13 @@ export class UdfConnection {
 
   private onInputEnd(): void {
     if (this.framer.midFrame) {
-      this.options.log?.warn('peer closed in the middle of a frame', { function: this.fn.name, task: this.session.taskId });
+      (this.options.badConnectionLog ?? this.options.log)?.warn('peer closed in the middle of a frame', { function: this.fn.name, task: this.session.taskId });
     }
     this.end();
   }
 
   private onStreamError(err: Error): void {
-    this.options.log?.warn('connection error', { function: this.fn.name, task: this.session.taskId, error: err.message });
+    (this.options.badConnectionLog ?? this.options.log)?.warn('connection error', { function: this.fn.name, task: this.session.taskId, error: err.message });
     this.destroy();
   }
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { type ConnectionOptions, UdfConnection } from './connection.js';
 import { SocketPathError } from './errors.js';
+import { LogThrottle } from './log-throttle.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import type { ServedFunction } from './handler.js';
 import { AnswerPacer } from './pacer.js';
@@ -100,6 +101,7 @@ export class UdfServer {
   /** What every connection keeps, together. */
   readonly memory: MemoryBudget;
   private readonly connectionOptions: ConnectionOptions;
+  private readonly badConnectionLog: LogThrottle | undefined;
 
   constructor(
     private readonly functions: ServedFunction[],
@@ -108,7 +110,13 @@ export class UdfServer {
     this.maxConnections = Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.maxBeforeInit = Math.max(1, this.maxConnections - Math.max(1, Math.floor(this.maxConnections / 4)));
     this.memory = new MemoryBudget(options.maxMemory ?? DEFAULT_MAX_MEMORY);
-    this.connectionOptions = { ...options, processMemory: this.memory, pacer: options.pacer ?? this.pacer };
+    this.badConnectionLog = options.log ? new LogThrottle(options.log) : undefined;
+    this.connectionOptions = {
+      ...options,
+      processMemory: this.memory,
+      pacer: options.pacer ?? this.pacer,
+      badConnectionLog: this.badConnectionLog,
+    };
   }
 
   async listen(): Promise<void> {
@@ -176,7 +184,7 @@ export class UdfServer {
 
   private refused(fn: ServedFunction, reason: RefusalReason): void {
     this.options.onRefused?.(fn.name, reason);
-    this.options.log?.warn('connection refused', { function: fn.name, reason, connections: this.connections.size });
+    this.badConnectionLog?.warn('connection refused', { function: fn.name, reason, connections: this.connections.size });
   }
 
   private acceptFailed(fn: ServedFunction, err: Error): void {
@@ -187,7 +195,7 @@ export class UdfServer {
       }
     }
     this.options.onRefused?.(fn.name, 'accept');
-    this.options.log?.warn('cannot accept a connection', { function: fn.name, error: err.message });
+    this.badConnectionLog?.warn('cannot accept a connection', { function: fn.name, error: err.message });
   }
 
   get connectionCount(): number {

@@ -9,6 +9,7 @@
  * task); Restore of unreadable bytes answers success=false and keeps the current state.
  */
 import type { Logger } from '../log.js';
+import type { LogThrottle } from './log-throttle.js';
 import { GroupStates, DEFAULT_MAX_GROUPS } from './groups.js';
 import { DEFAULT_MAX_CONNECTION_MEMORY, MemoryBudget } from './memory.js';
 import { pointBytes } from './points.js';
@@ -42,6 +43,8 @@ export interface SessionOptions {
   /** The process's budget, shared by every connection; none in process mode or tests unless given. */
   processMemory?: MemoryBudget;
   log?: Logger;
+  /** Where lines about bad connections go, throttled (the server shares one among its connections); else `log`. */
+  badConnectionLog?: LogThrottle;
   observer?: SessionObserver;
 }
 
@@ -148,7 +151,7 @@ export class Session {
   fail(message: string): void {
     if (this.failed) return;
     this.failed = true;
-    this.options.log?.error('ending connection with ErrorResponse', {
+    (this.options.badConnectionLog ?? this.options.log)?.error('ending connection with ErrorResponse', {
       function: this.fn.name,
       task: this.taskId,
       node: this.nodeId,
