@@ -48,6 +48,10 @@ export class UdfConnection {
   /** Set while reading a chunk that held a request other than a point: its answers leave at once. */
   private urgent = false;
   private pointsIn = 0;
+  /** Input not yet handed to the session: what came while a snapshot was being built. */
+  private pendingInput: Buffer | null = null;
+  /** The peer ended its side while input was waiting. */
+  private inputEnded = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -94,14 +98,28 @@ export class UdfConnection {
 
   private onChunk(chunk: Buffer): void {
     if (this.ended) return;
+    if (this.pendingInput !== null) {
+      // A snapshot is being built: the rest waits its turn, in order.
+      this.pendingInput = Buffer.concat([this.pendingInput, chunk]);
+      this.input.pause();
+      return;
+    }
     this.urgent = false;
+    let at = chunk.length;
     try {
-      this.framer.pushRanges(chunk, this.onFrame);
+      at = this.framer.pushRanges(chunk, this.onFrame);
     } catch (err) {
       this.session.fail(`${this.fn.name}: ${(err as Error).message}`);
     }
     if (this.session.failed) {
       this.end();
+      return;
+    }
+    if (this.session.busy) {
+      this.flush();
+      this.pendingInput = chunk.subarray(at);
+      this.input.pause();
+      setImmediate(() => this.buildSnapshot());
       return;
     }
     // A small read is paced even when it has nothing to answer yet (a prefix alone, a window still filling): the next
@@ -112,6 +130,30 @@ export class UdfConnection {
       this.waiting = true;
       this.pacer.hold(this.release);
     }
+  }
+
+  /**
+   * One step of a pending snapshot per turn of the event loop, so other connections are served between steps; once
+   * it is answered and written, the input that waited is handled — after the peer has read the answer, when it is
+   * slow, so that answers never pile up unwritten.
+   */
+  private buildSnapshot(): void {
+    if (this.ended) return;
+    if (!this.session.continueSnapshot()) {
+      setImmediate(() => this.buildSnapshot());
+      return;
+    }
+    this.flush();
+    const go = (): void => {
+      const rest = this.pendingInput as Buffer;
+      this.pendingInput = null;
+      if (rest.length > 0) this.onChunk(rest);
+      if (this.pendingInput !== null || this.ended) return;
+      if (this.inputEnded) this.onInputEnd();
+      else this.input.resume();
+    };
+    if (this.output.writableNeedDrain) this.output.once('drain', go);
+    else go();
   }
 
   /** A frame of the current read: points, nearly all the traffic, skip the Request wrapper. */
@@ -128,6 +170,7 @@ export class UdfConnection {
     if (req.kind === 'point') this.pointsIn++;
     else this.urgent = true;
     session.handle(req);
+    if (session.busy) this.framer.stop();
   };
 
   private readonly release = (): void => {
@@ -152,8 +195,11 @@ export class UdfConnection {
     }
   }
 
-
   private onInputEnd(): void {
+    if (this.pendingInput !== null) {
+      this.inputEnded = true;
+      return;
+    }
     if (this.framer.midFrame) {
       (this.options.badConnectionLog ?? this.options.log)?.warn('peer closed in the middle of a frame', { function: this.fn.name, task: this.session.taskId });
     }

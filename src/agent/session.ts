@@ -16,7 +16,7 @@ import { pointBytes } from './points.js';
 import type { ServedFunction, UdfLogic } from './handler.js';
 import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from './messages.js';
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { decodeSnapshot, SnapshotBuilder } from './snapshot.js';
 import { ProtocolError, SnapshotError } from './errors.js';
 import { FramePoint } from './point-codec.js';
 
@@ -35,6 +35,9 @@ export interface SessionObserver {
   restore?(fn: string, ok: boolean, error?: string): void;
   protocolError?(fn: string, error: string): void;
 }
+
+/** Groups a snapshot takes in one step: a few milliseconds of work. */
+export const SNAPSHOT_SLICE = 2000;
 
 export interface SessionOptions {
   maxGroups?: number;
@@ -76,6 +79,8 @@ export class Session {
   private readonly emitStream: (p: Point) => void;
   private readonly emitBatch: (p: Point) => void;
   private pointsOut = 0;
+  /** A snapshot being built, a slice of groups per step; no request is handled until it is answered. */
+  private building: { builder: SnapshotBuilder; entries: Iterator<[string, unknown]> } | null = null;
   /** Everything this connection keeps for its task, counted towards the process's budget too. */
   readonly memory: MemoryBudget;
   taskId = '';
@@ -116,6 +121,36 @@ export class Session {
     this.memory.release();
   }
 
+  /**
+   * True while a snapshot is being built: the caller hands over no request until continueSnapshot() has answered it,
+   * so the snapshot is of one moment, and at most one is pending per connection.
+   */
+  get busy(): boolean {
+    return this.building !== null;
+  }
+
+  /** Builds the next slice of the pending snapshot; returns true once it is answered (or none was pending). */
+  continueSnapshot(): boolean {
+    const b = this.building;
+    if (b === null) return true;
+    const slice: [string, unknown][] = [];
+    for (;;) {
+      const r = b.entries.next();
+      if (r.done) break;
+      slice.push(r.value);
+      if (slice.length === SNAPSHOT_SLICE) {
+        b.builder.add(slice);
+        return false;
+      }
+    }
+    b.builder.add(slice);
+    this.building = null;
+    const bytes = b.builder.finish(this.fn.definition.name, this.fingerprint);
+    this.options.observer?.snapshot?.(this.fn.name, bytes.length);
+    this.sink.push({ kind: 'snapshot', snapshot: bytes });
+    return true;
+  }
+
   /** Whether Init succeeded: the connection belongs to a task. */
   get initialized(): boolean {
     return this.logic !== null;
@@ -124,6 +159,7 @@ export class Session {
   /** Handles one request. Returns false once the connection should close (after an ErrorResponse). */
   handle(req: Request): boolean {
     if (this.failed) return false;
+    if (this.building !== null) throw new Error('a request handed to a session while its snapshot is being built');
     try {
       this.dispatch(req);
     } catch (err) {
@@ -234,13 +270,8 @@ export class Session {
       this.sink.push({ kind: 'snapshot', snapshot: new Uint8Array(0) });
       return;
     }
-    const bytes = encodeSnapshot({
-      function: this.fn.definition.name,
-      options: this.fingerprint,
-      groups: [...this.groups.entries()],
-    });
-    this.options.observer?.snapshot?.(this.fn.name, bytes.length);
-    this.sink.push({ kind: 'snapshot', snapshot: bytes });
+    this.building = { builder: new SnapshotBuilder(), entries: this.groups.entries() };
+    this.continueSnapshot();
   }
 
   private restore(bytes: Uint8Array): void {

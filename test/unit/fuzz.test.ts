@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UdfClient } from '../../src/agent/client.js';
 import { decodeResponse, encodeRequest } from '../../src/agent/codec.js';
 import { FrameDecoder, encodeVarint } from '../../src/agent/framer.js';
-import type { Request, Response } from '../../src/agent/messages.js';
+import type { BeginBatch, EndBatch, Point, Request, Response } from '../../src/agent/messages.js';
 import { UdfServer } from '../../src/agent/server.js';
 import { FunctionRunner, initOptions, streamPoint } from '../../src/udf/testing.js';
 import { findFunction, servedFunctions } from '../../src/udf/registry.js';
@@ -47,21 +47,22 @@ function validRequests(fn: string, r: () => number): Request[] {
   const served = findFunction(fn);
   const base = served.definition.name;
   const batch = served.edge === 'batch';
-  const point = (i: number): Request => ({
-    kind: 'point',
-    point: streamPoint('m', { host: `h${i % 3}`, dc: 'é' }, BigInt(i) * 1_000_000_000n, {
+  const pointOf = (i: number): Point =>
+    streamPoint('m', { host: `h${i % 3}`, dc: 'é' }, BigInt(i) * 1_000_000_000n, {
       fieldsDouble: r() < 0.5 ? { v: r() * 100 } : {},
       fieldsInt: r() < 0.5 ? { v: BigInt(Math.floor(r() * 1e6)) } : { n: -1n },
       fieldsString: { s: 'x'.repeat(Math.floor(r() * 20)) },
       fieldsBool: { b: r() < 0.5 },
-    }),
-  });
-  const begin: Request = { kind: 'begin', begin: { name: 'm', group: 'host=h0', tags: { host: 'h0' }, size: 3n, byName: false } };
-  const end: Request = { kind: 'end', end: { name: 'm', group: 'host=h0', tmax: 9n, tags: { host: 'h0' }, byName: false } };
+    });
+  const point = (i: number): Request => ({ kind: 'point', point: pointOf(i) });
+  const beginBatch: BeginBatch = { name: 'm', group: 'host=h0', tags: { host: 'h0' }, size: 3n, byName: false };
+  const endBatch: EndBatch = { name: 'm', group: 'host=h0', tmax: 9n, tags: { host: 'h0' }, byName: false };
+  const begin: Request = { kind: 'begin', begin: beginBatch };
+  const end: Request = { kind: 'end', end: endBatch };
   const runner = new FunctionRunner(fn);
   runner.init(OPTIONS[base]);
-  if (batch) runner.batch((begin as { begin: never }).begin, [point(1), point(2)].map((q) => (q as { point: never }).point), (end as { end: never }).end);
-  else [point(1), point(2)].forEach((q) => runner.point((q as { point: never }).point));
+  if (batch) runner.batch(beginBatch, [pointOf(1), pointOf(2)], endBatch);
+  else [pointOf(1), pointOf(2)].forEach((q) => runner.point(q));
   return [
     { kind: 'info' },
     { kind: 'init', taskId: 'fuzz', nodeId: `${fn}1`, options: initOptions(served, OPTIONS[base]) },
