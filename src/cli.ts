@@ -91,6 +91,10 @@ export function buildProgram(): Command {
     .option('--functions <names>', 'comma-separated subset of functions to serve (default: all)')
     .option('--max-groups <n>', 'per connection, groups kept before the least recently seen is evicted', intArg('--max-groups'), 100_000)
     .option('--max-frame <bytes>', 'largest accepted request frame', intArg('--max-frame'), 16 * 1024 * 1024)
+    .option('--max-memory <bytes>', 'memory all tasks together may keep (groups, states, open batches; estimated)', intArg('--max-memory'), 1024 * 1024 * 1024)
+    .option('--max-connection-memory <bytes>', 'memory one task connection may keep; past it, its groups are evicted', intArg('--max-connection-memory'), 256 * 1024 * 1024)
+    .option('--max-connections <n>', 'connections open at once (a quarter kept for tasks past Init)', intArg('--max-connections'), 512)
+    .option('--init-timeout <seconds>', 'close a connection that has not sent Init within this many seconds', intArg('--init-timeout'), 10)
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (env METRICS_PORT)', portArg, envPort())
     .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
     .option('--status-interval <seconds>', 'seconds between status log lines', intArg('--status-interval'), 60)
@@ -149,6 +153,10 @@ export function buildProgram(): Command {
         socketMode: Number.parseInt(opts.socketMode, 8),
         maxGroups: opts.maxGroups,
         maxFrame: opts.maxFrame,
+        maxConnections: opts.maxConnections,
+        maxMemory: opts.maxMemory,
+        maxConnectionMemory: opts.maxConnectionMemory,
+        initTimeoutMs: opts.initTimeout * 1000,
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
         statusIntervalMs: opts.statusInterval * 1000,

@@ -37,6 +37,8 @@ export interface FunctionMetrics {
   error(): void;
   /** The size in bytes of a snapshot the function answered with. */
   snapshot(bytes: number): void;
+  /** A connection refused or dropped before its Init (reason: limit, idle, crowded, accept). */
+  connectionRefused(reason: string): void;
 }
 
 export interface FeederMetrics {
@@ -110,6 +112,7 @@ export class Metrics {
   private readonly fnInitFailures: client.Counter<'function'>;
   private readonly fnErrors: client.Counter<'function'>;
   private readonly fnSnapshotBytes: client.Histogram<'function'>;
+  private readonly fnRefused: client.Counter<'function' | 'reason'>;
   private readonly fdRead: client.Counter<'feeder'>;
   private readonly fdWritten: client.Counter<'feeder'>;
   private readonly fdRejected: client.Counter<'feeder'>;
@@ -131,6 +134,7 @@ export class Metrics {
     this.fnInitFailures = new client.Counter({ name: `${p}function_init_failures_total`, help: 'Init requests answered with success=false', labelNames: fn, registers });
     this.fnErrors = new client.Counter({ name: `${p}function_errors_total`, help: 'Connections ended by an error', labelNames: fn, registers });
     this.fnSnapshotBytes = new client.Histogram({ name: `${p}function_snapshot_bytes`, help: 'Size of snapshots answered', labelNames: fn, buckets: SNAPSHOT_BUCKETS, registers });
+    this.fnRefused = new client.Counter({ name: `${p}function_connections_refused_total`, help: 'Connections refused or dropped before Init', labelNames: ['function', 'reason'], registers });
     this.fdRead = new client.Counter({ name: `${p}feeder_points_read_total`, help: 'Points read from the source', labelNames: fd, registers });
     this.fdWritten = new client.Counter({ name: `${p}feeder_points_written_total`, help: 'Points accepted by InfluxDB', labelNames: fd, registers });
     this.fdRejected = new client.Counter({ name: `${p}feeder_points_rejected_total`, help: 'Points refused by InfluxDB', labelNames: fd, registers });
@@ -189,6 +193,7 @@ export class Metrics {
         c.lastSnapshotBytes = bytes;
         this.fnSnapshotBytes.observe(l, bytes);
       },
+      connectionRefused: (reason) => this.fnRefused.inc({ function: name, reason }),
     };
     this.functions.set(name, recorder);
     return recorder;

@@ -20,6 +20,10 @@ export interface ServeOptions {
   socketMode: number;
   maxGroups: number;
   maxFrame: number;
+  maxConnections?: number;
+  initTimeoutMs?: number;
+  maxMemory?: number;
+  maxConnectionMemory?: number;
   /** Serve /metrics and /healthz on this port (0: any free port); undefined: no HTTP server. */
   metricsPort?: number;
   metricsHost?: string;
@@ -74,6 +78,11 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
     takeover: o.takeover,
     log: o.log,
     observer: metricsObserver(metrics),
+    maxConnections: o.maxConnections,
+    maxMemory: o.maxMemory,
+    maxConnectionMemory: o.maxConnectionMemory,
+    initTimeoutMs: o.initTimeoutMs,
+    onRefused: (fn, reason) => metrics.forFunction(fn).connectionRefused(reason),
     onConnection: (fn, delta) => (delta > 0 ? metrics.forFunction(fn).connectionOpened() : metrics.forFunction(fn).connectionClosed()),
   });
   await server.listen();

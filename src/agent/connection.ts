@@ -17,20 +17,16 @@
  * connection.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Logger } from '../log.js';
 import { decodeRequest, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { AnswerPacer } from './pacer.js';
 import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
-import { Session, type SessionObserver } from './session.js';
+import { Session, type SessionOptions } from './session.js';
 import type { ConnectionState, StateStore } from './state-store.js';
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends SessionOptions {
   maxFrame?: number;
-  maxGroups?: number;
-  log?: Logger;
-  observer?: SessionObserver;
   /** Shared by the connections of one process (a server passes its own); by default the connection has its own. */
   pacer?: AnswerPacer;
   /** A read that brings this many answers or more writes them at once; 0: every read writes at once. */
@@ -55,6 +51,10 @@ export class UdfConnection {
   /** Set while reading a chunk that held a request other than a point: its answers leave at once. */
   private urgent = false;
   private pointsIn = 0;
+  /** Input not yet handed to the session: what came while a snapshot was being built. */
+  private pendingInput: Buffer | null = null;
+  /** The peer ended its side while input was waiting. */
+  private inputEnded = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
   private readonly persist: ConnectionState | null;
@@ -75,7 +75,10 @@ export class UdfConnection {
     this.pacer = options.pacer ?? new AnswerPacer();
     this.holdAnswers = options.holdAnswers ?? DEFAULT_HOLD_ANSWERS;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    if (this.persist !== null) void this.done.then(() => this.persist?.release());
+    void this.done.then(() => {
+      this.session.release();
+      this.persist?.release();
+    });
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
     input.on('error', (err) => this.onStreamError(err));
@@ -107,6 +110,12 @@ export class UdfConnection {
 
   private onChunk(chunk: Buffer): void {
     if (this.ended) return;
+    if (this.pendingInput !== null) {
+      // A snapshot is being built: the rest waits its turn, in order.
+      this.pendingInput = Buffer.concat([this.pendingInput, chunk]);
+      this.input.pause();
+      return;
+    }
     this.urgent = false;
     const persist = this.persist;
     if (persist !== null && !persist.logging) {
@@ -116,8 +125,9 @@ export class UdfConnection {
       this.logFrom = 0;
       this.bodyMissing = this.framer.bodyMissing;
     }
+    let at = chunk.length;
     try {
-      this.framer.pushRanges(chunk, this.onFrame);
+      at = this.framer.pushRanges(chunk, this.onFrame);
     } catch (err) {
       this.session.fail(`${this.fn.name}: ${(err as Error).message}`);
     }
@@ -125,10 +135,19 @@ export class UdfConnection {
       this.end();
       return;
     }
-    // The states this chunk changed reach the state dir before its answers leave (held or not).
+    // The states this chunk changed reach the state dir before its answers leave (held or not). Behind a snapshot
+    // request the rest of the chunk is not read yet: it is logged when it is (see buildSnapshot).
     if (persist !== null && persist.logging) {
-      persist.afterChunk(chunk, this.logChunk === chunk ? this.logFrom : 0, !this.framer.midFrame);
+      const read = at < chunk.length ? chunk.subarray(0, at) : chunk;
+      persist.afterChunk(read, this.logChunk === chunk ? this.logFrom : 0, !this.framer.midFrame);
       this.logChunk = null;
+    }
+    if (this.session.busy) {
+      this.flush();
+      this.pendingInput = chunk.subarray(at);
+      this.input.pause();
+      setImmediate(() => this.buildSnapshot());
+      return;
     }
     // A small read is paced even when it has nothing to answer yet (a prefix alone, a window still filling): the next
     // read then brings more. A big read means the peer writes faster than we read: nothing to wait for.
@@ -138,6 +157,30 @@ export class UdfConnection {
       this.waiting = true;
       this.pacer.hold(this.release);
     }
+  }
+
+  /**
+   * One step of a pending snapshot per turn of the event loop, so other connections are served between steps; once
+   * it is answered and written, the input that waited is handled — after the peer has read the answer, when it is
+   * slow, so that answers never pile up unwritten.
+   */
+  private buildSnapshot(): void {
+    if (this.ended) return;
+    if (!this.session.continueSnapshot()) {
+      setImmediate(() => this.buildSnapshot());
+      return;
+    }
+    this.flush();
+    const go = (): void => {
+      const rest = this.pendingInput as Buffer;
+      this.pendingInput = null;
+      if (rest.length > 0) this.onChunk(rest);
+      if (this.pendingInput !== null || this.ended) return;
+      if (this.inputEnded) this.onInputEnd();
+      else this.input.resume();
+    };
+    if (this.output.writableNeedDrain) this.output.once('drain', go);
+    else go();
   }
 
   /** A frame of the current read: points, nearly all the traffic, skip the Request wrapper. */
@@ -156,6 +199,7 @@ export class UdfConnection {
     session.handle(req);
     const chunk = this.logChunk;
     if (chunk !== null && this.logFrom === 0 && this.persist?.logging) this.logFrom = buf === chunk ? end : this.bodyMissing;
+    if (session.busy) this.framer.stop();
   };
 
   private readonly release = (): void => {
@@ -180,16 +224,19 @@ export class UdfConnection {
     }
   }
 
-
   private onInputEnd(): void {
+    if (this.pendingInput !== null) {
+      this.inputEnded = true;
+      return;
+    }
     if (this.framer.midFrame) {
-      this.options.log?.warn('peer closed in the middle of a frame', { function: this.fn.name, task: this.session.taskId });
+      (this.options.badConnectionLog ?? this.options.log)?.warn('peer closed in the middle of a frame', { function: this.fn.name, task: this.session.taskId });
     }
     this.end();
   }
 
   private onStreamError(err: Error): void {
-    this.options.log?.warn('connection error', { function: this.fn.name, task: this.session.taskId, error: err.message });
+    (this.options.badConnectionLog ?? this.options.log)?.warn('connection error', { function: this.fn.name, task: this.session.taskId, error: err.message });
     this.destroy();
   }
 }

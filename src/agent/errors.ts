@@ -44,3 +44,10 @@ export class SocketPathError extends SidecarError {
     super('UDF_SOCKET_PATH', message);
   }
 }
+
+/** A task needs more memory than its connection may use (--max-connection-memory), even with its other groups evicted. */
+export class MemoryBoundError extends SidecarError {
+  constructor(message: string) {
+    super('UDF_MEMORY', message);
+  }
+}

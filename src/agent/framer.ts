@@ -18,6 +18,7 @@ export class FrameDecoder {
   private lenBytes = 0;
   private body: Buffer | null = null;
   private bodyFilled = 0;
+  private stopped = false;
 
   constructor(readonly maxFrame: number = DEFAULT_MAX_FRAME) {}
 
@@ -36,13 +37,23 @@ export class FrameDecoder {
   }
 
   /**
-   * As push, but a frame is handed out as where it lies — buf[start, end) — so the hot path makes no view object per
-   * frame.
+   * Called from onFrame: no frame is handed out after this one, and pushRanges returns where reading stopped (the
+   * caller pushes the rest of the chunk later, when it can take more).
    */
-  pushRanges(chunk: Uint8Array, onFrame: (buf: Uint8Array, start: number, end: number) => void): void {
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * As push, but a frame is handed out as where it lies — buf[start, end) — so the hot path makes no view object per
+   * frame. Returns where in the chunk reading ended: its length, or less after stop().
+   */
+  pushRanges(chunk: Uint8Array, onFrame: (buf: Uint8Array, start: number, end: number) => void): number {
     const n = chunk.length;
     let i = 0;
+    this.stopped = false;
     while (i < n) {
+      if (this.stopped) return i;
       if (this.body !== null) {
         const take = Math.min(this.body.length - this.bodyFilled, n - i);
         this.body.set(chunk.subarray(i, i + take), this.bodyFilled);
@@ -89,6 +100,7 @@ export class FrameDecoder {
       this.lenBytes = 0;
       i = this.frameAt(chunk, i, len, onFrame);
     }
+    return n;
   }
 
   /**

@@ -13,6 +13,9 @@
  * front, in which case it goes to the back with its flag cleared. A group seen recently therefore survives, and each
  * eviction is amortized O(1).
  */
+import { MemoryBoundError } from './errors.js';
+import { DEFAULT_STATE_BYTES, GROUP_OVERHEAD_BYTES, type MemoryBudget } from './memory.js';
+
 export const DEFAULT_MAX_GROUPS = 100_000;
 
 interface Slot<State> {
@@ -26,6 +29,8 @@ interface Slot<State> {
   hash: number;
   /** The group as a string; for an ASCII group looked up by bytes, made from them only when a snapshot asks. */
   name: string | undefined;
+  /** What the group is counted for in the memory budget: overhead, key and state. */
+  bytes: number;
 }
 
 /** What getByBytes reads when a group is new and not ASCII: the group as a string (checks that the bytes are UTF-8). */
@@ -54,11 +59,56 @@ export class GroupStates<State> {
   /** Where get() encodes a name (a Buffer, as frames are: one kind of array through the byte loops). */
   private scratch = Buffer.alloc(256);
   evicted = 0;
+  /** The bytes counted for every group together. */
+  private bytes = 0;
 
+  /**
+   * `budget`: the connection's memory bound, which groups are evicted to stay within; `stateBytes`: what a state
+   * costs, measured again after each point (it must be O(1)).
+   */
   constructor(
     private readonly newState: () => State,
     readonly maxGroups: number = DEFAULT_MAX_GROUPS,
+    private readonly budget: MemoryBudget | null = null,
+    private readonly stateBytes: (state: State) => number = () => DEFAULT_STATE_BYTES,
   ) {}
+
+  /**
+   * Measures the state of the group found last again (after a point changed it) and evicts other groups if the
+   * memory bound is now passed.
+   */
+  measureLast(): void {
+    const s = this.last;
+    if (s === undefined) return;
+    const bytes = GROUP_OVERHEAD_BYTES + s.keyLen + this.stateBytes(s.state);
+    if (bytes === s.bytes) return;
+    this.charge(bytes - s.bytes);
+    s.bytes = bytes;
+    if (this.budget !== null && this.budget.over) this.shed();
+  }
+
+  private charge(bytes: number): void {
+    this.bytes += bytes;
+    this.budget?.add(bytes);
+  }
+
+  /**
+   * Evicts groups, never the one found last, until the memory bound holds. Throws MemoryBoundError when the
+   * connection's own bound is still passed with no other group left: one group (or an open batch) needs more. When
+   * only the process's bound is passed, what is left stays: other connections hold the rest.
+   */
+  shed(): void {
+    const budget = this.budget;
+    if (budget === null) return;
+    while (budget.over && this.count > 1) {
+      this.evictOne();
+    }
+    if (budget.overOwn) {
+      throw new MemoryBoundError(
+        `needs more than the memory bound of ${budget.limit} bytes per connection (${budget.used} counted, ${this.count} group(s) left): raise --max-connection-memory or make the task keep less (a smaller size or window)`,
+      );
+    }
+  }
 
   get size(): number {
     return this.count;
@@ -106,12 +156,18 @@ export class GroupStates<State> {
       for (let i = start; i < end; i++) bits |= buf[i];
       if (bits >= 0x80) name = named.group;
     }
-    if (this.count >= this.maxGroups) this.evictOne(); // before inserting: the new group is never the one evicted
+    // Before inserting, so the new group is never the one evicted; the group found before is not protected then.
+    this.last = undefined;
+    if (this.count >= this.maxGroups) this.evictOne();
     const keyAt = this.store();
-    const slot: Slot<State> = { state: this.newState(), seen: false, keyAt, keyLen: n, hash: h, name };
+    const state = this.newState();
+    const bytes = GROUP_OVERHEAD_BYTES + n + this.stateBytes(state);
+    const slot: Slot<State> = { state, seen: false, keyAt, keyLen: n, hash: h, name, bytes };
     this.insert(slot);
     this.ring.push(slot);
     this.last = slot;
+    this.charge(bytes);
+    if (this.budget !== null && this.budget.over) this.shed();
     return slot;
   }
 
@@ -209,6 +265,7 @@ export class GroupStates<State> {
       }
     }
     this.count--;
+    this.charge(-slot.bytes);
     this.arenaDead += (slot.keyLen + 3) >> 2;
     if (this.last === slot) this.last = undefined;
   }
@@ -218,7 +275,8 @@ export class GroupStates<State> {
     for (;;) {
       const slot = ring[this.head] as Slot<State>;
       ring[this.head++] = undefined;
-      if (slot.seen) {
+      // The group found last is the one being served: never evicted under it.
+      if (slot.seen || slot === this.last) {
         slot.seen = false;
         ring.push(slot);
         continue;
@@ -277,6 +335,7 @@ export class GroupStates<State> {
   }
 
   replaceAll(entries: Iterable<[string, State]>): void {
+    this.charge(-this.bytes);
     this.table = new Array(64).fill(undefined);
     this.count = 0;
     this.ring = [];
@@ -286,7 +345,9 @@ export class GroupStates<State> {
     this.last = undefined;
     for (const [group, state] of entries) {
       const bytes = Buffer.from(group, 'utf8');
-      this.slotOf(bytes, 0, bytes.length, group, null).state = state;
+      const slot = this.slotOf(bytes, 0, bytes.length, group, null);
+      slot.state = state;
+      this.measureLast();
     }
   }
 }

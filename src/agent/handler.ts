@@ -26,6 +26,12 @@ export interface UdfLogic<State> {
    * returns it in the current shape. Without it, states are restored as they were read.
    */
   restored?(state: unknown): State;
+  /**
+   * About how many bytes the state holds (its numbers, strings and kept points), for the memory bound. Called after
+   * every point of the group, so it must be O(1): read a length, not walk the state. Without it a state counts as
+   * a few numbers.
+   */
+  stateBytes?(state: State): number;
 }
 
 export interface UdfDefinition<S extends OptionSchema = OptionSchema, State = unknown> {

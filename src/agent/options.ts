@@ -13,6 +13,11 @@ export interface OptionSpec {
   repeated?: boolean;
   required?: boolean;
   default?: unknown;
+  /**
+   * The largest value accepted, for an option that sizes memory (a window of N points): documented in the option's
+   * doc and refused at Init above it.
+   */
+  max?: number | bigint;
   /** Extra range check; returns a complaint, or undefined when the value is fine. */
   check?: (value: never) => string | undefined;
 }
@@ -60,6 +65,9 @@ export function parseOptions<S extends OptionSchema>(schema: S, given: InitOptio
     }
     const v = opt.values[0];
     if (v.type !== spec.type) throw new OptionError(opt.name, `expects a ${spec.type}, got ${describe(v)}`);
+    if (spec.max !== undefined && (v.value as number | bigint) > spec.max) {
+      throw new OptionError(opt.name, `must be at most ${String(spec.max)}, got ${describe(v)}`);
+    }
     const complaint = spec.check?.(v.value as never);
     if (complaint) throw new OptionError(opt.name, `${complaint}, got ${describe(v)}`);
     if (spec.repeated) {

@@ -19,6 +19,7 @@
  * both key and value), written straight into the output slab; a view emitted unchanged is its own frame, and a point
  * re-wrapped from a view copies the view's envelope bytes.
  */
+import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
 import type { Point } from './messages.js';
 
@@ -822,6 +823,17 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
     }
     const stop = p + len;
     if (len < 0 || stop > end) return null;
+    // Bytes passed through unread must be what Kapacitor can decode: strings valid UTF-8. ASCII (the usual case) is
+    // seen by or-ing the bytes; anything else is checked exactly, or left to the codec, which refuses invalid UTF-8.
+    if (t !== 0x42 && t !== 0x4a && t !== 0x62) {
+      let bits = 0;
+      for (let i = p; i < stop; i++) bits |= buf[i];
+      if (bits >= 0x80 && !(t === 0x3a || t === 0x52 ? entryStringsUtf8(buf, p, stop) : isUtf8(buf.subarray(p, stop)))) return null;
+    } else if (buf[p] === 0x0a && buf[p + 1] < 0x80) {
+      let bits = 0;
+      for (let i = p + 2, keyEnd = p + 2 + buf[p + 1]; i < keyEnd; i++) bits |= buf[i];
+      if (bits >= 0x80) return null;
+    } else return null;
     switch (t) {
       case 0x2a:
         groupAt = p;
@@ -878,6 +890,25 @@ export function readPointView(buf: Uint8Array, start: number, end: number): Fram
   return point;
 }
 
+/** Whether every length-delimited part (key, string value) of the map entry buf[p, e) is UTF-8; false if corrupt. */
+function entryStringsUtf8(buf: Uint8Array, p: number, e: number): boolean {
+  while (p < e) {
+    const t = buf[p++];
+    if (t >= 0x80) return false; // no field of an entry has a tag this long: corrupt, or left to the codec
+    if ((t & 7) !== 2) {
+      p = skipAt(buf, p, e, t);
+      if (p < 0) return false;
+      continue;
+    }
+    const len = varintAt(buf, p, e);
+    if (len < 0) return false;
+    p = varintEnd;
+    if (p + len > e || !isUtf8(buf.subarray(p, p + len))) return false;
+    p += len;
+  }
+  return true;
+}
+
 /** Where the varint read last by varintAt ends. */
 let varintEnd = 0;
 
@@ -918,6 +949,8 @@ function longAt(buf: Uint8Array, p: number, end: number): number {
   for (let i = 0; b >= 0x80; i++) {
     if (i === 5 || p >= end) return -1;
     b = buf[p++];
+    // A tenth byte above 1 overflows 64 bits: Kapacitor refuses such a varint, so it is never passed through.
+    if (i === 4 && b > 1) return -1;
     h = (h | ((b & 0x7f) << (i * 7 + 3))) >>> 0;
   }
   lo = l;
@@ -946,11 +979,14 @@ function boolAt(buf: Uint8Array, p: number, end: number): number {
 function skipAt(buf: Uint8Array, p: number, end: number, tag: number): number {
   if (tag >>> 3 === 0) return -1;
   switch (tag & 7) {
-    case 0:
+    case 0: {
+      // At most 10 bytes, the tenth at most 1, as Kapacitor reads a varint.
+      const from = p;
       do {
-        if (p >= end) return -1;
+        if (p >= end || p - from === 10) return -1;
       } while (buf[p++] & 0x80);
-      return p;
+      return p - from === 10 && buf[p - 1] > 1 ? -1 : p;
+    }
     case 1:
       p += 8;
       break;
@@ -987,7 +1023,7 @@ function entryAt(buf: Uint8Array, p: number, e: number, map: number, k: number):
     else {
       let q = v; // a varint of at most 10 bytes, as longAt reads it
       while (q < e && q - v < 9 && buf[q] >= 0x80) q++;
-      if (buf[q] < 0x80) last = q + 1;
+      if (buf[q] < (q - v === 9 ? 2 : 0x80)) last = q + 1; // a tenth byte above 1 overflows: the loop below refuses it
     }
     if (last === e) {
       if (k >= 0) {

@@ -3,6 +3,7 @@
  * past the call. These work on every Point, and on the sidecar's views of received frames (point-codec.ts) without
  * decoding what the function does not look at.
  */
+import { HELD_POINT_OVERHEAD_BYTES } from './memory.js';
 import type { Fields, Point } from './messages.js';
 import { DerivedPoint, FramePoint, type HeldTime, plainFieldValue, splitInt64 } from './point-codec.js';
 
@@ -104,4 +105,35 @@ export function withFields(p: Point, add: Partial<Fields>): Point {
  */
 export function keepPoint(p: Point): Point {
   return p instanceof FramePoint ? p.kept() : p;
+}
+
+/** About how many bytes a point held past its call costs: its frame's bytes for a view, an estimate for an object. */
+export function pointBytes(p: Point): number {
+  if (p instanceof FramePoint) return HELD_POINT_OVERHEAD_BYTES + p.frameEnd - p.frameAt;
+  if (p instanceof DerivedPoint) return 2 * HELD_POINT_OVERHEAD_BYTES + p.source.frameEnd - p.source.frameAt;
+  return 4 * HELD_POINT_OVERHEAD_BYTES;
+}
+
+const isRecordOf = (x: unknown, type: string): boolean =>
+  x !== null && typeof x === 'object' && !Array.isArray(x) && Object.values(x).every((v) => typeof v === type);
+
+/** Whether `x` (read back from a snapshot) is a whole plain Point, one that can be emitted as it is. */
+export function isPlainPoint(x: unknown): x is Point {
+  if (x === null || typeof x !== 'object') return false;
+  const p = x as Record<string, unknown>;
+  return (
+    typeof p.time === 'bigint' &&
+    typeof p.name === 'string' &&
+    typeof p.database === 'string' &&
+    typeof p.retentionPolicy === 'string' &&
+    typeof p.group === 'string' &&
+    Array.isArray(p.dimensions) &&
+    p.dimensions.every((d) => typeof d === 'string') &&
+    typeof p.byName === 'boolean' &&
+    isRecordOf(p.tags, 'string') &&
+    isRecordOf(p.fieldsDouble, 'number') &&
+    isRecordOf(p.fieldsInt, 'bigint') &&
+    isRecordOf(p.fieldsString, 'string') &&
+    isRecordOf(p.fieldsBool, 'boolean')
+  );
 }

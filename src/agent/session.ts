@@ -9,12 +9,15 @@
  * task); Restore of unreadable bytes answers success=false and keeps the current state.
  */
 import type { Logger } from '../log.js';
+import type { LogThrottle } from './log-throttle.js';
 import { GroupStates, DEFAULT_MAX_GROUPS } from './groups.js';
+import { DEFAULT_MAX_CONNECTION_MEMORY, MemoryBudget } from './memory.js';
+import { pointBytes } from './points.js';
 import type { ServedFunction, UdfLogic } from './handler.js';
 import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from './messages.js';
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { ProtocolError } from './errors.js';
+import { decodeSnapshot, SnapshotBuilder } from './snapshot.js';
+import { ProtocolError, SnapshotError } from './errors.js';
 import { FramePoint } from './point-codec.js';
 
 export interface ResponseSink {
@@ -44,9 +47,18 @@ export interface SessionPersistence {
   admitRestore(session: Session, snapshotTakenAt: number | undefined): boolean;
 }
 
+/** Groups a snapshot takes in one step: a few milliseconds of work. */
+export const SNAPSHOT_SLICE = 2000;
+
 export interface SessionOptions {
   maxGroups?: number;
+  /** Bytes this connection's groups and open batch may hold (estimated); DEFAULT_MAX_CONNECTION_MEMORY. */
+  maxConnectionMemory?: number;
+  /** The process's budget, shared by every connection; none in process mode or tests unless given. */
+  processMemory?: MemoryBudget;
   log?: Logger;
+  /** Where lines about bad connections go, throttled (the server shares one among its connections); else `log`. */
+  badConnectionLog?: LogThrottle;
   observer?: SessionObserver;
   persistence?: SessionPersistence;
 }
@@ -57,6 +69,8 @@ interface OpenBatch {
   group: BatchGroup;
   /** Points at or before this time were processed in earlier batches of the group. */
   seenBefore: bigint | null;
+  /** What the points in `out` are counted for in the memory budget. */
+  bytes: number;
 }
 
 /**
@@ -77,6 +91,10 @@ export class Session {
   private readonly emitStream: (p: Point) => void;
   private readonly emitBatch: (p: Point) => void;
   private pointsOut = 0;
+  /** A snapshot being built, a slice of groups per step; no request is handled until it is answered. */
+  private building: { builder: SnapshotBuilder; entries: Iterator<[string, unknown]>; at: number } | null = null;
+  /** Everything this connection keeps for its task, counted towards the process's budget too. */
+  readonly memory: MemoryBudget;
   taskId = '';
   nodeId = '';
   /** Set once the session has answered with an ErrorResponse; the connection closes after flushing. */
@@ -97,15 +115,63 @@ export class Session {
           this.pointsOut++;
           this.sink.push({ kind: 'point', point });
         };
+    this.memory = new MemoryBudget(options.maxConnectionMemory ?? DEFAULT_MAX_CONNECTION_MEMORY, options.processMemory ?? null);
     this.emitBatch = (point) => {
       this.pointsOut++;
-      (this.batch as OpenBatch).out.push(point);
+      const batch = this.batch as OpenBatch;
+      batch.out.push(point);
+      // A batch that is never ended must not grow without bound: its points count like groups do.
+      const bytes = pointBytes(point);
+      batch.bytes += bytes;
+      this.memory.add(bytes);
+      if (this.memory.over) (this.groups as GroupStates<unknown>).shed();
     };
+  }
+
+  /** Gives back what the connection's task was counted for (the connection closed). */
+  release(): void {
+    this.memory.release();
+  }
+
+  /**
+   * True while a snapshot is being built: the caller hands over no request until continueSnapshot() has answered it,
+   * so the snapshot is of one moment, and at most one is pending per connection.
+   */
+  get busy(): boolean {
+    return this.building !== null;
+  }
+
+  /** Builds the next slice of the pending snapshot; returns true once it is answered (or none was pending). */
+  continueSnapshot(): boolean {
+    const b = this.building;
+    if (b === null) return true;
+    const slice: [string, unknown][] = [];
+    for (;;) {
+      const r = b.entries.next();
+      if (r.done) break;
+      slice.push(r.value);
+      if (slice.length === SNAPSHOT_SLICE) {
+        b.builder.add(slice);
+        return false;
+      }
+    }
+    b.builder.add(slice);
+    this.building = null;
+    const bytes = b.builder.finish(this.fn.definition.name, this.fingerprint, b.at);
+    this.options.observer?.snapshot?.(this.fn.name, bytes.length);
+    this.sink.push({ kind: 'snapshot', snapshot: bytes });
+    return true;
+  }
+
+  /** Whether Init succeeded: the connection belongs to a task. */
+  get initialized(): boolean {
+    return this.logic !== null;
   }
 
   /** Handles one request. Returns false once the connection should close (after an ErrorResponse). */
   handle(req: Request): boolean {
     if (this.failed) return false;
+    if (this.building !== null) throw new Error('a request handed to a session while its snapshot is being built');
     try {
       this.dispatch(req);
     } catch (err) {
@@ -133,7 +199,7 @@ export class Session {
   fail(message: string): void {
     if (this.failed) return;
     this.failed = true;
-    this.options.log?.error('ending connection with ErrorResponse', {
+    (this.options.badConnectionLog ?? this.options.log)?.error('ending connection with ErrorResponse', {
       function: this.fn.name,
       task: this.taskId,
       node: this.nodeId,
@@ -193,9 +259,25 @@ export class Session {
       const logic = this.logic;
       const newState =
         this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
-      this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS);
+      const stateBytes = logic.stateBytes?.bind(logic);
+      const measure =
+        stateBytes === undefined ? undefined : this.fn.edge === 'stream' ? stateBytes : (g: unknown) => 16 + stateBytes((g as BatchGroup).state);
+      this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS, this.memory, measure);
       const kept = this.options.persistence?.attach(this, options);
-      if (kept) this.groups.replaceAll(this.restoredGroups(kept));
+      if (kept) {
+        try {
+          this.groups.replaceAll(this.validGroups(kept));
+        } catch (err) {
+          // Over the memory bound: the task starts fresh rather than failing its Init.
+          this.groups.replaceAll([]);
+          this.options.log?.warn('state dir: the kept states do not fit the memory bound; the task starts fresh', {
+            function: this.fn.name,
+            task: this.taskId,
+            node: this.nodeId,
+            error: (err as Error).message,
+          });
+        }
+      }
     } catch (err) {
       this.logic = null;
       const error = `${this.fn.name}: ${(err as Error).message}`;
@@ -224,17 +306,6 @@ export class Session {
     return this.batch !== null;
   }
 
-  /** Every group's state as a snapshot (empty before Init). */
-  stateBytes(): Uint8Array {
-    if (!this.groups) return new Uint8Array(0);
-    return encodeSnapshot({
-      function: this.fn.definition.name,
-      options: this.fingerprint,
-      groups: [...this.groups.entries()],
-      takenAt: Date.now(),
-    });
-  }
-
   /** Every group and its state, oldest first (empty before Init). */
   stateEntries(): [string, unknown][] {
     return this.groups ? [...this.groups.entries()] : [];
@@ -246,9 +317,8 @@ export class Session {
       this.sink.push({ kind: 'snapshot', snapshot: new Uint8Array(0) });
       return;
     }
-    const bytes = this.stateBytes();
-    this.options.observer?.snapshot?.(this.fn.name, bytes.length);
-    this.sink.push({ kind: 'snapshot', snapshot: bytes });
+    this.building = { builder: new SnapshotBuilder(), entries: this.groups.entries(), at: Date.now() };
+    this.continueSnapshot();
   }
 
   private restore(bytes: Uint8Array): void {
@@ -278,18 +348,54 @@ export class Session {
       return answer(true);
     }
     if (this.options.persistence?.admitRestore(this, contents.takenAt) === false) return answer(true);
-    this.groups.replaceAll(this.restoredGroups(contents.groups));
+    const groups = this.validGroups(contents.groups);
+    try {
+      this.groups.replaceAll(groups);
+    } catch (err) {
+      this.groups.replaceAll([]);
+      return answer(false, `${this.fn.name}: ${(err as Error).message}`);
+    }
     this.options.log?.info('state restored', { function: this.fn.name, task: this.taskId, groups: this.groups.size });
     answer(true);
   }
 
-  /** States read back (a snapshot, the state dir) in the current shape. */
-  private restoredGroups(groups: [string, unknown][]): [string, unknown][] {
-    const restored = this.logic?.restored?.bind(this.logic);
-    if (restored === undefined) return groups;
-    return groups.map(([g, s]): [string, unknown] =>
-      this.fn.edge === 'stream' ? [g, restored(s)] : [g, { ...(s as BatchGroup), state: restored((s as BatchGroup).state) }],
-    );
+  /**
+   * The snapshot's groups whose state fits the function (UdfLogic.restored throws for one that does not). A group
+   * that does not fit starts fresh, and is logged: refusing the Restore would fail the task on every start, and
+   * keeping the state would fail it at the group's first point.
+   */
+  private validGroups(entries: [string, unknown][]): [string, unknown][] {
+    const logic = this.logic as UdfLogic<unknown>;
+    const restored = logic.restored?.bind(logic) ?? ((s: unknown) => s);
+    const out: [string, unknown][] = [];
+    let dropped = 0;
+    let reason = '';
+    for (const [group, s] of entries) {
+      try {
+        if (this.fn.edge === 'stream') {
+          out.push([group, restored(s)]);
+          continue;
+        }
+        const b = s as Partial<BatchGroup> | null;
+        if (b === null || typeof b !== 'object' || !('state' in b) || (b.seen !== null && typeof b.seen !== 'bigint')) {
+          throw new SnapshotError('state is not a batch group ({seen, state})');
+        }
+        out.push([group, { seen: b.seen, state: restored(b.state) }]);
+      } catch (err) {
+        dropped++;
+        reason ||= `group '${group}': ${(err as Error).message}`;
+      }
+    }
+    if (dropped > 0) {
+      this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', {
+        function: this.fn.name,
+        task: this.taskId,
+        node: this.nodeId,
+        groups: dropped,
+        first: reason,
+      });
+    }
+    return out;
   }
 
   private ready(what: string): UdfLogic<unknown> {
@@ -303,6 +409,7 @@ export class Session {
     if (this.fn.edge === 'stream') {
       const state = p instanceof FramePoint ? groups.getByBytes(p.buf, p.groupAt, p.groupEnd, p) : groups.get(p.group);
       logic.point(p, state, this.emitStream);
+      groups.measureLast();
       return;
     }
     const batch = this.batch;
@@ -310,6 +417,7 @@ export class Session {
     if (batch.seenBefore !== null && p.time <= batch.seenBefore) return;
     if (batch.group.seen === null || p.time > batch.group.seen) batch.group.seen = p.time;
     logic.point(p, batch.group.state, this.emitBatch);
+    groups.measureLast();
   }
 
   private begin(b: BeginBatch): void {
@@ -319,7 +427,7 @@ export class Session {
     }
     if (this.batch) throw new ProtocolError(`${this.fn.name}: BeginBatch inside an open batch`);
     const group = (this.groups as GroupStates<unknown>).get(b.group) as BatchGroup;
-    this.batch = { begin: b, out: [], group, seenBefore: group.seen };
+    this.batch = { begin: b, out: [], group, seenBefore: group.seen, bytes: 0 };
   }
 
   private end(e: EndBatch): void {
@@ -330,6 +438,7 @@ export class Session {
     const batch = this.batch;
     if (!batch) throw new ProtocolError(`${this.fn.name}: EndBatch without BeginBatch`);
     this.batch = null;
+    this.memory.add(-batch.bytes);
     // The output batch goes out whole: its size is known only now, and an EndBatch never leaves without its
     // BeginBatch (an orphan EndBatch crashes kapacitord).
     const { begin } = batch;

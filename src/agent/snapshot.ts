@@ -27,24 +27,54 @@ export interface SnapshotContents {
 }
 
 export function encodeSnapshot(s: SnapshotContents): Uint8Array {
-  let special = false;
-  const groups = JSON.stringify(s.groups, (_k, v) => {
-    if (typeof v === 'bigint') return { $bigint: v.toString() };
-    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) {
-      special = true;
-      return { $number: Object.is(v, -0) ? '-0' : String(v) };
-    }
-    return v;
-  });
-  // The groups go last and are written first: the version depends on what they hold.
-  const head = JSON.stringify({
-    format: SNAPSHOT_FORMAT,
-    version: special ? SNAPSHOT_VERSION : OLDEST_VERSION,
-    function: s.function,
-    options: s.options,
-    ...(s.takenAt === undefined ? {} : { at: s.takenAt }),
-  });
-  return Buffer.from(`${head.slice(0, -1)},"groups":${groups}}`, 'utf8');
+  const b = new SnapshotBuilder();
+  b.add(s.groups);
+  return b.finish(s.function, s.options, s.takenAt);
+}
+
+/**
+ * A snapshot built a slice of groups at a time, so that a task with a million groups never holds the event loop for
+ * long: each slice becomes its bytes at once (no string of the whole snapshot is ever made), joined once at the end.
+ */
+export class SnapshotBuilder {
+  private readonly parts: Buffer[] = [];
+  private bytes = 0;
+  private special = false;
+
+  /** Groups in the snapshot's order. */
+  add(groups: [string, unknown][]): void {
+    if (groups.length === 0) return;
+    const json = JSON.stringify(groups, (_k, v) => {
+      if (typeof v === 'bigint') return { $bigint: v.toString() };
+      if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) {
+        this.special = true;
+        return { $number: Object.is(v, -0) ? '-0' : String(v) };
+      }
+      return v;
+    });
+    // The slice's entries without its brackets, after a comma when others came before.
+    const part = Buffer.from(`${this.parts.length > 0 ? ',' : ''}${json.slice(1, -1)}`, 'utf8');
+    this.parts.push(part);
+    this.bytes += part.length;
+  }
+
+  /** About how many bytes the snapshot holds so far. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** `takenAt` (ms since the epoch): when the snapshot's moment was, so that a newer copy can be told from an older. */
+  finish(fn: string, options: string, takenAt?: number): Uint8Array {
+    // The groups go last and are written first: the version depends on what they hold.
+    const head = JSON.stringify({
+      format: SNAPSHOT_FORMAT,
+      version: this.special ? SNAPSHOT_VERSION : OLDEST_VERSION,
+      function: fn,
+      options,
+      ...(takenAt === undefined ? {} : { at: takenAt }),
+    });
+    return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"groups":[`, 'utf8'), ...this.parts, Buffer.from(']}')]);
+  }
 }
 
 /** {"$bigint": "…"} and {"$number": "…"} back to what they stand for; anything else as it is. */

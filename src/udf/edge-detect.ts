@@ -3,10 +3,10 @@
  * ints, floats and bools alike. Per group, unlike the original Python UDF (one state per connection, strings only, the
  * first point never emitted); with annotations and debounce, unlike Kapacitor's built-in changeDetect.
  */
-import { OptionError } from '../agent/errors.js';
+import { OptionError, SnapshotError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import type { Fields, Point } from '../agent/messages.js';
-import { fieldValue, keepPoint, withFields, type FieldValue } from '../agent/points.js';
+import { fieldValue, isPlainPoint, keepPoint, pointBytes, withFields, type FieldValue } from '../agent/points.js';
 import { nonEmpty, nonNegative, positive } from '../agent/options.js';
 
 /** The watched value of a state: the value itself when one field is watched, an array of values for several. */
@@ -36,6 +36,15 @@ function annotations(previousNames: string[] | null, previous: FieldValue[], dur
   });
   if (durationAs !== undefined) add.double[durationAs] = lasted;
   return add;
+}
+
+const isFieldValue = (v: unknown): v is FieldValue => ['number', 'bigint', 'string', 'boolean'].includes(typeof v);
+
+/** Several watched values: 16 bytes each, strings by their length (the field count is fixed by the options). */
+function watchedBytes(values: FieldValue[]): number {
+  let bytes = 16 * values.length;
+  for (const v of values) if (typeof v === 'string') bytes += 2 * v.length;
+  return bytes;
 }
 
 export const edgeDetect = defineUdf({
@@ -117,15 +126,35 @@ export const edgeDetect = defineUdf({
         s.candidate = null;
       },
       restored(state: unknown): EdgeState {
-        // An earlier build kept the watched values in an array, one field or several: {values, since, candidate}.
-        const s = state as EdgeState & { values?: FieldValue[] | null; candidate: { values?: FieldValue[] } | null };
-        if (s.current !== undefined) return s;
-        const watched = (values: FieldValue[]): Watched => (single !== null ? values[0] : values);
-        return {
-          current: s.values == null ? null : watched(s.values),
-          since: s.since,
-          candidate: s.candidate === null ? null : { current: watched(s.candidate.values ?? []), point: (s.candidate as { point: Point }).point },
+        // This build's {current, since, candidate}, or an earlier build's {values, since, candidate} (the watched values
+        // in an array, one field or several).
+        const s = state as (EdgeState & { values?: unknown; candidate: { values?: unknown; current?: unknown; point?: unknown } | null }) | null;
+        if (s === null || typeof s !== 'object' || typeof s.since !== 'bigint') throw new SnapshotError('state is not an edge state (since)');
+        const watched = (w: unknown, earlier: boolean): Watched => {
+          if (single !== null && !earlier) {
+            if (!isFieldValue(w)) throw new SnapshotError(`a watched value of type ${typeof w} is not a field value`);
+            return w;
+          }
+          if (!Array.isArray(w) || w.length !== fields.length || !w.every(isFieldValue)) {
+            throw new SnapshotError(`the watched values are not ${fields.length} field value(s)`);
+          }
+          return single !== null ? w[0] : w;
         };
+        const earlier = s.current === undefined;
+        const current = earlier ? s.values : s.current;
+        const c = s.candidate;
+        if (c !== null && (typeof c !== 'object' || !isPlainPoint(c.point))) throw new SnapshotError('an edge candidate is not {current, point}');
+        return {
+          current: current == null ? null : watched(current, earlier),
+          since: s.since,
+          candidate: c === null ? null : { current: watched(earlier ? c.values : c.current, earlier), point: c.point as Point },
+        };
+      },
+      stateBytes(s: EdgeState) {
+        const c = s.current;
+        let bytes = 48 + (typeof c === 'string' ? 2 * c.length : single === null && c !== null ? watchedBytes(c as FieldValue[]) : 0);
+        if (s.candidate !== null) bytes += pointBytes(s.candidate.point) + (single === null ? watchedBytes(s.candidate.current as FieldValue[]) : 0);
+        return bytes;
       },
     };
   },

@@ -3,7 +3,7 @@
  * increase is then the new value itself — or, with `max`, as a wrap past max. Kapacitor's derivative with nonNegative
  * drops the reset point instead; this keeps it.
  */
-import { OptionError } from '../agent/errors.js';
+import { OptionError, SnapshotError } from '../agent/errors.js';
 import { defineUdf } from '../agent/handler.js';
 import { nonEmpty, positive } from '../agent/options.js';
 import { exactNumericField, holdTime, nanosSince, pointLikeDouble, splitInt64 } from '../agent/points.js';
@@ -62,9 +62,18 @@ export const rate = defineUdf({
         emit(pointLikeDouble(p, as, (increase * unit) / elapsed));
       },
       restored(state: unknown): RateState {
-        // An earlier build kept {time: bigint | null, value}.
-        const s = state as RateState & { time?: bigint | null };
-        if (s.primed !== undefined) return s;
+        // This build's state, or an earlier build's {time: bigint | null, value}.
+        const s = state as (RateState & { time?: bigint | null }) | null;
+        const numeric = (v: unknown) => typeof v === 'bigint' || typeof v === 'number';
+        if (s === null || typeof s !== 'object' || !numeric(s.value)) throw new SnapshotError('state is not a rate state (no numeric value)');
+        if (s.primed !== undefined) {
+          const half = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+          if (typeof s.primed !== 'boolean' || !half(s.timeHi, -(2 ** 31), 2 ** 31 - 1) || !half(s.timeLo, 0, 2 ** 32 - 1)) {
+            throw new SnapshotError('state is not a rate state (primed, timeHi, timeLo)');
+          }
+          return { primed: s.primed, timeHi: s.timeHi, timeLo: s.timeLo, value: s.value };
+        }
+        if (s.time != null && typeof s.time !== 'bigint') throw new SnapshotError('state is not a rate state (time)');
         const held = { primed: s.time != null, timeHi: 0, timeLo: 0, value: s.value };
         if (s.time != null) splitInt64(s.time, held);
         return held;

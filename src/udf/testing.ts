@@ -66,9 +66,11 @@ export class FunctionRunner {
     if (this.writer === null) {
       this.responses.length = 0;
       this.session.handle(req);
+      while (!this.session.continueSnapshot());
       return this.responses.splice(0);
     }
     this.session.handle(decodeRequestView(encodeRequestBody(req)));
+    while (!this.session.continueSnapshot());
     const out: Response[] = [];
     new FrameDecoder().push(this.writer.take(), (f) => out.push(decodeResponse(f)));
     return out;
