@@ -24,6 +24,15 @@ export class ConfigError extends SidecarError {
   ) {
     super('CONFIG_INVALID', `${source}: ${key}: ${message}`);
   }
+
+  /** Several problems of one file as one error (one line), so a user fixes them in one go. */
+  static all(errors: readonly ConfigError[]): ConfigError {
+    if (errors.length === 1) return errors[0];
+    const first = errors[0];
+    const e = new ConfigError(first.key, first.source, '');
+    e.message = `${first.source}: ${errors.map((x) => x.message.slice(x.source.length + 2)).join('; ')}`;
+    return e;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
 import { parseDuration } from '../duration.js';
@@ -61,7 +62,8 @@ export function registerFeedCommands(program: Command): void {
     const cmd = feed
       .command(name)
       .description(description)
-      .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
+      .option('-c, --config <file>', 'YAML config file (${VAR} and env overrides: see docs/feeders.md)')
+      .option('--sample-config', 'print a commented example config (it parses as it is) and exit')
       .option('--stdout', 'print line protocol on stdout instead of writing to InfluxDB')
       .option('--once', 'one pass (kafka: until caught up with the end of the topic at start), then exit')
       .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz (liveness) and /readyz (readiness) on this port', (v) => {
@@ -81,13 +83,21 @@ export function registerFeedCommands(program: Command): void {
       });
     }
     cmd.action(async (opts: FeedOptions) => {
-      await runFeeder(name, create, opts, sources);
+      if (opts.sampleConfig) return void process.stdout.write(sampleConfig(name));
+      if (opts.config === undefined) throw new InvalidArgumentError(`feed ${name} needs --config FILE (--sample-config prints one)`);
+      await runFeeder(name, create, { ...opts, config: opts.config }, sources);
     });
   }
 }
 
+/** The commented example of `examples/feeders/`, which a unit test reads with the strict readers. */
+export function sampleConfig(name: string): string {
+  return readFileSync(new URL(`../../examples/feeders/${name}.yaml`, import.meta.url), 'utf8');
+}
+
 interface FeedOptions {
-  config: string;
+  config?: string;
+  sampleConfig?: boolean;
   stdout?: boolean;
   once?: boolean;
   metricsPort?: number;
@@ -96,7 +106,7 @@ interface FeedOptions {
   unhealthyAfter?: number;
 }
 
-export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions, sources?: SourceAddresses): Promise<void> {
+export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions & { config: string }, sources?: SourceAddresses): Promise<void> {
   const log = createLogger(`feed-${name}`);
   const { root } = loadConfigFile(opts.config);
   const counters = new FeederCounters();
@@ -104,6 +114,7 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
   // Config is read entirely before anything connects, so every config error surfaces at start.
   const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters, stop.signal, log);
   const feeder = create(root, sink, counters, log, opts);
+  root.checkKnownKeys();
   let metricsServer: MetricsServer | undefined;
   let monitor: ReachabilityMonitor | undefined;
   if (opts.metricsPort !== undefined) {

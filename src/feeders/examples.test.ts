@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config.js';
+import { sampleConfig } from './cli.js';
 import { readInfluxConfig } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { readRedisConfig } from './redis/config.js';
@@ -19,18 +20,33 @@ describe('example feeder configs', () => {
     expect(c.families.map((f) => f.name)).toContain('busplug');
     expect(c.families.find((f) => f.name === 'busplug')!.shards).toHaveLength(24);
     expect(readInfluxConfig(root.section('influxdb')).target.bucket).toBe('moc/autogen');
+    root.checkKnownKeys();
   });
 
   it('kafka.yaml reads', () => {
-    const c = readKafkaConfig(example('kafka.yaml'));
+    const root = example('kafka.yaml');
+    const c = readKafkaConfig(root);
+    readInfluxConfig(root.section('influxdb'));
+    root.checkKnownKeys();
     expect(c).toMatchObject({ topic: 'maas_notifications', deadLetterTopic: 'maas_notifications.dlq', tenants: ['hybrid:4958307'] });
   });
 
   it('router.yaml reads with its secrets from the environment', () => {
-    const c = readRouterConfig(example('router.yaml', { ROUTER1_PASSWORD: 'a', ROUTER2_PASSWORD: 'b' }));
+    const root = example('router.yaml', { ROUTER1_PASSWORD: 'a', ROUTER2_PASSWORD: 'b' });
+    const c = readRouterConfig(root);
+    readInfluxConfig(root.section('influxdb'));
+    root.checkKnownKeys();
     expect(c.routers.map((r) => [r.name, r.password, r.hostKeySha256 === undefined])).toEqual([
       ['router1', 'a', false],
       ['router2', 'b', true],
     ]);
+  });
+
+  it('--sample-config prints these files, commented', () => {
+    for (const name of ['redis', 'kafka', 'router']) {
+      const text = sampleConfig(name);
+      expect(text).toBe(readFileSync(new URL(`../../examples/feeders/${name}.yaml`, import.meta.url), 'utf8'));
+      expect(text).toMatch(/^# udf-sidecar feed /);
+    }
   });
 });
