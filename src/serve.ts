@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import type { ServedFunction } from './agent/handler.js';
 import type { SessionObserver } from './agent/session.js';
 import { UdfServer } from './agent/server.js';
+import { describeSystemError, SidecarError } from './errors.js';
 import type { Logger } from './log.js';
 import { Metrics, startMetricsServer, startStatusLine, type MetricsServer } from './metrics.js';
 
@@ -44,7 +45,9 @@ export function metricsObserver(metrics: Metrics): SessionObserver {
 export async function serve(o: ServeOptions): Promise<RunningSidecar> {
   const metrics = new Metrics({ defaultMetrics: true });
   for (const fn of o.functions) metrics.forFunction(fn.name); // zeros before the first connection: absent != 0
-  await mkdir(o.socketDir, { recursive: true });
+  await mkdir(o.socketDir, { recursive: true }).catch((err: unknown) => {
+    throw new SidecarError('PATH_INVALID', `--socket-dir ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
+  });
   const server = new UdfServer(o.functions, {
     socketDir: o.socketDir,
     socketMode: o.socketMode,
@@ -56,15 +59,21 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
   });
   await server.listen();
   let closing = false;
-  const metricsServer =
-    o.metricsPort === undefined
-      ? null
-      : await startMetricsServer({
-          metrics,
-          port: o.metricsPort,
-          host: o.metricsHost,
-          health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
-        });
+  let metricsServer: MetricsServer | null = null;
+  try {
+    if (o.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer({
+        metrics,
+        port: o.metricsPort,
+        host: o.metricsHost,
+        health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
+      });
+    }
+  } catch (err) {
+    // A start that fails leaves nothing behind: the sockets it made would look like a sidecar that is not there.
+    await server.close();
+    throw err;
+  }
   const status = startStatusLine({ metrics, logger: o.log, intervalMs: o.statusIntervalMs });
   o.log.info('ready', { sockets: server.listening.map((l) => l.socketPath), metrics: metricsServer?.url });
   return {

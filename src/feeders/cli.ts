@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
 import { parseDuration } from '../duration.js';
-import { SidecarError } from '../errors.js';
+import { SidecarError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
 import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
@@ -84,7 +84,7 @@ export function registerFeedCommands(program: Command): void {
     }
     cmd.action(async (opts: FeedOptions) => {
       if (opts.sampleConfig) return void process.stdout.write(sampleConfig(name));
-      if (opts.config === undefined) throw new InvalidArgumentError(`feed ${name} needs --config FILE (--sample-config prints one)`);
+      if (opts.config === undefined) throw new UsageError(`feed ${name} needs --config FILE (--sample-config prints an example)`);
       await runFeeder(name, create, { ...opts, config: opts.config }, sources);
     });
   }

@@ -237,7 +237,7 @@ export class KafkaFeeder {
         out.filtered++;
         continue;
       }
-      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`);
+      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`, 'written');
       out.points.push({ point: r.point, message });
     }
     this.counters.drop('filtered', out.filtered);
