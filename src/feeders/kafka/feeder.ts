@@ -1,7 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
-import { isRetriable } from '../../retry.js';
+import { isRetriable, retry } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
 import type { FeedPoint } from '../point.js';
 import type { KafkaFeederConfig } from './config.js';
@@ -12,8 +12,9 @@ import { WindowedCounts } from './windows.js';
 export function kafkaLogCreator(): logCreator {
   const log = createLogger('kafkajs');
   const levels: Record<number, string> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+  // kafkajs adds the error's stack to its entries: a log line keeps the message, never a stack trace.
   return () =>
-    ({ namespace, level, log: { message, ...extra } }) =>
+    ({ namespace, level, log: { message, stack: _stack, ...extra } }) =>
       log.log(levels[level] ?? 'info', message, { namespace, ...extra });
 }
 
@@ -61,11 +62,21 @@ export class KafkaFeeder {
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
     this.stopSignal = opts.signal;
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.joined(payload));
-    await this.admin.connect();
-    await this.ensureDeadLetterTopic();
-    await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
+    // A feeder started before Kafka (a host reboot, compose) waits for it, as the Redis feeder waits for Redis; a
+    // --once run is a check and fails instead. Auth and config errors are not retriable and fail at once.
+    try {
+      await retry(() => this.connect(), {
+        retries: opts.once ? 0 : Infinity,
+        minDelayMs: 1000,
+        maxDelayMs: 30_000,
+        signal: opts.signal,
+        onRetry: (err, attempt, delayMs) => this.log.warn('Kafka not reachable: trying again', { attempt, delayMs, error: errorText(err) }),
+      });
+    } catch (err) {
+      if (opts.signal.aborted) return;
+      throw err;
+    }
+    if (opts.signal.aborted) return;
     const target = opts.once ? await this.highWatermarks() : undefined;
 
     const status = setInterval(() => this.logStatus(), this.config.statusIntervalMs);
@@ -105,6 +116,30 @@ export class KafkaFeeder {
       if (signal.aborted) return finish();
       signal.addEventListener('abort', () => finish(), { once: true });
       if (target) timers.push(setInterval(() => this.caughtUp(target) && finish(), 200));
+    });
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await this.admin.connect();
+      await this.ensureDeadLetterTopic();
+      await this.producer.connect();
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
+    } catch (err) {
+      throw this.unreachable(err) ?? err;
+    }
+  }
+
+  /** A broker that cannot be reached (after kafkajs' own retries) as a retriable error naming the brokers. */
+  private unreachable(err: unknown): SidecarError | undefined {
+    const chain: unknown[] = [];
+    for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
+    const network = chain.find((e) => /^KafkaJS(Connection|BrokerNotFound|RequestTimeout)Error$|^KafkaJSBrokerNotFound$/.test((e as Error).name));
+    if (network === undefined) return undefined;
+    return new SidecarError('SERVER_UNREACHABLE', `Kafka at ${this.config.brokers.join(',')}: ${(network as Error).message}; check kafka.brokers (env KAFKA_BROKERS)`, {
+      cause: err,
+      retriable: true,
     });
   }
 
