@@ -119,7 +119,13 @@ export function buildProgram(): Command {
     .description('serve one function on stdin/stdout (Kapacitor process mode: prog = "udf-sidecar", args = ["run", "<name>"])')
     .action(async (name: string) => {
       const log = createLogger('sidecar');
-      await runStdio(findFunction(name), { log });
+      let fn: ServedFunction;
+      try {
+        fn = findFunction(name);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      await runStdio(fn, { log });
     });
 
   program

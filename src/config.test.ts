@@ -103,6 +103,14 @@ describe('unknown keys', () => {
     expect(() => root.checkKnownKeys()).not.toThrow();
   });
 
+  it('points a missing required key at the stray key that is probably its typo', () => {
+    const { root } = parseConfigText('kapacitor:\n  sync:\n    databses: [telegraf]\n', 'c.yaml', {});
+    const sync = root.section('kapacitor').section('sync');
+    expect(catchError(() => sync.requireString('databases')).message).toBe(
+      'c.yaml: kapacitor.sync.databases: is required (the file has databses: a typo of databases?)',
+    );
+  });
+
   it('suggests only what is near', () => {
     expect(nearestKey('intervall', ['interval', 'timeout'])).toBe('interval');
     expect(nearestKey('Brokers', ['brokers'])).toBe('brokers');

@@ -206,7 +206,17 @@ export class ConfigSection {
     return this.path ? `${this.path}.${key}` : key;
   }
 
+  /**
+   * An error about `key`. When the key is absent and a key no reader asked for is near it, that is most likely the
+   * cause (`databses` for `databases`): the message says so, since the unknown-key check runs only after the readers.
+   */
   error(key: string, message: string): ConfigError {
+    if (this.data[key] === undefined) {
+      const asked = this.keys.asked.get(this.data);
+      const strays = Object.keys(this.data).filter((k) => k !== key && !asked?.has(k));
+      const typo = nearestKey(key, strays);
+      if (typo !== undefined) message += ` (the file has ${typo}: a typo of ${key}?)`;
+    }
     return new ConfigError(this.keyPath(key), this.source, message);
   }
 
