@@ -70,6 +70,8 @@ export function fsReason(err: unknown): string {
  */
 class KeyLedger {
   readonly asked = new WeakMap<object, Set<string>>();
+  /** Every key path a reader asked for, lists as `[]`: what the documentation must cover. */
+  readonly askedPaths = new Set<string>();
   readonly freeForm = new WeakSet<object>();
   readonly fromEnv = new WeakMap<object, Set<string>>();
   /** Keys whose whole value was one `${VAR}` reference: a secret given that way never sat in the file. */
@@ -199,6 +201,7 @@ export class ConfigSection {
   /** The raw value, recording that a reader knows `key`. */
   private value(key: string): unknown {
     KeyLedger.add(this.keys.asked, this.data, key);
+    this.keys.askedPaths.add(this.keyPath(key).replace(/\[\d+\]/g, '[]'));
     return this.data[key];
   }
 
@@ -356,6 +359,11 @@ export class ConfigSection {
     } catch (err) {
       throw this.error(key, `cannot read ${path}: ${fsReason(err)}`);
     }
+  }
+
+  /** The key paths the readers asked for so far (`families[].name`), present in the file or not. */
+  knownKeyPaths(): string[] {
+    return [...this.keys.askedPaths].sort();
   }
 
   /**

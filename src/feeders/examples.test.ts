@@ -50,3 +50,32 @@ describe('example feeder configs', () => {
     }
   });
 });
+
+describe('docs/feeders.md', () => {
+  // Every key a reader knows is documented: the readers are the schema, so the reference follows them.
+  it('documents every key the feeder readers know', () => {
+    const doc = readFileSync(new URL('../../docs/feeders.md', import.meta.url), 'utf8');
+    const env = { PW: 'x' };
+    const yaml = [
+      'routers:\n  - host: h\n    passwordEnv: PW\n    hostKeyCheck: "off"\n    username: u\n',
+      'kafka:\n  brokers: [b:1]\n  ssl: {}\n  sasl: { username: u, passwordEnv: PW }\n',
+      'families:\n  - { name: f, match: "a:*", measurement: m, scale: { x: 10 } }\n',
+      'influxdb:\n  url: http://i:1\n  bucket: b\n  username: u\n',
+    ].join('');
+    const root = parseConfigText(yaml, 'all.yaml', env).root;
+    readRouterConfig(root);
+    readKafkaConfig(root);
+    readRedisConfig(root);
+    readInfluxConfig(root.section('influxdb'));
+    const paths = root.knownKeyPaths();
+    const isSection = (p: string) => paths.some((q) => q.startsWith(`${p}.`) || q.startsWith(`${p}[]`));
+    const undocumented = paths
+      .filter((p) => !isSection(p) && !p.startsWith('families[].scale.'))
+      .filter((p) => {
+        const last = p.split(/\.|\[\]\./).pop()!;
+        // `key`, `section.key`, or one of `section.{a,key,b}`
+        return !new RegExp(`\`([\\w.\\[\\]]*\\.)?${last}\`|[{,]${last}[,}]`).test(doc);
+      });
+    expect(undocumented).toEqual([]);
+  });
+});
