@@ -34,7 +34,13 @@ function portArg(v: string): number {
 }
 
 function envPort(): number | undefined {
-  return process.env.METRICS_PORT ? portArg(process.env.METRICS_PORT) : undefined;
+  const v = process.env.METRICS_PORT;
+  if (!v) return undefined;
+  try {
+    return portArg(v);
+  } catch {
+    throw new UsageError(`METRICS_PORT=${v} is not a TCP port (0-65535)`);
+  }
 }
 
 /** The installed package's version: package.json sits one level above dist/ in a checkout, a tarball and the image. */

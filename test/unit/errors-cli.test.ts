@@ -214,5 +214,11 @@ describe('bad arguments', SLOW, () => {
     expect(noConfig.code).toBe(2);
     expect(verdict(noConfig)).toBe('udf-sidecar: feed redis needs --config FILE (--sample-config prints an example) [USAGE]');
     expect((await run(['--help'])).code).toBe(0);
+    const env = await run(['serve', '--socket-dir', dir], { env: { METRICS_PORT: 'abc' } });
+    expect(env.code).toBe(2);
+    expect(verdict(env)).toBe('udf-sidecar: METRICS_PORT=abc is not a TCP port (0-65535) [USAGE]');
+    const run1 = await run(['run', 'nope']);
+    expect(run1.code).toBe(2);
+    expect(verdict(run1)).toMatch(/^udf-sidecar: unknown function nope \(known: .*\) \[USAGE\]$/);
   });
 });

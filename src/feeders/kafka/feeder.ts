@@ -135,7 +135,7 @@ export class KafkaFeeder {
   private unreachable(err: unknown): SidecarError | undefined {
     const chain: unknown[] = [];
     for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
-    const network = chain.find((e) => /^KafkaJS(Connection|BrokerNotFound|RequestTimeout)Error$|^KafkaJSBrokerNotFound$/.test((e as Error).name));
+    const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test((e as Error).name));
     if (network === undefined) return undefined;
     return new SidecarError('SERVER_UNREACHABLE', `Kafka at ${this.config.brokers.join(',')}: ${(network as Error).message}; check kafka.brokers (env KAFKA_BROKERS)`, {
       cause: err,
