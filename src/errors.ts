@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   ROUTER_SSH: { exit: 1, meaning: 'an SSH connection or command on a router failed' },
   ROUTER_HOST_KEY: { exit: 1, meaning: 'a router presented a host key other than hostKeySha256; the message gives the one presented' },
   ROUTER_TIMEOUT: { exit: 1, meaning: 'a router did not answer within the timeout' },
+  KAFKA_REFUSED: { exit: 1, meaning: "Kafka refused the feeder: its certificate was not verified (kafka.ssl.ca) or the SASL login failed" },
   KAFKA_CONSUMER_CRASHED: { exit: 1, meaning: 'kafkajs gave up on the consumer; the supervisor should restart the feeder' },
   INFLUX_API: { exit: 1, meaning: 'an InfluxDB API call failed' },
   INFLUX_ORG_NOT_FOUND: { exit: 1, meaning: 'the org does not exist or the token cannot see it' },

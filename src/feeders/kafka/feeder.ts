@@ -127,20 +127,27 @@ export class KafkaFeeder {
       await this.consumer.connect();
       await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
     } catch (err) {
-      throw this.unreachable(err) ?? err;
+      throw this.startError(err) ?? err;
     }
   }
 
-  /** A broker that cannot be reached (after kafkajs' own retries) as a retriable error naming the brokers. */
-  private unreachable(err: unknown): SidecarError | undefined {
-    const chain: unknown[] = [];
+  /**
+   * Why the start failed, naming the brokers and the key to look at. A broker not reachable (after kafkajs' own
+   * retries) is retriable; a certificate not verified or a SASL login refused is not: waiting does not fix a config.
+   */
+  private startError(err: unknown): SidecarError | undefined {
+    const chain: Array<Error & { code?: unknown }> = [];
     for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
-    const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test((e as Error).name));
+    const where = `Kafka at ${this.config.brokers.join(',')}`;
+    const sasl = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+    if (sasl) return new SidecarError('KAFKA_REFUSED', `${where}: ${sasl.message}; check kafka.sasl.username and its password`, { cause: err });
+    const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test(e.name));
     if (network === undefined) return undefined;
-    return new SidecarError('SERVER_UNREACHABLE', `Kafka at ${this.config.brokers.join(',')}: ${(network as Error).message}; check kafka.brokers (env KAFKA_BROKERS)`, {
-      cause: err,
-      retriable: true,
-    });
+    // kafkajs keeps the socket's code: E… for the network, a TLS verification code (SELF_SIGNED_CERT_IN_CHAIN…) otherwise.
+    if (typeof network.code === 'string' && !/^E[A-Z]+$/.test(network.code)) {
+      return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, { cause: err });
+    }
+    return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
   }
 
   private async ensureDeadLetterTopic(): Promise<void> {
