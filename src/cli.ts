@@ -51,7 +51,6 @@ function packageVersion(): string {
 /** Names the input file in errors that are about it (a bad line, a read that failed on a path it does not name). */
 function inFile(file: string, err: unknown): unknown {
   const e = err as NodeJS.ErrnoException;
-  if (err instanceof SidecarError && err.code === 'INPUT_INVALID') return new SidecarError(err.code, `${file}: ${err.message}`, { cause: err });
   if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && e.path === undefined) e.path = file;
   return err;
 }

@@ -79,6 +79,9 @@ export const ERROR_CODES = {
   UDF_PROTOCOL: { exit: 1, meaning: 'a UDF request came out of order (ends that connection only)' },
   UDF_SNAPSHOT: { exit: 1, meaning: 'a snapshot to restore is not one this sidecar wrote' },
   UDF_SOCKET_PATH: { exit: 1, meaning: 'a socket path holds a file, a directory or a live socket: it is never replaced' },
+  POINTS_LOST: { exit: 1, meaning: 'points were read but not written to InfluxDB; the line gives the count per reason' },
+  INFLUX_WRITE_ABORTED: { exit: 1, meaning: 'a write still being retried when the feeder stopped' },
+  ROUTER_NOTHING_READ: { exit: 1, meaning: 'a router --once run in which every poll failed' },
   INTERNAL: { exit: 1, meaning: 'an unexpected failure; the message says what failed (please report it)' },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string }>;
 

