@@ -8,14 +8,14 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parseDuration } from './duration.js';
 import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
 import { serve, type RunningSidecar } from './serve.js';
 import { runStdio } from './agent/stdio.js';
-import { SidecarError } from './errors.js';
-import { kapacitorUdfSection } from './kapacitor-conf.js';
+import { classify, SidecarError, UsageError } from './errors.js';
+import { checkKapacitorTimeout, kapacitorUdfSection } from './kapacitor-conf.js';
 import { checkLogEnv, createLogger } from './log.js';
 import { replay, StreamLineSink } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
@@ -38,7 +38,13 @@ function portArg(v: string): number {
 }
 
 function envPort(): number | undefined {
-  return process.env.METRICS_PORT ? portArg(process.env.METRICS_PORT) : undefined;
+  const v = process.env.METRICS_PORT;
+  if (!v) return undefined;
+  try {
+    return portArg(v);
+  } catch {
+    throw new UsageError(`METRICS_PORT=${v} is not a TCP port (0-65535)`);
+  }
 }
 
 /** The installed package's version: package.json sits one level above dist/ in a checkout, a tarball and the image. */
@@ -57,6 +63,26 @@ function durationMsArg(name: string) {
     if (ns < 1_000_000n) throw new InvalidArgumentError(`${name} must be at least 1ms`);
     return Number(ns / 1_000_000n);
   };
+}
+
+/** Names the input file in errors that are about it (a bad line, a read that failed on a path it does not name). */
+function inFile(file: string, err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && e.path === undefined) e.path = file;
+  return err;
+}
+
+/** `--functions a,b`: names checked against the registry, so a typo is a usage error naming the known ones. */
+function functionsArg(v: string): ServedFunction[] {
+  const names = v.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length === 0) throw new InvalidArgumentError('give at least one function name');
+  return names.map((name) => {
+    try {
+      return findFunction(name);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  });
 }
 
 function collect(v: string, acc: string[]): string[] {
@@ -81,14 +107,16 @@ export function buildProgram(): Command {
   const program = new Command('udf-sidecar')
     .description('Kapacitor UDF sidecar: edgeDetect, movingAverage and rate over Unix sockets, plus feeders')
     .version(packageVersion())
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Parse errors are printed by commander and come back here as exceptions, to leave by the one exit path.
+    .exitOverride();
 
   program
     .command('serve')
     .description('serve every function on DIR/<name>.sock until SIGTERM/SIGINT')
     .requiredOption('--socket-dir <dir>', 'directory for the sockets (created if missing)')
     .option('--socket-mode <octal>', 'file mode of the sockets', '0660')
-    .option('--functions <names>', 'comma-separated subset of functions to serve (default: all)')
+    .option('--functions <names>', 'comma-separated subset of functions to serve (default: all)', functionsArg)
     .option('--max-groups <n>', 'per connection, groups kept before the least recently seen is evicted', intArg('--max-groups'), 100_000)
     .option('--max-frame <bytes>', 'largest accepted request frame', intArg('--max-frame'), 16 * 1024 * 1024)
     .option('--max-memory <bytes>', 'memory all tasks together may keep (groups, states, open batches; estimated)', intArg('--max-memory'), 1024 * 1024 * 1024)
@@ -108,12 +136,10 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       const log = createLogger('sidecar');
       if (opts.kapacitorUrl !== undefined && !/^https?:\/\/[^/]/.test(opts.kapacitorUrl)) {
-        throw new InvalidArgumentError(`--kapacitor-url ${opts.kapacitorUrl}: expected http(s)://host:port`);
+        throw new UsageError(`--kapacitor-url ${opts.kapacitorUrl}: expected http(s)://host:port`);
       }
-      if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new InvalidArgumentError(`--socket-mode ${opts.socketMode} is not an octal mode`);
-      const functions: ServedFunction[] = opts.functions
-        ? String(opts.functions).split(',').map((n: string) => findFunction(n.trim()))
-        : servedFunctions;
+      if (!/^[0-7]{3,4}$/.test(opts.socketMode)) throw new UsageError(`--socket-mode ${opts.socketMode} is not an octal mode (like 0660)`);
+      const functions: ServedFunction[] = opts.functions ?? servedFunctions;
       // Handlers first: a signal that comes right after the `ready` line waits for serve() instead of killing us.
       let resolveStarted!: (s: RunningSidecar) => void;
       const started = new Promise<RunningSidecar>((resolve) => (resolveStarted = resolve));
@@ -176,7 +202,13 @@ export function buildProgram(): Command {
     .description('serve one function on stdin/stdout (Kapacitor process mode: prog = "udf-sidecar", args = ["run", "<name>"])')
     .action(async (name: string) => {
       const log = createLogger('sidecar');
-      await runStdio(findFunction(name), { log });
+      let fn: ServedFunction;
+      try {
+        fn = findFunction(name);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      await runStdio(fn, { log });
     });
 
   program
@@ -188,11 +220,15 @@ export function buildProgram(): Command {
       const options: Record<string, OptionInput[]> = {};
       for (const kv of opts.option as string[]) {
         const eq = kv.indexOf('=');
-        if (eq <= 0) throw new InvalidArgumentError(`--option ${kv} is not name=value`);
+        if (eq <= 0) throw new UsageError(`--option ${kv} is not name=value (like -o field=value)`);
         (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
       }
       const sink = new StreamLineSink(process.stdout);
-      const summary = await replay(name, file === '-' ? process.stdin : file, { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined }, sink);
+      const summary = await replay(name, file === '-' ? process.stdin : file, { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined }, sink).catch(
+        (err: unknown) => {
+          throw inFile(file, err);
+        },
+      );
       await sink.flush();
       for (const note of summary.notes) process.stderr.write(`udf-sidecar replay: ${note}\n`);
     });
@@ -201,9 +237,12 @@ export function buildProgram(): Command {
     .command('kapacitor-conf')
     .description('print the kapacitor.conf [udf] section for every function')
     .requiredOption('--socket-dir <dir>', 'the directory `serve --socket-dir` uses')
+    .option('--functions <names>', 'comma-separated subset, as given to `serve --functions` (default: all)', functionsArg)
     .option('--timeout <duration>', 'keepalive timeout Kapacitor applies to each function', '10s')
     .action((opts) => {
-      process.stdout.write(kapacitorUdfSection(opts.socketDir, opts.timeout));
+      const problem = checkKapacitorTimeout(opts.timeout);
+      if (problem) throw new UsageError(problem);
+      process.stdout.write(kapacitorUdfSection(opts.socketDir, opts.timeout, opts.functions ?? servedFunctions));
     });
 
   // feeders
@@ -218,14 +257,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The one exit path: whatever a command throws (or leaves unhandled) ends as one line on stderr with its stable code
+ * and the exit status of docs/errors.md, never a stack. A closed stdout (`… | head -1`) ends the command quietly
+ * with status 0: the reader has what it wanted.
+ */
+function fail(err: unknown): never {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const { code, exit, message } = classify(err);
+  process.stderr.write(`udf-sidecar: ${message} [${code}]\n`);
+  process.exit(exit);
+}
+
 async function main(): Promise<void> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(err)));
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   try {
     checkLogEnv();
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    const code = err instanceof SidecarError && err.code === 'CONFIG_INVALID' ? 2 : 1;
-    process.stderr.write(`udf-sidecar: ${(err as Error).message}\n`);
-    process.exit(code);
+    fail(err);
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfigText, parseDurationMs } from './config.js';
+import { loadConfigFile, nearestKey, parseConfigText, parseDurationMs } from './config.js';
 import { ConfigError } from './errors.js';
 
 function catchError(fn: () => unknown): ConfigError {
@@ -53,12 +53,89 @@ describe('config files', () => {
     expect(catchError(() => parseConfigText('- 1\n- 2\n', 'list.yaml', {})).key).toBe('(root)');
   });
 
-  it('parses durations', () => {
+  it('parses durations and refuses a bare number, showing the value with a unit', () => {
     expect(parseDurationMs('250ms')).toBe(250);
     expect(parseDurationMs('10s')).toBe(10_000);
     expect(parseDurationMs('5m')).toBe(300_000);
     expect(parseDurationMs('1h')).toBe(3_600_000);
-    expect(parseDurationMs(1500)).toBe(1500);
+    expect(parseDurationMs(0)).toBe(0);
+    expect(parseDurationMs(1500)).toBeUndefined();
     expect(parseDurationMs('soon')).toBeUndefined();
+    const { root } = parseConfigText('interval: 60\ntimeout: "5"\nwait: soon\n', 'f.yaml', {});
+    expect(catchError(() => root.durationMs('interval', 1)).message).toBe('f.yaml: interval: a duration needs a unit: write 60s for seconds (or 60ms, 60m), got 60');
+    expect(catchError(() => root.durationMs('timeout', 1)).message).toContain('write 5s');
+    expect(catchError(() => root.durationMs('wait', 1)).message).toContain('like 500ms, 10s');
+  });
+});
+
+describe('unknown keys', () => {
+  const read = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
+    const { root } = parseConfigText(yaml, 'feed.yaml', env);
+    const redis = root.section('redis');
+    redis.string('url');
+    redis.secret('password');
+    root.durationMs('interval', 1000);
+    root.sections('families')?.forEach((f) => f.string('name'));
+    return root;
+  };
+
+  it('names every unknown key at once, each with the nearest known key', () => {
+    const e = catchError(() => read('intervall: 1m\nredis:\n  urll: redis://x\n  hots: a\nfamilies:\n  - name: a\n    nmae: b\n').checkKnownKeys());
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toBe(
+      'feed.yaml: intervall: unknown key: did you mean interval?; redis.urll: unknown key: did you mean url?; ' +
+        'redis.hots: unknown key: known keys here: password, passwordEnv, passwordFile, url; families[0].nmae: unknown key: did you mean name?',
+    );
+    expect(e.message).not.toContain('\n');
+  });
+
+  it('accepts what the readers know, sections other commands read, and keys placed by env overrides', () => {
+    const root = read('interval: 1m\nredis: { url: redis://x }\ninfluxSetup: { anything: 1 }\nkapacitor: { sync: {} }\n', {
+      KAFKA_BROKERS: 'a:1',
+      INFLUXDB_URL: 'http://i:1',
+    });
+    expect(() => root.checkKnownKeys()).not.toThrow();
+  });
+
+  it('leaves a free-form mapping alone', () => {
+    const { root } = parseConfigText('vars:\n  tmpl:\n    anyVar: 1\n', 'f.yaml', {});
+    root.section('vars').section('tmpl').freeForm();
+    expect(() => root.checkKnownKeys()).not.toThrow();
+  });
+
+  it('points a missing required key at the stray key that is probably its typo', () => {
+    const { root } = parseConfigText('kapacitor:\n  sync:\n    databses: [telegraf]\n', 'c.yaml', {});
+    const sync = root.section('kapacitor').section('sync');
+    expect(catchError(() => sync.requireString('databases')).message).toBe(
+      'c.yaml: kapacitor.sync.databases: is required (the file has databses: a typo of databases?)',
+    );
+  });
+
+  it('suggests only what is near', () => {
+    expect(nearestKey('intervall', ['interval', 'timeout'])).toBe('interval');
+    expect(nearestKey('Brokers', ['brokers'])).toBe('brokers');
+    expect(nearestKey('xyz', ['interval', 'timeout'])).toBeUndefined();
+  });
+});
+
+describe('${VAR} substitution', () => {
+  it('substitutes variables and defaults in values, as Telegraf does', () => {
+    const yaml = 'a: ${HOST}:${PORT:-6379}\nb: "${EMPTY:-dflt} ${EMPTY-kept}"\nc: ["x-${HOST}"]\nd: $${HOST}\n';
+    const { root } = parseConfigText(yaml, 'f.yaml', { HOST: 'redis', EMPTY: '' });
+    expect(root.string('a')).toBe('redis:6379');
+    expect(root.string('b')).toBe('dflt ');
+    expect(root.stringList('c')).toEqual(['x-redis']);
+    expect(root.string('d')).toBe('${HOST}');
+  });
+
+  it('names the key and the variable when one is unset without a default', () => {
+    const e = catchError(() => parseConfigText('redis:\n  url: redis://${REDIS_HOST}/0\n', 'f.yaml', {}));
+    expect(e.message).toBe('f.yaml: redis.url: environment variable REDIS_HOST is not set: set it, or give a default as ${REDIS_HOST:-value}');
+  });
+
+  it('takes a secret from a whole-value reference, never from a literal', () => {
+    const { root } = parseConfigText('a:\n  token: ${TOKEN}\nb:\n  token: pre-${TOKEN}\n', 'f.yaml', { TOKEN: 's3cret' });
+    expect(root.section('a').secret('token')).toBe('s3cret');
+    expect(catchError(() => root.section('b').secret('token')).key).toBe('b.token');
   });
 });

@@ -34,7 +34,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('(file)', path, `cannot read config file: ${(err as Error).message}`);
+    throw new ConfigError('(file)', path, `cannot read config file: ${fsReason(err)}`);
   }
   return parseConfigText(text, path, env);
 }
@@ -44,24 +44,92 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   try {
     data = parseYaml(text) ?? {};
   } catch (err) {
-    throw new ConfigError('(file)', source, `not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError('(file)', source, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (!isPlainObject(data)) throw new ConfigError('(root)', source, 'the file must hold a mapping of keys');
-  applyEnvOverrides(data, env);
-  return { root: new ConfigSection(data, '', source, env), source };
+  const keys = new KeyLedger();
+  substituteEnv(data, '', source, env, keys);
+  applyEnvOverrides(data, env, keys);
+  return { root: new ConfigSection(data, '', source, env, keys), source };
 }
 
-function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+/** `ENOENT: no such file or directory, open 'x'` → `no such file or directory (ENOENT)`: the path is named by the caller. */
+export function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && typeof e.message === 'string') {
+    const text = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    return `${text} (${e.code})`;
+  }
+  return (err as Error)?.message ?? String(err);
+}
+
+/**
+ * What the readers asked for, per mapping: a key present in the file that no reader asked about is a typo or a
+ * misplaced key, reported by `checkKnownKeys`. Keys placed by environment overrides are exempt (one environment
+ * serves several commands), and a mapping read as free-form (template vars) is not checked.
+ */
+class KeyLedger {
+  readonly asked = new WeakMap<object, Set<string>>();
+  /** Every key path a reader asked for, lists as `[]`: what the documentation must cover. */
+  readonly askedPaths = new Set<string>();
+  readonly freeForm = new WeakSet<object>();
+  readonly fromEnv = new WeakMap<object, Set<string>>();
+  /** Keys whose whole value was one `${VAR}` reference: a secret given that way never sat in the file. */
+  readonly envReference = new WeakMap<object, Set<string>>();
+
+  static add(map: WeakMap<object, Set<string>>, node: object, key: string): void {
+    let set = map.get(node);
+    if (!set) map.set(node, (set = new Set()));
+    set.add(key);
+  }
+}
+
+const ENV_REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g;
+
+/**
+ * `${VAR}`, `${VAR:-default}` (default when unset or empty), `${VAR-default}` (default when unset) in string values,
+ * as Telegraf does; `$${` is a literal `${`. A variable that is unset with no default is an error naming the key.
+ */
+function substituteEnv(node: Record<string, unknown> | unknown[], path: string, source: string, env: NodeJS.ProcessEnv, keys: KeyLedger): void {
+  const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+  for (const [key, value] of entries) {
+    const keyPath = typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (typeof value === 'string') {
+      if (!value.includes('$')) continue;
+      const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value);
+      const replaced = value.replace(ENV_REFERENCE, (match, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
+        if (name === undefined) return '${';
+        const v = env[name];
+        if (op === ':-' && (v === undefined || v === '')) return fallback ?? '';
+        if (op === '-' && v === undefined) return fallback ?? '';
+        if (v === undefined) {
+          throw new ConfigError(keyPath, source, `environment variable ${name} is not set: set it, or give a default as \${${name}:-value}`);
+        }
+        return v;
+      });
+      (node as Record<string | number, unknown>)[key] = replaced;
+      if (whole && typeof key === 'string') KeyLedger.add(keys.envReference, node, key);
+    } else if (typeof value === 'object' && value !== null) {
+      substituteEnv(value as Record<string, unknown>, keyPath, source, env, keys);
+    }
+  }
+}
+
+function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.ProcessEnv, keys: KeyLedger): void {
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     const parts = key.split('.');
     let node = data;
     for (const part of parts.slice(0, -1)) {
-      if (!isPlainObject(node[part])) node[part] = {};
+      if (!isPlainObject(node[part])) {
+        node[part] = {};
+        KeyLedger.add(keys.fromEnv, node, part);
+      }
       node = node[part] as Record<string, unknown>;
     }
     node[parts[parts.length - 1]] = value;
+    KeyLedger.add(keys.fromEnv, node, parts[parts.length - 1]);
   }
 }
 
@@ -69,9 +137,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A duration literal as TICKscript writes it (`250ms`, `10s`, `1m30s`, `1h`), or a bare number of milliseconds. */
+/**
+ * A duration literal as TICKscript writes it (`250ms`, `10s`, `1m30s`, `1h`). A bare number has no unit and is
+ * refused (Telegraf users write `60` for seconds, others mean milliseconds): only `0` needs none.
+ */
 export function parseDurationMs(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (value === 0 || value === '0') return 0;
   if (typeof value !== 'string') return undefined;
   try {
     return Number(parseDuration(value) / 1_000_000n);
@@ -80,6 +151,43 @@ export function parseDurationMs(value: unknown): number | undefined {
   }
 }
 
+function durationProblem(v: unknown): string {
+  const bare = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : undefined;
+  if (bare !== undefined) return `a duration needs a unit: write ${bare}s for seconds (or ${bare}ms, ${bare}m), got ${JSON.stringify(v)}`;
+  return `expected a duration like 500ms, 10s, 5m or 1h, got ${JSON.stringify(v)}`;
+}
+
+/** Edit distance, for "did you mean": a typo is usually one or two edits from the key meant. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+export function nearestKey(key: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/**
+ * Top-level sections any command accepts without reading them: one file may serve `influx setup`, `kapacitor sync` and
+ * a feeder. A command that does read one checks it fully.
+ */
+export const SHARED_SECTIONS: readonly string[] = ['influxdb', 'influxSetup', 'kapacitor'];
+
 /** A view on one mapping of the config, with typed readers that fail with the full key path. */
 export class ConfigSection {
   constructor(
@@ -87,41 +195,68 @@ export class ConfigSection {
     readonly path: string,
     readonly source: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly keys: KeyLedger = new KeyLedger(),
   ) {}
+
+  /** The raw value, recording that a reader knows `key`. */
+  private value(key: string): unknown {
+    KeyLedger.add(this.keys.asked, this.data, key);
+    this.keys.askedPaths.add(this.keyPath(key).replace(/\[\d+\]/g, '[]'));
+    return this.data[key];
+  }
 
   keyPath(key: string): string {
     return this.path ? `${this.path}.${key}` : key;
   }
 
+  /**
+   * An error about `key`. When the key is absent and a key no reader asked for is near it, that is most likely the
+   * cause (`databses` for `databases`): the message says so, since the unknown-key check runs only after the readers.
+   */
   error(key: string, message: string): ConfigError {
+    if (this.data[key] === undefined) {
+      const asked = this.keys.asked.get(this.data);
+      const strays = Object.keys(this.data).filter((k) => k !== key && !asked?.has(k));
+      const typo = nearestKey(key, strays);
+      if (typo !== undefined) message += ` (the file has ${typo}: a typo of ${key}?)`;
+    }
     return new ConfigError(this.keyPath(key), this.source, message);
   }
 
   has(key: string): boolean {
-    return this.data[key] !== undefined && this.data[key] !== null;
+    const v = this.value(key);
+    return v !== undefined && v !== null;
   }
 
   section(key: string): ConfigSection {
-    const v = this.data[key];
-    if (v === undefined || v === null) return new ConfigSection({}, this.keyPath(key), this.source, this.env);
+    const v = this.value(key);
+    if (v === undefined || v === null) return new ConfigSection({}, this.keyPath(key), this.source, this.env, this.keys);
     if (!isPlainObject(v)) throw this.error(key, `expected a mapping, got ${JSON.stringify(v)}`);
-    return new ConfigSection(v, this.keyPath(key), this.source, this.env);
+    KeyLedger.add(this.keys.asked, v, '');
+    return new ConfigSection(v, this.keyPath(key), this.source, this.env, this.keys);
+  }
+
+  /** A mapping whose keys are the user's own (template vars): returned as is, never checked for unknown keys. */
+  freeForm(): Record<string, unknown> {
+    this.keys.freeForm.add(this.data);
+    return this.data;
   }
 
   sections(key: string): ConfigSection[] | undefined {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return undefined;
     if (!Array.isArray(v)) throw this.error(key, 'expected a list of mappings');
     return v.map((item, i) => {
       if (!isPlainObject(item)) throw this.error(`${key}[${i}]`, 'expected a mapping');
-      return new ConfigSection(item, this.keyPath(`${key}[${i}]`), this.source, this.env);
+      KeyLedger.add(this.keys.asked, item, '');
+      return new ConfigSection(item, this.keyPath(`${key}[${i}]`), this.source, this.env, this.keys);
     });
   }
 
   string(key: string): string | undefined;
   string(key: string, fallback: string): string;
   string(key: string, fallback?: string): string | undefined {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return fallback;
     if (typeof v === 'number') return String(v);
     if (typeof v !== 'string') throw this.error(key, `expected a string, got ${JSON.stringify(v)}`);
@@ -135,7 +270,7 @@ export class ConfigSection {
   }
 
   number(key: string, fallback: number, opts: { min?: number; integer?: boolean } = {}): number {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return fallback;
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) throw this.error(key, `expected a number, got ${JSON.stringify(v)}`);
@@ -145,7 +280,7 @@ export class ConfigSection {
   }
 
   boolean(key: string, fallback: boolean): boolean {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return fallback;
     if (typeof v === 'boolean') return v;
     if (v === 'true' || v === 'false') return v === 'true';
@@ -153,16 +288,16 @@ export class ConfigSection {
   }
 
   durationMs(key: string, fallback: number): number {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return fallback;
     const ms = parseDurationMs(v);
-    if (ms === undefined) throw this.error(key, `expected a duration like 500ms, 10s, 5m or 1h, got ${JSON.stringify(v)}`);
+    if (ms === undefined) throw this.error(key, durationProblem(v));
     return ms;
   }
 
   /** A list of strings; a comma-separated string is accepted too (that is how env overrides arrive). */
   stringList(key: string): string[] | undefined {
-    const v = this.data[key];
+    const v = this.value(key);
     if (v === undefined || v === null) return undefined;
     if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' || typeof s === 'number')) {
@@ -189,11 +324,13 @@ export class ConfigSection {
 
   /**
    * A secret never sits in the config file itself: `<key>Env` names an environment variable, `<key>File` a file whose
-   * first line is the secret. `envDefault` is a variable consulted when neither is given.
+   * first line is the secret, or the key's whole value is one `${VAR}` reference. `envDefault` is a variable consulted
+   * when none is given.
    */
   secret(key: string, envDefault?: string): string | undefined {
     if (this.has(key)) {
-      throw this.error(key, `secrets are not read from the config file: use ${key}Env (a variable name) or ${key}File (a path)`);
+      if (this.keys.envReference.get(this.data)?.has(key)) return this.string(key);
+      throw this.error(key, `secrets are not read from the config file: use ${key}Env (a variable name), ${key}File (a path) or \${VARIABLE}`);
     }
     const envName = this.string(`${key}Env`);
     if (envName !== undefined) {
@@ -206,7 +343,7 @@ export class ConfigSection {
       try {
         return readFileSync(file, 'utf8').split(/\r?\n/)[0];
       } catch (err) {
-        throw this.error(`${key}File`, `cannot read ${file}: ${(err as Error).message}`);
+        throw this.error(`${key}File`, `cannot read ${file}: ${fsReason(err)}`);
       }
     }
     if (envDefault !== undefined && this.env[envDefault] !== undefined) return this.env[envDefault];
@@ -220,7 +357,41 @@ export class ConfigSection {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw this.error(key, `cannot read ${path}: ${(err as Error).message}`);
+      throw this.error(key, `cannot read ${path}: ${fsReason(err)}`);
     }
+  }
+
+  /** The key paths the readers asked for so far (`families[].name`), present in the file or not. */
+  knownKeyPaths(): string[] {
+    return [...this.keys.askedPaths].sort();
+  }
+
+  /**
+   * After the readers ran: every key in the file that no reader asked for, all at once, each with the nearest known
+   * key (or the list of known ones). A mapping no reader opened is not checked, except the root.
+   */
+  checkKnownKeys(shared: readonly string[] = SHARED_SECTIONS): void {
+    const problems: ConfigError[] = [];
+    const visit = (node: Record<string, unknown>, path: string, extra: readonly string[]): void => {
+      if (this.keys.freeForm.has(node)) return;
+      const asked = this.keys.asked.get(node);
+      if (!asked && path !== this.path) return;
+      const known = [...(asked ?? [])].filter((k) => k !== '').concat(extra);
+      const env = this.keys.fromEnv.get(node);
+      for (const [key, value] of Object.entries(node)) {
+        const keyPath = path ? `${path}.${key}` : key;
+        if (!known.includes(key)) {
+          if (env?.has(key)) continue;
+          const near = nearestKey(key, known);
+          const hint = near !== undefined ? `did you mean ${near}?` : known.length ? `known keys here: ${known.sort().join(', ')}` : 'nothing is read here';
+          problems.push(new ConfigError(keyPath, this.source, `unknown key: ${hint}`));
+          continue;
+        }
+        if (isPlainObject(value)) visit(value, keyPath, []);
+        else if (Array.isArray(value)) value.forEach((item, i) => isPlainObject(item) && visit(item, `${keyPath}[${i}]`, []));
+      }
+    };
+    visit(this.data, this.path, shared);
+    if (problems.length > 0) throw ConfigError.all(problems);
   }
 }

@@ -157,7 +157,7 @@ describe('metrics HTTP server', () => {
   it('fails to start with the listen error when the port is taken', async () => {
     server = await startMetricsServer({ metrics: new Metrics(), port: 0, health: () => ({ ok: true }) });
     const port = Number(new URL(server.url).port);
-    await expect(startMetricsServer({ metrics: new Metrics(), port, health: () => ({ ok: true }) })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startMetricsServer({ metrics: new Metrics(), port, health: () => ({ ok: true }) })).rejects.toMatchObject({ code: 'PORT_IN_USE', message: `metrics server: 127.0.0.1:${port} is in use: pick another --metrics-port, or stop what holds it` });
   });
 });
 

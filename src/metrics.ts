@@ -26,6 +26,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
+import { describeSystemError, SidecarError } from './errors.js';
 import type { Logger } from './log.js';
 
 export interface FunctionMetrics {
@@ -310,10 +311,17 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
     }
   });
+  const where = `${options.host ?? '127.0.0.1'}:${options.port}`;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new SidecarError('PORT_IN_USE', `metrics server: ${where} is in use: pick another --metrics-port, or stop what holds it`, { cause: err })
+          : new SidecarError('LISTEN_FAILED', `metrics server: cannot listen on ${where}: ${describeSystemError(err) ?? err.message}`, { cause: err }),
+      );
+    server.once('error', onError);
     server.listen(options.port, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

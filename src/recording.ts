@@ -4,6 +4,7 @@
  * with one entry per query, each a sequence of JSON batches).
  */
 import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { SidecarError } from './errors.js';
 import { parseLine, type ParsedLine } from './line-protocol.js';
 
 export interface StreamRecord {
@@ -54,7 +55,7 @@ export class StreamRecordReader {
     try {
       return parseLine(text);
     } catch (err) {
-      throw new Error(`${this.source} line ${this.lineNumber}: ${(err as Error).message}`);
+      throw new SidecarError('INPUT_INVALID', `${this.source} line ${this.lineNumber}: ${(err as Error).message}`);
     }
   }
 }

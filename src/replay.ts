@@ -6,6 +6,7 @@
  * says why, from what the input held.
  */
 import { once } from 'node:events';
+import { SidecarError, UsageError } from './errors.js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable, type Writable } from 'node:stream';
@@ -39,7 +40,7 @@ export interface LineSink {
 export async function replay(fnName: string, input: string | Readable, opts: ReplayOptions, sink: LineSink): Promise<ReplaySummary> {
   const runner = new FunctionRunner(fnName);
   const error = runner.init(opts.options);
-  if (error) throw new Error(error);
+  if (error) throw new SidecarError('UDF_OPTION', error);
   const source = typeof input === 'string' ? input : 'stdin';
   const { format, stream } = await sniff(typeof input === 'string' ? createReadStream(input) : input, source);
   const seen = new InputTally(runner.fn, opts);
@@ -50,7 +51,7 @@ export async function replay(fnName: string, input: string | Readable, opts: Rep
   };
 
   if (runner.fn.edge === 'batch') {
-    if (format !== 'batch-recording') throw new Error(`${fnName} is a batch function: give a batch recording (.brpl)`);
+    if (format !== 'batch-recording') throw new UsageError(`${fnName} is a batch function: give a batch recording (.brpl)`);
     for (const b of readBatchRecording(await readAll(stream))) {
       const points: Point[] = b.points.map((p) => recordedPoint(b.name, b.group, { ...b.tags, ...p.tags }, p.time, p.fields));
       points.forEach((p) => seen.point(p));
@@ -65,7 +66,7 @@ export async function replay(fnName: string, input: string | Readable, opts: Rep
     return { pointsIn: seen.points, pointsOut, notes: seen.notes(pointsOut) };
   }
 
-  if (format === 'batch-recording') throw new Error(`${fnName} is a stream function: use ${fnName}Batch for a batch recording`);
+  if (format === 'batch-recording') throw new UsageError(`${fnName} is a stream function: use ${fnName}Batch for a batch recording`);
   const reader = new StreamRecordReader(format, source);
   const text = format === 'stream-recording' ? stream.pipe(createGunzip()).once('error', (e) => stream.destroy(e)) : stream;
   const lines = createInterface({ input: text, crlfDelay: Infinity });
@@ -97,7 +98,7 @@ export async function replayFile(fnName: string, file: string, opts: ReplayOptio
 function streamPoint(r: StreamRecord, groupBy: string[] | undefined): Point {
   const tags = r.line.tags;
   const dims = groupBy ?? Object.keys(tags).sort();
-  if (r.line.time === null) throw new Error(`replay needs timestamps; missing in a ${r.line.measurement} point`);
+  if (r.line.time === null) throw new SidecarError('INPUT_INVALID', `replay needs timestamps; missing in a ${r.line.measurement} point`);
   return {
     time: r.line.time,
     name: r.line.measurement,
@@ -221,10 +222,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
 
 function readError(err: unknown, source: string, format: string): Error {
   const e = err as NodeJS.ErrnoException;
-  if (e.code === 'ENOENT') return new Error(`${source}: no such file`);
-  if (e.code === 'EACCES') return new Error(`${source}: permission denied`);
-  if (e.code === 'EISDIR') return new Error(`${source} is a directory: give a recording file`);
-  if (e.code?.startsWith('Z_')) return new Error(`${source}: not a valid ${format} (${e.message})`);
+  if (e.code === 'ENOENT') return new SidecarError('PATH_INVALID', `${source}: no such file`);
+  if (e.code === 'EACCES') return new SidecarError('PATH_INVALID', `${source}: permission denied`);
+  if (e.code === 'EISDIR') return new SidecarError('PATH_INVALID', `${source} is a directory: give a recording file`);
+  if (e.code?.startsWith('Z_')) return new SidecarError('INPUT_INVALID', `${source}: not a valid ${format} (${e.message})`);
   return e instanceof Error ? e : new Error(String(e));
 }
 

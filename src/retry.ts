@@ -33,6 +33,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       const delay = backoffDelay(attempt + 1, opts);
       opts.onRetry?.(err, attempt + 1, delay);
       await sleep(delay, opts.signal);
+      if (opts.signal?.aborted) throw err;
     }
   }
 }

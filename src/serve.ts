@@ -10,7 +10,7 @@ import { StateStore } from './agent/state-store.js';
 import { Healer } from './healer.js';
 import { KapacitorClient } from './kapacitor/client.js';
 import { DRAIN_SIGNAL, isAlive, looksLikeSidecar, notifySystemd, readPid, removeOwnPid, waitForExit, writePid } from './upgrade.js';
-import { SidecarError } from './errors.js';
+import { describeSystemError, SidecarError } from './errors.js';
 import type { Logger } from './log.js';
 import { Metrics, startMetricsServer, startStatusLine, type MetricsServer } from './metrics.js';
 
@@ -67,7 +67,9 @@ export function metricsObserver(metrics: Metrics): SessionObserver {
 export async function serve(o: ServeOptions): Promise<RunningSidecar> {
   const metrics = new Metrics({ defaultMetrics: true });
   for (const fn of o.functions) metrics.forFunction(fn.name); // zeros before the first connection: absent != 0
-  await mkdir(o.socketDir, { recursive: true });
+  await mkdir(o.socketDir, { recursive: true }).catch((err: unknown) => {
+    throw new SidecarError('PATH_INVALID', `--socket-dir ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
+  });
   const stateStore = openStateStore(o);
   const server = new UdfServer(o.functions, {
     stateStore,
@@ -94,15 +96,21 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
     void followPrevious(server, previous, o.log);
   }
   let closing = false;
-  const metricsServer =
-    o.metricsPort === undefined
-      ? null
-      : await startMetricsServer({
-          metrics,
-          port: o.metricsPort,
-          host: o.metricsHost,
-          health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
-        });
+  let metricsServer: MetricsServer | null = null;
+  try {
+    if (o.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer({
+        metrics,
+        port: o.metricsPort,
+        host: o.metricsHost,
+        health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
+      });
+    }
+  } catch (err) {
+    // A start that fails leaves nothing behind: the sockets it made would look like a sidecar that is not there.
+    await server.close();
+    throw err;
+  }
   const status = startStatusLine({ metrics, logger: o.log, intervalMs: o.statusIntervalMs });
   const healer =
     o.kapacitorUrl === undefined

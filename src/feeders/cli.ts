@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
 import { parseDuration } from '../duration.js';
-import { SidecarError } from '../errors.js';
+import { SidecarError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
 import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './feeder.js';
@@ -68,7 +69,8 @@ export function registerFeedCommands(program: Command): void {
     const cmd = feed
       .command(name)
       .description(description)
-      .requiredOption('-c, --config <file>', 'YAML config file (env overrides: see docs/feeders.md)')
+      .option('-c, --config <file>', 'YAML config file (${VAR} and env overrides: see docs/feeders.md)')
+      .option('--sample-config', 'print a commented example config (it parses as it is) and exit')
       .option('--stdout', 'print line protocol on stdout instead of writing to InfluxDB')
       .option('--once', 'one pass (kafka: until caught up with the end of the topic at start), then exit')
       .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz (liveness) and /readyz (readiness) on this port', (v) => {
@@ -88,13 +90,21 @@ export function registerFeedCommands(program: Command): void {
       });
     }
     cmd.action(async (opts: FeedOptions) => {
-      await runFeeder(name, create, opts, sources);
+      if (opts.sampleConfig) return void process.stdout.write(sampleConfig(name));
+      if (opts.config === undefined) throw new UsageError(`feed ${name} needs --config FILE (--sample-config prints an example)`);
+      await runFeeder(name, create, { ...opts, config: opts.config }, sources);
     });
   }
 }
 
+/** The commented example of `examples/feeders/`, which a unit test reads with the strict readers. */
+export function sampleConfig(name: string): string {
+  return readFileSync(new URL(`../../examples/feeders/${name}.yaml`, import.meta.url), 'utf8');
+}
+
 interface FeedOptions {
-  config: string;
+  config?: string;
+  sampleConfig?: boolean;
   stdout?: boolean;
   once?: boolean;
   metricsPort?: number;
@@ -103,7 +113,7 @@ interface FeedOptions {
   unhealthyAfter?: number;
 }
 
-export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions, sources?: SourceAddresses): Promise<void> {
+export async function runFeeder(name: string, create: FeederFactory, opts: FeedOptions & { config: string }, sources?: SourceAddresses): Promise<void> {
   const log = createLogger(`feed-${name}`);
   const { root } = loadConfigFile(opts.config);
   const counters = new FeederCounters();
@@ -111,6 +121,7 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
   // Config is read entirely before anything connects, so every config error surfaces at start.
   const sink: PointSink = opts.stdout ? new StdoutSink(counters) : influxSink(root, counters, stop.signal, log);
   const feeder = create(root, sink, counters, log, opts);
+  root.checkKnownKeys();
   let metricsServer: MetricsServer | undefined;
   let monitor: ReachabilityMonitor | undefined;
   if (opts.metricsPort !== undefined) {

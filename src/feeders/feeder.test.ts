@@ -47,9 +47,14 @@ describe('feeder counters', () => {
   it('problem log keeps a count and a few examples per reason', () => {
     const p = new ProblemLog(2);
     for (const k of ['a', 'b', 'c']) p.add('not_json', k);
+    p.add('no source timestamp', 'd', 'written');
     const logged: unknown[] = [];
     p.report({ warn: (msg: string, meta: unknown) => logged.push([msg, meta]) } as never, { family: 'busplug' });
-    expect(logged).toEqual([['skipped 3 item(s): not_json', { family: 'busplug', reason: 'not_json', count: 3, examples: ['a', 'b'] }]]);
+    expect(logged).toEqual([
+      ['skipped 3 item(s): not_json', { family: 'busplug', reason: 'not_json', outcome: 'skipped', count: 3, examples: ['a', 'b'] }],
+      // Written, not skipped: the log must not say a point was lost when it was not.
+      ['written 1 item(s): no source timestamp', { family: 'busplug', reason: 'no source timestamp', outcome: 'written', count: 1, examples: ['d'] }],
+    ]);
     expect(p.size).toBe(0);
   });
 });

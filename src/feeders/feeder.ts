@@ -170,24 +170,27 @@ export function errorText(err: unknown): string {
 
 /**
  * Aggregates per-item problems of one pass (a key that is not JSON, a garbled reply) so each kind is logged once per
- * interval with a count and a few examples, not once per item.
+ * interval with a count and a few examples, not once per item. An item may be `skipped` (not written: counted as
+ * dropped) or `written` with a flaw worth saying (no source time, a label that did not parse): the log says which.
  */
 export class ProblemLog {
-  private readonly byReason = new Map<string, { count: number; examples: string[] }>();
+  private readonly byReason = new Map<string, { outcome: 'skipped' | 'written'; count: number; examples: string[] }>();
 
   constructor(private readonly maxExamples = 3) {}
 
-  add(reason: string, example: string): void {
-    const entry = this.byReason.get(reason) ?? { count: 0, examples: [] };
+  add(reason: string, example: string, outcome: 'skipped' | 'written' = 'skipped'): void {
+    const key = `${outcome}\n${reason}`;
+    const entry = this.byReason.get(key) ?? { outcome, count: 0, examples: [] };
     entry.count++;
     if (entry.examples.length < this.maxExamples) entry.examples.push(example);
-    this.byReason.set(reason, entry);
+    this.byReason.set(key, entry);
   }
 
   /** Logs one warning per reason and forgets them. */
   report(log: Logger, context: Record<string, unknown>): void {
-    for (const [reason, { count, examples }] of this.byReason) {
-      log.warn(`skipped ${count} item(s): ${reason}`, { ...context, reason, count, examples });
+    for (const [key, { outcome, count, examples }] of this.byReason) {
+      const reason = key.slice(outcome.length + 1);
+      log.warn(`${outcome} ${count} item(s): ${reason}`, { ...context, reason, outcome, count, examples });
     }
     this.byReason.clear();
   }

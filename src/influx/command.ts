@@ -31,6 +31,7 @@ export function registerInfluxCommands(program: Command): void {
       process.exitCode = await exitCodeOf(logger, async () => {
         const { root, source } = opts.config ? loadConfigFile(opts.config) : parseConfigText('', 'env');
         const options = setupOptionsFromConfig(root, opts);
+        root.checkKnownKeys();
         return runSetup(options, { stdout: process.stdout, stderr: process.stderr, logger }, source);
       });
     });

@@ -26,7 +26,9 @@ export function registerKapacitorCommands(program: Command): void {
       const logger = createLogger('kapacitor-sync');
       process.exitCode = await exitCodeOf(logger, async () => {
         const { root } = opts.config ? loadConfigFile(opts.config) : parseConfigText('', 'env');
-        return runSync(syncOptionsFromConfig(root, opts), { stdout: process.stdout, stderr: process.stderr, logger });
+        const options = syncOptionsFromConfig(root, opts);
+        root.checkKnownKeys();
+        return runSync(options, { stdout: process.stdout, stderr: process.stderr, logger });
       });
     });
 }

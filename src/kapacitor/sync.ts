@@ -67,7 +67,7 @@ export function syncOptionsFromConfig(root: ConfigSection, flags: SyncFlags, env
 
   const varsSection = sync.section('vars');
   const vars: Record<string, Record<string, unknown>> = {};
-  for (const template of Object.keys(varsSection.data)) vars[template] = varsSection.section(template).data;
+  for (const template of Object.keys(varsSection.data)) vars[template] = varsSection.section(template).freeForm();
 
   return {
     kapacitorUrl,

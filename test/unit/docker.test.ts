@@ -225,7 +225,7 @@ describe('docker-compose.yml, checked as far as it can be without an engine', ()
   });
 
   it('refuses what the CLI refuses: a parse of a bad command fails (the check above can fail)', async () => {
-    await expect(parseCli(['feed', 'redis'])).rejects.toThrow(/--config/);
+    await expect(parseCli(['feed', 'redis', '--metrics-port', 'x'])).rejects.toThrow(/--metrics-port/);
     await expect(parseCli(['simulate', 'redis', '--url', 'redis://r', '--every', '10'])).rejects.toThrow(/with a unit/);
     await expect(parseCli(['serve', '--socket-dir', '/x', '--metrics-port', 'http'])).rejects.toThrow(/not a TCP port/);
   });

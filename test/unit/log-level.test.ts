@@ -82,14 +82,14 @@ describe('LOG_LEVEL', () => {
     for (const args of [failing, ['kapacitor-conf', '--socket-dir', '/tmp/x']]) {
       const r = await run(args, { ...failingEnv, LOG_LEVEL: 'loud' });
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe('udf-sidecar: env: LOG_LEVEL: unknown log level "loud": use error, warn, info or debug (any case; also err, warning, trace)\n');
+      expect(r.stderr).toBe('udf-sidecar: env: LOG_LEVEL: unknown log level "loud": use error, warn, info or debug (any case; also err, warning, trace) [CONFIG_INVALID]\n');
     }
   }, 30_000);
 
   it('refuses a LOG_FORMAT that means nothing, the same way', async () => {
     const r = await run(['kapacitor-conf', '--socket-dir', '/tmp/x'], { LOG_FORMAT: 'pretty' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('udf-sidecar: env: LOG_FORMAT: unknown log format "pretty": use json or text\n');
+    expect(r.stderr).toBe('udf-sidecar: env: LOG_FORMAT: unknown log format "pretty": use json or text [CONFIG_INVALID]\n');
   }, 30_000);
 
   it('parses case-insensitively; empty means info', () => {

@@ -106,9 +106,9 @@ describe('udf-sidecar replay (the built CLI)', { timeout: 60_000 }, () => {
 
   it('names the line of a bad point, and a missing file, in one line', async () => {
     const bad = await run(['movingAverage', '-', '-o', 'field=usage', '-o', 'size=1'], ['# a comment\ncpu usage=1 1\ncpu usage 2\n']);
-    expect(bad).toMatchObject({ code: 1, stderr: "udf-sidecar: stdin line 3: bad field 'usage' in: cpu usage 2\n" });
+    expect(bad).toMatchObject({ code: 2, stderr: "udf-sidecar: stdin line 3: bad field 'usage' in: cpu usage 2 [INPUT_INVALID]\n" });
     const missing = await run(['movingAverage', '/nonexistent/in.lp', '-o', 'field=usage', '-o', 'size=1'], []);
-    expect(missing).toMatchObject({ code: 1, stderr: 'udf-sidecar: /nonexistent/in.lp: no such file\n' });
+    expect(missing).toMatchObject({ code: 2, stderr: 'udf-sidecar: /nonexistent/in.lp: no such file [PATH_INVALID]\n' });
   });
 
   it('ends quietly with status 0 when its reader goes away (| head -1)', async () => {

@@ -184,7 +184,7 @@ describe('udf-sidecar serve', () => {
     const d = await run(['serve', '--socket-dir', dir3, '--functions', 'rate']);
     expect(d.stderr).toMatch(/rate\.sock exists and is a directory; refusing to replace it/);
     expect(statSync(path.join(dir3, 'rate.sock')).isDirectory()).toBe(true);
-  });
+  }, 60_000); // five node processes in turn: ~5 s on the shared machine, no assertion is about time
 
   it('exposes per-function metrics and a health probe', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));

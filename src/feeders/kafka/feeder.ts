@@ -1,7 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
-import { isRetriable } from '../../retry.js';
+import { isRetriable, retry } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
 import type { FeedPoint } from '../point.js';
 import type { KafkaFeederConfig } from './config.js';
@@ -12,8 +12,9 @@ import { WindowedCounts } from './windows.js';
 export function kafkaLogCreator(): logCreator {
   const log = createLogger('kafkajs');
   const levels: Record<number, string> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+  // kafkajs adds the error's stack to its entries: a log line keeps the message, never a stack trace.
   return () =>
-    ({ namespace, level, log: { message, ...extra } }) =>
+    ({ namespace, level, log: { message, stack: _stack, ...extra } }) =>
       log.log(levels[level] ?? 'info', message, { namespace, ...extra });
 }
 
@@ -61,11 +62,21 @@ export class KafkaFeeder {
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
     this.stopSignal = opts.signal;
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.joined(payload));
-    await this.admin.connect();
-    await this.ensureDeadLetterTopic();
-    await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
+    // A feeder started before Kafka (a host reboot, compose) waits for it, as the Redis feeder waits for Redis; a
+    // --once run is a check and fails instead. Auth and config errors are not retriable and fail at once.
+    try {
+      await retry(() => this.connect(), {
+        retries: opts.once ? 0 : Infinity,
+        minDelayMs: 1000,
+        maxDelayMs: 30_000,
+        signal: opts.signal,
+        onRetry: (err, attempt, delayMs) => this.log.warn('Kafka not reachable: trying again', { attempt, delayMs, error: errorText(err) }),
+      });
+    } catch (err) {
+      if (opts.signal.aborted) return;
+      throw err;
+    }
+    if (opts.signal.aborted) return;
     const target = opts.once ? await this.highWatermarks() : undefined;
 
     const status = setInterval(() => this.logStatus(), this.config.statusIntervalMs);
@@ -106,6 +117,37 @@ export class KafkaFeeder {
       signal.addEventListener('abort', () => finish(), { once: true });
       if (target) timers.push(setInterval(() => this.caughtUp(target) && finish(), 200));
     });
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await this.admin.connect();
+      await this.ensureDeadLetterTopic();
+      await this.producer.connect();
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
+    } catch (err) {
+      throw this.startError(err) ?? err;
+    }
+  }
+
+  /**
+   * Why the start failed, naming the brokers and the key to look at. A broker not reachable (after kafkajs' own
+   * retries) is retriable; a certificate not verified or a SASL login refused is not: waiting does not fix a config.
+   */
+  private startError(err: unknown): SidecarError | undefined {
+    const chain: Array<Error & { code?: unknown }> = [];
+    for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
+    const where = `Kafka at ${this.config.brokers.join(',')}`;
+    const sasl = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+    if (sasl) return new SidecarError('KAFKA_REFUSED', `${where}: ${sasl.message}; check kafka.sasl.username and its password`, { cause: err });
+    const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test(e.name));
+    if (network === undefined) return undefined;
+    // kafkajs keeps the socket's code: E… for the network, a TLS verification code (SELF_SIGNED_CERT_IN_CHAIN…) otherwise.
+    if (typeof network.code === 'string' && !/^E[A-Z]+$/.test(network.code)) {
+      return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, { cause: err });
+    }
+    return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
   }
 
   private async ensureDeadLetterTopic(): Promise<void> {
@@ -237,7 +279,7 @@ export class KafkaFeeder {
         out.filtered++;
         continue;
       }
-      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`);
+      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`, 'written');
       out.points.push({ point: r.point, message });
     }
     this.counters.drop('filtered', out.filtered);

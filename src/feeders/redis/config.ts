@@ -145,7 +145,7 @@ export function readRedisConfig(root: ConfigSection): RedisFeederConfig {
     names.add(f.name);
   }
   return {
-    url: redis.string('url', 'redis://127.0.0.1:6379/0'),
+    url: redisUrl(redis),
     password: redis.secret('password', 'REDIS_PASSWORD'),
     intervalMs: root.durationMs('interval', 60_000),
     scanCount: root.number('scanCount', 1000, { min: 1, integer: true }),
@@ -153,6 +153,22 @@ export function readRedisConfig(root: ConfigSection): RedisFeederConfig {
     pipelineDepth: root.number('pipelineDepth', 8, { min: 1, integer: true }),
     families,
   };
+}
+
+function redisUrl(redis: ConfigSection): string {
+  const url = redis.string('url', 'redis://127.0.0.1:6379/0');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^rediss?:$/.test(parsed.protocol) || parsed.hostname === '') {
+    // Never echo a URL that may hold a password.
+    const shown = parsed?.password ? '(a URL with a password)' : JSON.stringify(url);
+    throw redis.error('url', `expected redis://host:port/db or rediss://… (env REDIS_URL sets it), got ${shown}`);
+  }
+  return url;
 }
 
 function readFamily(s: ConfigSection): FamilyConfig {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { SidecarError } from '../../errors.js';
+import { SidecarError, systemReason } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
 import { nowNs, type FeedPoint } from '../point.js';
@@ -101,6 +101,8 @@ export interface PassResult {
 
 export class RedisFeeder {
   private readonly redis: Redis;
+  /** Why the connection last failed (ECONNREFUSED…): ioredis itself only says "Connection is closed." */
+  private connectionError: Error | undefined;
 
   constructor(
     private readonly config: RedisFeederConfig,
@@ -116,7 +118,11 @@ export class RedisFeeder {
       // A Redis that is down makes a pass fail (logged); the next interval tries again, so no endless reconnecting.
       retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1000)),
     });
-    this.redis.on('error', (err: Error) => this.log.debug('redis connection error', { error: err.message }));
+    this.redis.on('error', (err: Error) => {
+      this.connectionError = err;
+      this.log.debug('redis connection error', { error: err.message });
+    });
+    this.redis.on('ready', () => (this.connectionError = undefined));
   }
 
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
@@ -125,11 +131,19 @@ export class RedisFeeder {
     });
   }
 
+  /** The address, never the password: for messages. */
+  get address(): string {
+    const { host, port, db, path } = this.redis.options;
+    return path ? `unix:${path}` : `${host}:${port}/${db ?? 0}`;
+  }
+
   async passAndWrite(): Promise<PassResult> {
     const started = Date.now();
     const result: PassResult = { points: [], byFamily: {} };
     for (const family of this.config.families) {
-      const points = await this.readFamily(family, result);
+      const points = await this.readFamily(family, result).catch((err: unknown) => {
+        throw this.redis.status === 'ready' ? err : this.unreachable(err);
+      });
       this.sink.write(points);
       result.points.push(...points);
     }
@@ -157,7 +171,7 @@ export class RedisFeeder {
         const r = transformValue(family, item.key, item.value, now);
         if (r.ok) {
           points.push(r.point);
-          if (r.timeFallback) problems.add('no source timestamp: written at now() with time_fallback=true', item.key);
+          if (r.timeFallback) problems.add('no source timestamp: time is now(), with time_fallback=true', item.key, 'written');
         } else {
           this.counters.drop(r.reason);
           problems.add(r.reason, r.detail);
@@ -174,6 +188,15 @@ export class RedisFeeder {
     const shard = this.options.shard;
     if (!shard || shard.count === 1) return keys;
     return keys.filter((key) => shardOf(key, shard.count) === shard.index);
+  }
+
+  private unreachable(err: unknown): SidecarError {
+    const cause = this.connectionError ?? err;
+    const reason = systemReason(cause) ?? (cause as Error).message;
+    return new SidecarError('SERVER_UNREACHABLE', `Redis at ${this.address}: ${reason}; check redis.url (env REDIS_URL)`, {
+      cause,
+      retriable: true,
+    });
   }
 
   async close(): Promise<void> {

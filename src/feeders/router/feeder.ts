@@ -19,6 +19,8 @@ export function runRemote(router: RouterConfig, command: string, timeoutMs: numb
   return new Promise((resolve, reject) => {
     const conn = new Client();
     let out = '';
+    /** The fingerprint the router showed, when it was not the configured one. */
+    let refusedKey: string | undefined;
     let settled = false;
     const finish = (err?: Error): void => {
       if (settled) return;
@@ -34,6 +36,12 @@ export function runRemote(router: RouterConfig, command: string, timeoutMs: numb
       timeoutMs,
     );
     conn.on('error', (err: Error & { code?: string; level?: string }) => {
+      if (refusedKey !== undefined) {
+        const message =
+          `${router.name} (${router.host}:${router.port}): presented host key SHA256:${refusedKey}, not the configured ` +
+          `hostKeySha256 SHA256:${normaliseFingerprint(router.hostKeySha256!)}; if the router's key changed on purpose, put the new one in the config`;
+        return finish(new SidecarError('ROUTER_HOST_KEY', message, { cause: err }));
+      }
       const reason = err.level === 'client-authentication' ? 'authentication failed' : err.message;
       finish(
         new SidecarError('ROUTER_SSH', `${router.name} (${router.host}:${router.port}): ${reason}`, {
@@ -58,14 +66,25 @@ export function runRemote(router: RouterConfig, command: string, timeoutMs: numb
       privateKey: router.privateKey,
       passphrase: router.passphrase,
       readyTimeout: timeoutMs,
-      hostVerifier: router.hostKeySha256 === undefined ? undefined : (key: Buffer) => hostKeyMatches(key, router.hostKeySha256!),
+      hostVerifier:
+        router.hostKeySha256 === undefined
+          ? undefined
+          : (key: Buffer) => {
+              if (hostKeyMatches(key, router.hostKeySha256!)) return true;
+              refusedKey = hostKeyFingerprint(key);
+              return false;
+            },
     });
   });
 }
 
+/** As `ssh-keygen -l -E sha256` prints it, without the `SHA256:` prefix and the padding. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+}
+
 export function hostKeyMatches(key: Buffer, expectedSha256: string): boolean {
-  const actual = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
-  return actual === normaliseFingerprint(expectedSha256);
+  return hostKeyFingerprint(key) === normaliseFingerprint(expectedSha256);
 }
 
 export type PollOutcome = { ok: true; point: FeedPoint; skipped: string[] } | { ok: false; reason: 'garbled' | 'poll_failed'; detail: string };

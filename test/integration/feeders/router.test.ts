@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeederCounters, type PointSink } from '../../../src/feeders/feeder.js';
 import type { FeedPoint } from '../../../src/feeders/point.js';
-import type { RouterConfig } from '../../../src/feeders/router/config.js';
+import { normaliseFingerprint, type RouterConfig } from '../../../src/feeders/router/config.js';
 import { RouterFeeder } from '../../../src/feeders/router/feeder.js';
 import { createLogger } from '../../../src/log.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery } from '../stack.js';
@@ -77,6 +77,11 @@ describe('router feeder against a real sshd', () => {
     const { f, counters } = feeder([wrong]);
     const outcome = await f.poll(wrong);
     expect(outcome).toMatchObject({ ok: false, reason: 'poll_failed' });
+    // The operator needs the key the server showed to decide whether it changed on purpose.
+    expect(outcome.ok === false && outcome.detail).toBe(
+      `router1 (127.0.0.1:${sim.port}): presented host key SHA256:${normaliseFingerprint(sim.hostKeySha256)}, not the configured ` +
+        `hostKeySha256 SHA256:${'A'.repeat(43)}; if the router's key changed on purpose, put the new one in the config`,
+    );
     expect(counters.stats().droppedBy.poll_failed).toBe(1);
   });
 
