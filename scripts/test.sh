@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
+# Lint, format and type checks (biome, tsc over src and tests): a slip fails the run before any server starts.
+npm run lint --silent
+npm run typecheck --silent
 bash scripts/stack/install.sh
 bash scripts/stack/sshd.sh install   # the router tests' SSH server (Debian openssh-server)
 report="$(mktemp)"

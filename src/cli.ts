@@ -74,7 +74,10 @@ function inFile(file: string, err: unknown): unknown {
 
 /** `--functions a,b`: names checked against the registry, so a typo is a usage error naming the known ones. */
 function functionsArg(v: string): ServedFunction[] {
-  const names = v.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const names = v
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   if (names.length === 0) throw new InvalidArgumentError('give at least one function name');
   return names.map((name) => {
     try {
@@ -120,7 +123,12 @@ export function buildProgram(): Command {
     .option('--max-groups <n>', 'per connection, groups kept before the least recently seen is evicted', intArg('--max-groups'), 100_000)
     .option('--max-frame <bytes>', 'largest accepted request frame', intArg('--max-frame'), 16 * 1024 * 1024)
     .option('--max-memory <bytes>', 'memory all tasks together may keep (groups, states, open batches; estimated)', intArg('--max-memory'), 1024 * 1024 * 1024)
-    .option('--max-connection-memory <bytes>', 'memory one task connection may keep; past it, its groups are evicted', intArg('--max-connection-memory'), 256 * 1024 * 1024)
+    .option(
+      '--max-connection-memory <bytes>',
+      'memory one task connection may keep; past it, its groups are evicted',
+      intArg('--max-connection-memory'),
+      256 * 1024 * 1024,
+    )
     .option('--max-connections <n>', 'connections open at once (a quarter kept for tasks past Init)', intArg('--max-connections'), 512)
     .option('--init-timeout <seconds>', 'close a connection that has not sent Init within this many seconds', intArg('--init-timeout'), 10)
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (env METRICS_PORT)', portArg, envPort())
@@ -132,7 +140,12 @@ export function buildProgram(): Command {
     .option('--kapacitor-url <url>', 'heal: restart the Kapacitor tasks that call our functions and have no live connection here')
     .option('--heal-interval <duration>', 'how often healing looks at the tasks', durationMsArg('--heal-interval'), 10_000)
     .option('--takeover', 'upgrade in place: replace the sockets of the sidecar running on this socket dir and tell it to drain')
-    .option('--drain-timeout <duration>', 'when taken over: how long open connections are served before they are closed', durationMsArg('--drain-timeout'), 60_000)
+    .option(
+      '--drain-timeout <duration>',
+      'when taken over: how long open connections are served before they are closed',
+      durationMsArg('--drain-timeout'),
+      60_000,
+    )
     .action(async (opts) => {
       const log = createLogger('sidecar');
       if (opts.kapacitorUrl !== undefined && !/^https?:\/\/[^/]/.test(opts.kapacitorUrl)) {
@@ -213,7 +226,9 @@ export function buildProgram(): Command {
 
   program
     .command('replay <name> <file>')
-    .description('run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE: a path, or - for stdin); print line protocol')
+    .description(
+      'run line protocol, a stream recording (.srpl) or a batch recording (.brpl) through a function (FILE: a path, or - for stdin); print line protocol',
+    )
     .option('-o, --option <name=value>', 'a function option, as in TICKscript (repeatable): -o field=value -o minDuration=2m', collect, [])
     .option('--group-by <tags>', 'stream: comma-separated tags to group by (default: every tag)')
     .action(async (name: string, file: string, opts) => {
@@ -224,11 +239,14 @@ export function buildProgram(): Command {
         (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
       }
       const sink = new StreamLineSink(process.stdout);
-      const summary = await replay(name, file === '-' ? process.stdin : file, { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined }, sink).catch(
-        (err: unknown) => {
-          throw inFile(file, err);
-        },
-      );
+      const summary = await replay(
+        name,
+        file === '-' ? process.stdin : file,
+        { options, groupBy: opts.groupBy ? String(opts.groupBy).split(',') : undefined },
+        sink,
+      ).catch((err: unknown) => {
+        throw inFile(file, err);
+      });
       await sink.flush();
       for (const note of summary.notes) process.stderr.write(`udf-sidecar replay: ${note}\n`);
     });

@@ -40,7 +40,9 @@ describe('config files', () => {
   it('refuses secrets written in the file and reads them from env or a file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'pw'), 's3cret\n');
-    const { root } = parseConfigText(`a:\n  token: plain\nb:\n  passwordFile: ${join(dir, 'pw')}\nc:\n  passwordEnv: PW\nd:\n  passwordEnv: NOPE\n`, 'f.yaml', { PW: 'fromenv' });
+    const { root } = parseConfigText(`a:\n  token: plain\nb:\n  passwordFile: ${join(dir, 'pw')}\nc:\n  passwordEnv: PW\nd:\n  passwordEnv: NOPE\n`, 'f.yaml', {
+      PW: 'fromenv',
+    });
     expect(catchError(() => root.section('a').secret('token')).key).toBe('a.token');
     expect(root.section('b').secret('password')).toBe('s3cret');
     expect(root.section('c').secret('password')).toBe('fromenv');
@@ -62,7 +64,9 @@ describe('config files', () => {
     expect(parseDurationMs(1500)).toBeUndefined();
     expect(parseDurationMs('soon')).toBeUndefined();
     const { root } = parseConfigText('interval: 60\ntimeout: "5"\nwait: soon\n', 'f.yaml', {});
-    expect(catchError(() => root.durationMs('interval', 1)).message).toBe('f.yaml: interval: a duration needs a unit: write 60s for seconds (or 60ms, 60m), got 60');
+    expect(catchError(() => root.durationMs('interval', 1)).message).toBe(
+      'f.yaml: interval: a duration needs a unit: write 60s for seconds (or 60ms, 60m), got 60',
+    );
     expect(catchError(() => root.durationMs('timeout', 1)).message).toContain('write 5s');
     expect(catchError(() => root.durationMs('wait', 1)).message).toContain('like 500ms, 10s');
   });

@@ -299,7 +299,11 @@ export class ConfigSection {
   stringList(key: string): string[] | undefined {
     const v = this.value(key);
     if (v === undefined || v === null) return undefined;
-    if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (typeof v === 'string')
+      return v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' || typeof s === 'number')) {
       throw this.error(key, 'expected a list of strings');
     }

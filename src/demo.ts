@@ -62,8 +62,12 @@ async function main(): Promise<void> {
         return { point: streamPoint(p.measurement, p.tags, p.time!, p, ['host']), show: `value="${p.fieldsString.value}"` };
       });
     const edges = await through(socketDir, 'edgeDetect', { field: 'value', previousAs: 'was', durationAs: 'lasted', unit: '1m' }, adsl);
-    table('edgeDetect: ADSL line state polled every ~90 s (seed data), only the state changes come out', "@edgeDetect().field('value').previousAs('was').durationAs('lasted').unit(1m)", adsl, edges, (p) =>
-      `${p.fieldsString.value}${p.fieldsString.was ? ` (was ${p.fieldsString.was} for ${p.fieldsDouble.lasted.toFixed(1)} min)` : ' (first)'}`,
+    table(
+      'edgeDetect: ADSL line state polled every ~90 s (seed data), only the state changes come out',
+      "@edgeDetect().field('value').previousAs('was').durationAs('lasted').unit(1m)",
+      adsl,
+      edges,
+      (p) => `${p.fieldsString.value}${p.fieldsString.was ? ` (was ${p.fieldsString.was} for ${p.fieldsDouble.lasted.toFixed(1)} min)` : ' (first)'}`,
     );
 
     const t0 = 1_700_000_000n * S;
@@ -73,7 +77,13 @@ async function main(): Promise<void> {
       show: `bytes_recv=${v}i${i === 4 ? '  (reboot)' : ''}`,
     }));
     const rates = await through(socketDir, 'rate', { field: 'bytes_recv', unit: '1s' }, counter);
-    table('rate: a byte counter polled every minute, reset by a reboot', "@rate().field('bytes_recv').unit(1s)", counter, rates, (p) => `rate=${p.fieldsDouble.rate.toFixed(2)} B/s`);
+    table(
+      'rate: a byte counter polled every minute, reset by a reboot',
+      "@rate().field('bytes_recv').unit(1s)",
+      counter,
+      rates,
+      (p) => `rate=${p.fieldsDouble.rate.toFixed(2)} B/s`,
+    );
 
     let seed = 7;
     const noise = () => ((seed = (seed * 48271) % 2147483647) / 2147483647 - 0.5) * 20;
@@ -82,7 +92,13 @@ async function main(): Promise<void> {
       return { point: streamPoint('cpu', { host: 'web1' }, t0 + BigInt(i) * 10n * S, { fieldsDouble: { usage: v } }), show: `usage=${v}` };
     });
     const avgs = await through(socketDir, 'movingAverage', { field: 'usage', size: 4n, as: 'usage_avg' }, gauge);
-    table('movingAverage: a noisy CPU gauge, mean of the last 4 points', "@movingAverage().field('usage').size(4).as('usage_avg')", gauge, avgs, (p) => `usage_avg=${p.fieldsDouble.usage_avg.toFixed(2)}`);
+    table(
+      'movingAverage: a noisy CPU gauge, mean of the last 4 points',
+      "@movingAverage().field('usage').size(4).as('usage_avg')",
+      gauge,
+      avgs,
+      (p) => `usage_avg=${p.fieldsDouble.usage_avg.toFixed(2)}`,
+    );
   } finally {
     await server.close();
     rmSync(socketDir, { recursive: true, force: true });

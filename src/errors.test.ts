@@ -36,7 +36,9 @@ describe('the error catalogue', () => {
     const raised = raisedCodes();
     expect(raised.size).toBeGreaterThan(10);
     expect([...raised].filter((c) => !(c in ERROR_CODES))).toEqual([]);
-    const all = sources(srcDir).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const all = sources(srcDir)
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
     expect(Object.keys(ERROR_CODES).filter((c) => !all.includes(`'${c}'`))).toEqual([]);
   });
 });
@@ -55,7 +57,11 @@ describe('classify', () => {
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'x.lp'"), { code: 'ENOENT', path: 'x.lp', syscall: 'open' });
     expect(classify(enoent)).toEqual({ code: 'PATH_INVALID', exit: 2, message: 'x.lp: no such file or directory: check the path (ENOENT)' });
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED', address: '127.0.0.1', port: 9092 });
-    expect(classify(refused)).toMatchObject({ code: 'SERVER_UNREACHABLE', exit: 1, message: '127.0.0.1:9092: connection refused: is the server running at that address? (ECONNREFUSED)' });
+    expect(classify(refused)).toMatchObject({
+      code: 'SERVER_UNREACHABLE',
+      exit: 1,
+      message: '127.0.0.1:9092: connection refused: is the server running at that address? (ECONNREFUSED)',
+    });
   });
 
   it('keeps an unknown failure to its message, with exit 1', () => {

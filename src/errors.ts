@@ -59,7 +59,7 @@ export const ERROR_CODES = {
   ROUTER_SSH: { exit: 1, meaning: 'an SSH connection or command on a router failed' },
   ROUTER_HOST_KEY: { exit: 1, meaning: 'a router presented a host key other than hostKeySha256; the message gives the one presented' },
   ROUTER_TIMEOUT: { exit: 1, meaning: 'a router did not answer within the timeout' },
-  KAFKA_REFUSED: { exit: 1, meaning: "Kafka refused the feeder: its certificate was not verified (kafka.ssl.ca) or the SASL login failed" },
+  KAFKA_REFUSED: { exit: 1, meaning: 'Kafka refused the feeder: its certificate was not verified (kafka.ssl.ca) or the SASL login failed' },
   KAFKA_CONSUMER_CRASHED: { exit: 1, meaning: 'kafkajs gave up on the consumer; the supervisor should restart the feeder' },
   INFLUX_API: { exit: 1, meaning: 'an InfluxDB API call failed' },
   INFLUX_UNREACHABLE: { exit: 1, meaning: 'nothing that answers as InfluxDB 2 at influxdb.url (down, InfluxDB 1.x, or another server)' },
@@ -138,10 +138,13 @@ export function classify(err: unknown): { code: string; exit: number; message: s
   const e = err as NodeJS.ErrnoException;
   if (system !== undefined) {
     const code =
-      e.path !== undefined || FILE_ERRORS.has(e.code!) ? 'PATH_INVALID'
-      : e.code === 'EADDRINUSE' ? 'PORT_IN_USE'
-      : /^E(CONN|HOST|NET|TIMEDOUT|NOTFOUND|AI_)/.test(e.code!) ? 'SERVER_UNREACHABLE'
-      : 'INTERNAL';
+      e.path !== undefined || FILE_ERRORS.has(e.code!)
+        ? 'PATH_INVALID'
+        : e.code === 'EADDRINUSE'
+          ? 'PORT_IN_USE'
+          : /^E(CONN|HOST|NET|TIMEDOUT|NOTFOUND|AI_)/.test(e.code!)
+            ? 'SERVER_UNREACHABLE'
+            : 'INTERNAL';
     return { code, exit: ERROR_CODES[code].exit, message: system };
   }
   const message = err instanceof Error ? err.message || err.name : String(err);
@@ -156,10 +159,7 @@ function oneLine(text: string): string {
  * Runs a command body and turns what it throws into the CLI's exit code (see ERROR_CODES); the error is logged as
  * one line with its stable code, never with a stack.
  */
-export async function exitCodeOf(
-  logger: { error(message: string, meta: Record<string, unknown>): unknown },
-  run: () => Promise<number>,
-): Promise<number> {
+export async function exitCodeOf(logger: { error(message: string, meta: Record<string, unknown>): unknown }, run: () => Promise<number>): Promise<number> {
   try {
     return await run();
   } catch (err) {

@@ -18,7 +18,18 @@ describe('tasksToHeal (a recorded Kapacitor task list)', () => {
     // No live connection: every enabled task that calls one of our functions; not the disabled one, not the task that
     // names @edgeDetect() only in a comment and @rate() in a string.
     expect(tasksToHeal(recorded, ours, new Set())).toEqual([
-      'avg_0', 'avg_1', 'avg_2', 'bedges_0', 'bedges_1', 'bedges_2', 'edges_0', 'edges_1', 'edges_2', 'rate_0', 'rate_1', 'rate_2',
+      'avg_0',
+      'avg_1',
+      'avg_2',
+      'bedges_0',
+      'bedges_1',
+      'bedges_2',
+      'edges_0',
+      'edges_1',
+      'edges_2',
+      'rate_0',
+      'rate_1',
+      'rate_2',
     ]);
     expect(tasksToHeal(recorded, ours, new Set(['avg_0', 'edges_1', 'plain']))).not.toContain('avg_0');
     expect(tasksToHeal(recorded, ours, new Set(['avg_0', 'edges_1']))).toHaveLength(10);
@@ -47,7 +58,16 @@ describe('Healer', () => {
     const { k, live, restarts } = target(new Set());
     live.add('avg_1');
     const healed: string[] = [];
-    const h = new Healer({ kapacitor: k, functions: [...ours], liveTasks: () => live, log: silent, intervalMs: 10_000, confirmMs: 1000, settleMs: 50, onHealed: (t) => healed.push(t) });
+    const h = new Healer({
+      kapacitor: k,
+      functions: [...ours],
+      liveTasks: () => live,
+      log: silent,
+      intervalMs: 10_000,
+      confirmMs: 1000,
+      settleMs: 50,
+      onHealed: (t) => healed.push(t),
+    });
     expect(await h.tick(0)).toEqual([]); // first look: a task that is starting right now is not restarted
     expect(restarts).toEqual([]);
     expect(await h.tick(500)).toEqual([]); // too soon to be sure
@@ -60,7 +80,16 @@ describe('Healer', () => {
   it('a task that does not come back is reported and retried with a growing delay, never in a hot loop', async () => {
     const { k, restarts } = target(new Set(['rate_1']));
     const failed: string[] = [];
-    const h = new Healer({ kapacitor: k, functions: ['rate'], liveTasks: () => new Set(['rate_0', 'rate_2']), log: silent, intervalMs: 1000, confirmMs: 1000, settleMs: 20, onFailed: (t, e) => failed.push(`${t}: ${e}`) });
+    const h = new Healer({
+      kapacitor: k,
+      functions: ['rate'],
+      liveTasks: () => new Set(['rate_0', 'rate_2']),
+      log: silent,
+      intervalMs: 1000,
+      confirmMs: 1000,
+      settleMs: 20,
+      onFailed: (t, e) => failed.push(`${t}: ${e}`),
+    });
     await h.tick(0);
     await h.tick(1000);
     expect(restarts).toEqual(['rate_1']);
@@ -79,7 +108,12 @@ describe('Healer', () => {
     const { k } = target(new Set());
     const forgotten: string[] = [];
     const h = new Healer({
-      kapacitor: k, functions: [...ours], liveTasks: () => new Set(), log: silent, intervalMs: 1000, settleMs: 10,
+      kapacitor: k,
+      functions: [...ours],
+      liveTasks: () => new Set(),
+      log: silent,
+      intervalMs: 1000,
+      settleMs: 10,
       storedTasks: () => ['edges_0', 'deleted_task', 'off_edges'],
       forgetTask: async (t) => forgotten.push(t),
     });

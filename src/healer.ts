@@ -41,9 +41,7 @@ export interface HealerOptions {
 
 /** The enabled tasks that call one of `functions` and have no live connection: pure, for the heal loop and its tests. */
 export function tasksToHeal(tasks: TaskScript[], functions: ReadonlySet<string>, live: ReadonlySet<string>): string[] {
-  return tasks
-    .filter((t) => t.status === 'enabled' && !live.has(t.id) && udfCalls(t.script).some((f) => functions.has(f)))
-    .map((t) => t.id);
+  return tasks.filter((t) => t.status === 'enabled' && !live.has(t.id) && udfCalls(t.script).some((f) => functions.has(f))).map((t) => t.id);
 }
 
 interface Backoff {

@@ -29,7 +29,9 @@ describe('line protocol', () => {
   });
 
   it('refuses what line protocol cannot carry or does not say', () => {
-    expect(() => formatPoint({ name: 'm', tags: {}, fieldsDouble: { x: NaN }, fieldsInt: {}, fieldsString: {}, fieldsBool: {}, time: 1n })).toThrow(/non-finite/);
+    expect(() => formatPoint({ name: 'm', tags: {}, fieldsDouble: { x: NaN }, fieldsInt: {}, fieldsString: {}, fieldsBool: {}, time: 1n })).toThrow(
+      /non-finite/,
+    );
     expect(() => parseLine('m value="open 1')).toThrow(/unterminated string/);
     expect(() => parseLine('m x=abc 1')).toThrow(/bad field value/);
     expect(parseLine('m x=1u').time).toBeNull();

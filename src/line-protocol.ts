@@ -84,7 +84,6 @@ export function parseLine(line: string): ParsedLine {
   return out;
 }
 
-
 function formatFloat(v: number): string {
   // Line protocol has no literal for NaN/Inf; InfluxDB rejects them, so does this.
   if (!Number.isFinite(v)) throw new Error(`cannot write non-finite float ${v} as line protocol`);

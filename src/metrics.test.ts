@@ -70,7 +70,7 @@ describe('Metrics recorders', () => {
     expect(text).toContain('udf_sidecar_feeder_lag_seconds{feeder="redis"} 0.25');
   });
 
-  it('follows an emitter of count events (the feeders\' counters) until unsubscribed', () => {
+  it("follows an emitter of count events (the feeders' counters) until unsubscribed", () => {
     const metrics = new Metrics();
     const source = new EventEmitter();
     const stop = metrics.followFeeder('kafka', source);
@@ -157,13 +157,19 @@ describe('metrics HTTP server', () => {
   it('fails to start with the listen error when the port is taken', async () => {
     server = await startMetricsServer({ metrics: new Metrics(), port: 0, health: () => ({ ok: true }) });
     const port = Number(new URL(server.url).port);
-    await expect(startMetricsServer({ metrics: new Metrics(), port, health: () => ({ ok: true }) })).rejects.toMatchObject({ code: 'PORT_IN_USE', message: `metrics server: 127.0.0.1:${port} is in use: pick another --metrics-port, or stop what holds it` });
+    await expect(startMetricsServer({ metrics: new Metrics(), port, health: () => ({ ok: true }) })).rejects.toMatchObject({
+      code: 'PORT_IN_USE',
+      message: `metrics server: 127.0.0.1:${port} is in use: pick another --metrics-port, or stop what holds it`,
+    });
   });
 });
 
 describe('status line', () => {
   it('computes per-second rates over the interval from two summaries', () => {
-    const before = { functions: { rate: { connections: 1, pointsIn: 100, pointsOut: 50, initFailures: 0, errors: 0, snapshots: 0, lastSnapshotBytes: 0 } }, feeders: {} };
+    const before = {
+      functions: { rate: { connections: 1, pointsIn: 100, pointsOut: 50, initFailures: 0, errors: 0, snapshots: 0, lastSnapshotBytes: 0 } },
+      feeders: {},
+    };
     const after = {
       functions: { rate: { ...before.functions.rate, pointsIn: 700, pointsOut: 350 } },
       feeders: { redis: { read: 20, written: 20, rejected: 0, retried: 0, dropped: 0, lagSeconds: 0 } },

@@ -132,18 +132,44 @@ export class Metrics {
     this.fnConnections = new client.Gauge({ name: `${p}function_connections`, help: 'Open Kapacitor connections per function', labelNames: fn, registers });
     this.fnPointsIn = new client.Counter({ name: `${p}function_points_in_total`, help: 'Points received from Kapacitor', labelNames: fn, registers });
     this.fnPointsOut = new client.Counter({ name: `${p}function_points_out_total`, help: 'Points sent back to Kapacitor', labelNames: fn, registers });
-    this.fnInitFailures = new client.Counter({ name: `${p}function_init_failures_total`, help: 'Init requests answered with success=false', labelNames: fn, registers });
+    this.fnInitFailures = new client.Counter({
+      name: `${p}function_init_failures_total`,
+      help: 'Init requests answered with success=false',
+      labelNames: fn,
+      registers,
+    });
     this.fnErrors = new client.Counter({ name: `${p}function_errors_total`, help: 'Connections ended by an error', labelNames: fn, registers });
-    this.fnSnapshotBytes = new client.Histogram({ name: `${p}function_snapshot_bytes`, help: 'Size of snapshots answered', labelNames: fn, buckets: SNAPSHOT_BUCKETS, registers });
-    this.fnRefused = new client.Counter({ name: `${p}function_connections_refused_total`, help: 'Connections refused or dropped before Init', labelNames: ['function', 'reason'], registers });
+    this.fnSnapshotBytes = new client.Histogram({
+      name: `${p}function_snapshot_bytes`,
+      help: 'Size of snapshots answered',
+      labelNames: fn,
+      buckets: SNAPSHOT_BUCKETS,
+      registers,
+    });
+    this.fnRefused = new client.Counter({
+      name: `${p}function_connections_refused_total`,
+      help: 'Connections refused or dropped before Init',
+      labelNames: ['function', 'reason'],
+      registers,
+    });
     this.fdRead = new client.Counter({ name: `${p}feeder_points_read_total`, help: 'Points read from the source', labelNames: fd, registers });
     this.fdWritten = new client.Counter({ name: `${p}feeder_points_written_total`, help: 'Points accepted by InfluxDB', labelNames: fd, registers });
     this.fdRejected = new client.Counter({ name: `${p}feeder_points_rejected_total`, help: 'Points refused by InfluxDB', labelNames: fd, registers });
     this.fdRetried = new client.Counter({ name: `${p}feeder_write_retries_total`, help: 'Write attempts retried', labelNames: fd, registers });
     this.fdDropped = new client.Counter({ name: `${p}feeder_points_dropped_total`, help: 'Points given up on', labelNames: fd, registers });
     this.fdLag = new client.Gauge({ name: `${p}feeder_lag_seconds`, help: 'How far behind its source a feeder is', labelNames: fd, registers });
-    this.tasksHealed = new client.Counter({ name: `${p}tasks_healed_total`, help: 'Kapacitor tasks restarted because no connection of theirs was live', labelNames: ['task'], registers });
-    this.taskHealFailures = new client.Counter({ name: `${p}task_heal_failures_total`, help: 'Task restarts that did not bring a connection back', labelNames: ['task'], registers });
+    this.tasksHealed = new client.Counter({
+      name: `${p}tasks_healed_total`,
+      help: 'Kapacitor tasks restarted because no connection of theirs was live',
+      labelNames: ['task'],
+      registers,
+    });
+    this.taskHealFailures = new client.Counter({
+      name: `${p}task_heal_failures_total`,
+      help: 'Task restarts that did not bring a connection back',
+      labelNames: ['task'],
+      registers,
+    });
     if (options.defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 

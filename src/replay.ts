@@ -55,11 +55,13 @@ export async function replay(fnName: string, input: string | Readable, opts: Rep
     for (const b of readBatchRecording(await readAll(stream))) {
       const points: Point[] = b.points.map((p) => recordedPoint(b.name, b.group, { ...b.tags, ...p.tags }, p.time, p.fields));
       points.forEach((p) => seen.point(p));
-      const responses = runner.batch(
-        { name: b.name, group: b.group, tags: b.tags, size: BigInt(points.length), byName: b.byName },
-        points,
-        { name: b.name, group: b.group, tmax: b.tmax, tags: b.tags, byName: b.byName },
-      );
+      const responses = runner.batch({ name: b.name, group: b.group, tags: b.tags, size: BigInt(points.length), byName: b.byName }, points, {
+        name: b.name,
+        group: b.group,
+        tmax: b.tmax,
+        tags: b.tags,
+        byName: b.byName,
+      });
       for (const r of responses) if (r.kind === 'point') await emit(formatPoint({ ...r.point, name: r.point.name || b.name }));
       if (sink.closed) break;
     }
@@ -190,7 +192,9 @@ class InputTally {
     }
     out.push(...groups);
     if (out.length === 0) {
-      const options = Object.entries(this.opts.options).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+      const options = Object.entries(this.opts.options)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
       out.push(`${this.points} points went in and none came out: check the options (${options})`);
     }
     return [`nothing came out of ${name}: ${out[0]}`, ...out.slice(1)];

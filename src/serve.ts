@@ -103,7 +103,11 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
         metrics,
         port: o.metricsPort,
         host: o.metricsHost,
-        health: () => ({ ok: !closing && server.listening.length === o.functions.length, sockets: server.listening.length, connections: server.connectionCount }),
+        health: () => ({
+          ok: !closing && server.listening.length === o.functions.length,
+          sockets: server.listening.length,
+          connections: server.connectionCount,
+        }),
       });
     }
   } catch (err) {
@@ -165,7 +169,10 @@ function openStateStore(o: ServeOptions): StateStore | undefined {
     return new StateStore({ dir: o.stateDir, log: o.log, fsyncIntervalMs: o.stateIntervalMs });
   } catch (err) {
     if (!o.stateDirIsDefault) throw new StateDirError(o.stateDir, err as Error);
-    o.log.warn('the default state dir cannot be used: no task states are kept across restarts (set --state-dir)', { stateDir: o.stateDir, error: (err as Error).message });
+    o.log.warn('the default state dir cannot be used: no task states are kept across restarts (set --state-dir)', {
+      stateDir: o.stateDir,
+      error: (err as Error).message,
+    });
     return undefined;
   }
 }

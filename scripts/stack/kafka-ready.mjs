@@ -36,14 +36,18 @@ sock.on('data', (chunk) => {
     // Response v1: correlation_id INT32, brokers ARRAY[node_id INT32, host STRING, port INT32, rack NULLABLE STRING],
     // controller_id INT32, topics ARRAY.
     let p = 4;
-    const corr = buf.readInt32BE(p); p += 4;
+    const corr = buf.readInt32BE(p);
+    p += 4;
     if (corr !== 4242) fail(`bad correlation id ${corr}`);
-    const nBrokers = buf.readInt32BE(p); p += 4;
+    const nBrokers = buf.readInt32BE(p);
+    p += 4;
     for (let i = 0; i < nBrokers; i++) {
       p += 4;
-      const hl = buf.readInt16BE(p); p += 2 + hl;
+      const hl = buf.readInt16BE(p);
+      p += 2 + hl;
       p += 4;
-      const rl = buf.readInt16BE(p); p += 2 + Math.max(rl, 0);
+      const rl = buf.readInt16BE(p);
+      p += 2 + Math.max(rl, 0);
     }
     const controller = buf.readInt32BE(p);
     if (nBrokers < 1) fail('no brokers in metadata');

@@ -96,7 +96,12 @@ export class UdfClient {
 
   /** Resolves when the server has ended its side (returns what arrived before). */
   async ended(timeoutMs = 10_000): Promise<Response[]> {
-    await this.waitFor(() => this.closed, () => null, () => 'server did not end the connection', timeoutMs);
+    await this.waitFor(
+      () => this.closed,
+      () => null,
+      () => 'server did not end the connection',
+      timeoutMs,
+    );
     return this.drain();
   }
 

@@ -2,30 +2,11 @@ import { fileURLToPath } from 'node:url';
 import Long from 'long';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import {
-  bigIntToLong,
-  decodeRequest,
-  decodeResponse,
-  encodeRequest,
-  encodeRequestBody,
-  longToBigInt,
-  decodeRequestView,
-  ResponseWriter,
-} from './codec.js';
+import { bigIntToLong, decodeRequest, decodeResponse, encodeRequest, encodeRequestBody, longToBigInt, decodeRequestView, ResponseWriter } from './codec.js';
 import { DecodeError } from './errors.js';
 import { frame as delimit, FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
-import {
-  exactNumericField,
-  fieldValue,
-  holdTime,
-  keepPoint,
-  nanosSince,
-  plainPoint,
-  pointLike,
-  pointLikeDouble,
-  withFields,
-} from './points.js';
+import { exactNumericField, fieldValue, holdTime, keepPoint, nanosSince, plainPoint, pointLike, pointLikeDouble, withFields } from './points.js';
 import { readPointView } from './point-codec.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
@@ -170,16 +151,72 @@ function oddPointBody(): Uint8Array {
   w.uint32((2 << 3) | 2).string('second');
   w.uint32((6 << 3) | 2).string('a');
   w.uint32((6 << 3) | 2).string('b');
-  w.uint32((7 << 3) | 2).fork().uint32((2 << 3) | 2).string('no key').ldelim();
-  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('noValue').ldelim();
-  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('1').ldelim();
-  w.uint32((7 << 3) | 2).fork().uint32((9 << 3) | 0).uint32(1).uint32((1 << 3) | 2).string('dup').uint32((2 << 3) | 2).string('2').ldelim();
-  w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('__proto__').uint32((2 << 3) | 2).string('own').ldelim();
-  w.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 1).double(1.5).uint32((1 << 3) | 2).string('d').ldelim();
-  w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('wrongType').uint32((2 << 3) | 0).uint32(1).ldelim();
-  w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('i').uint32((2 << 3) | 0).int64(toLong(-1n)).ldelim();
-  w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('noInt').ldelim();
-  w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('b').uint32((2 << 3) | 0).uint64(toLong(2n ** 40n)).ldelim();
+  w.uint32((7 << 3) | 2)
+    .fork()
+    .uint32((2 << 3) | 2)
+    .string('no key')
+    .ldelim();
+  w.uint32((7 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('noValue')
+    .ldelim();
+  w.uint32((7 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('dup')
+    .uint32((2 << 3) | 2)
+    .string('1')
+    .ldelim();
+  w.uint32((7 << 3) | 2)
+    .fork()
+    .uint32((9 << 3) | 0)
+    .uint32(1)
+    .uint32((1 << 3) | 2)
+    .string('dup')
+    .uint32((2 << 3) | 2)
+    .string('2')
+    .ldelim();
+  w.uint32((7 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('__proto__')
+    .uint32((2 << 3) | 2)
+    .string('own')
+    .ldelim();
+  w.uint32((8 << 3) | 2)
+    .fork()
+    .uint32((2 << 3) | 1)
+    .double(1.5)
+    .uint32((1 << 3) | 2)
+    .string('d')
+    .ldelim();
+  w.uint32((8 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('wrongType')
+    .uint32((2 << 3) | 0)
+    .uint32(1)
+    .ldelim();
+  w.uint32((9 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('i')
+    .uint32((2 << 3) | 0)
+    .int64(toLong(-1n))
+    .ldelim();
+  w.uint32((9 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('noInt')
+    .ldelim();
+  w.uint32((12 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('b')
+    .uint32((2 << 3) | 0)
+    .uint64(toLong(2n ** 40n))
+    .ldelim();
   w.uint32((11 << 3) | 0).uint32(2);
   return w.finish();
 }
@@ -193,7 +230,7 @@ const points: Point[] = [
   {
     ...point,
     name: 'mesure_é_温度_😀',
-    tags: { 'hôte': 'routeur-ü', empty: '', long: 'x'.repeat(200), longUnicode: 'ø'.repeat(100) },
+    tags: { hôte: 'routeur-ü', empty: '', long: 'x'.repeat(200), longUnicode: 'ø'.repeat(100) },
     fieldsString: { k: 'y'.repeat(20_000), '': 'empty key' },
     group: 'g'.repeat(130),
   },
@@ -217,7 +254,10 @@ describe('codec: Point fast path', () => {
 
   it('decodes what protobufjs decodes: unknown fields, wrong wire types, repeats, entries missing key or value', () => {
     const body = oddPointBody();
-    const request = protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+    const request = protobuf.Writer.create()
+      .uint32((17 << 3) | 2)
+      .bytes(body)
+      .finish();
 
     const got = decodeRequest(request);
     if (got.kind !== 'point') throw new Error('not a point');
@@ -235,10 +275,17 @@ describe('codec: Point fast path', () => {
 
   it('falls back to protobufjs for groups and for a Request with more than the point', () => {
     const body = protobuf.Writer.create()
-      .uint32((2 << 3) | 2).string('cpu')
-      .uint32((50 << 3) | 3).uint32((1 << 3) | 0).uint32(1).uint32((50 << 3) | 4) // a group: skipped by protobufjs
+      .uint32((2 << 3) | 2)
+      .string('cpu')
+      .uint32((50 << 3) | 3)
+      .uint32((1 << 3) | 0)
+      .uint32(1)
+      .uint32((50 << 3) | 4) // a group: skipped by protobufjs
       .finish();
-    const withGroup = protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+    const withGroup = protobuf.Writer.create()
+      .uint32((17 << 3) | 2)
+      .bytes(body)
+      .finish();
     expect(decodeRequest(withGroup)).toEqual({ kind: 'point', point: referenceDecode(body) });
 
     // Two Point fields: protobufjs merges them into one message.
@@ -332,7 +379,11 @@ function view(frame: Uint8Array): Point {
   return r.point;
 }
 
-const pointRequest = (body: Uint8Array) => protobuf.Writer.create().uint32((17 << 3) | 2).bytes(body).finish();
+const pointRequest = (body: Uint8Array) =>
+  protobuf.Writer.create()
+    .uint32((17 << 3) | 2)
+    .bytes(body)
+    .finish();
 
 function encodeResponses(...ps: Point[]): Uint8Array[] {
   const w = new ResponseWriter();
@@ -355,7 +406,11 @@ describe('point views (what the sidecar decodes)', () => {
         ...Object.keys(reference.fieldsInt),
         ...Object.keys(reference.fieldsString),
         ...Object.keys(reference.fieldsBool),
-        'absent', '', 'constructor', '__proto__', 'tôt',
+        'absent',
+        '',
+        'constructor',
+        '__proto__',
+        'tôt',
       ];
       for (const name of names) {
         const older = view(frame);
@@ -368,7 +423,20 @@ describe('point views (what the sidecar decodes)', () => {
   });
 
   it('read ints as exact numbers within ±2^53 and as bigints beyond, with no other difference from fieldValue', () => {
-    const ints = [0n, 1n, -1n, 2n ** 32n - 1n, -(2n ** 32n), 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n)];
+    const ints = [
+      0n,
+      1n,
+      -1n,
+      2n ** 32n - 1n,
+      -(2n ** 32n),
+      2n ** 53n - 1n,
+      2n ** 53n,
+      -(2n ** 53n),
+      2n ** 53n + 1n,
+      -(2n ** 53n) - 1n,
+      2n ** 63n - 1n,
+      -(2n ** 63n),
+    ];
     const p: Point = { ...point, fieldsInt: Object.fromEntries(ints.map((v, i) => [`i${i}`, v])), fieldsDouble: { d: 2.5, both: 1 }, fieldsString: { s: 'x' } };
     const [f] = frames(encodeRequest({ kind: 'point', point: p }));
     for (const q of [view(f), p]) {
@@ -385,13 +453,55 @@ describe('point views (what the sidecar decodes)', () => {
 
   it('prefers double, int, string, bool when one name is in several maps, and the last entry of a map', () => {
     const w = protobuf.Writer.create();
-    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).uint32(1).ldelim();
-    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).string('s').ldelim();
-    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).int64(toLong(7n)).ldelim();
-    w.uint32((9 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 0).int64(toLong(8n)).ldelim();
-    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 2).string('s1').ldelim();
-    w.uint32((12 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 0).uint32(1).ldelim();
-    w.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('y').uint32((2 << 3) | 2).string('s2').ldelim();
+    w.uint32((12 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 0)
+      .uint32(1)
+      .ldelim();
+    w.uint32((10 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 2)
+      .string('s')
+      .ldelim();
+    w.uint32((9 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 0)
+      .int64(toLong(7n))
+      .ldelim();
+    w.uint32((9 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 0)
+      .int64(toLong(8n))
+      .ldelim();
+    w.uint32((10 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('y')
+      .uint32((2 << 3) | 2)
+      .string('s1')
+      .ldelim();
+    w.uint32((12 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('y')
+      .uint32((2 << 3) | 0)
+      .uint32(1)
+      .ldelim();
+    w.uint32((10 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('y')
+      .uint32((2 << 3) | 2)
+      .string('s2')
+      .ldelim();
     const frame = pointRequest(w.finish());
     expect(fieldValue(view(frame), 'x')).toBe(8n);
     expect(fieldValue(view(frame), 'y')).toBe('s2');
@@ -437,7 +547,7 @@ describe('point views (what the sidecar decodes)', () => {
     expect(inputs[0].length).toBeLessThan(0x80);
     const stream = Buffer.concat(inputs.map((b, i) => (i === 7 || i === 9 ? nonMinimal(b) : delimit(b))));
     let seed = 7;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let trial = 0; trial < 40; trial++) {
       // What the connection does: chunks of any size, points pushed as they come, one take per chunk.
       const w = new ResponseWriter();
@@ -481,10 +591,25 @@ describe('point views (what the sidecar decodes)', () => {
       const w = protobuf.Writer.create();
       w.uint32((1 << 3) | 0).int64(toLong(5n));
       if (last === 'before') w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
-      w.uint32((2 << 3) | 2).string('m').uint32((5 << 3) | 2).string('host=a');
-      w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('host').uint32((2 << 3) | 2).string('a').ldelim();
+      w.uint32((2 << 3) | 2)
+        .string('m')
+        .uint32((5 << 3) | 2)
+        .string('host=a');
+      w.uint32((7 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('host')
+        .uint32((2 << 3) | 2)
+        .string('a')
+        .ldelim();
       if (last === 'after') w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
-      w.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('d').uint32((2 << 3) | 1).double(1.5).ldelim();
+      w.uint32((8 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('d')
+        .uint32((2 << 3) | 1)
+        .double(1.5)
+        .ldelim();
       return w.finish();
     };
     const bodies = [...points.map((p) => PointPb.encode(referencePb(p)).finish()), oddPointBody(), twoTimes('before'), twoTimes('after')];
@@ -534,15 +659,41 @@ describe('point views (what the sidecar decodes)', () => {
     }
     const badTag = protobuf.Writer.create();
     badTag.uint32((5 << 3) | 2).string('host=a');
-    badTag.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string('host').uint32((2 << 3) | 2).bytes(new Uint8Array([0xff])).ldelim();
-    badTag.uint32((8 << 3) | 2).fork().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 1).double(1).ldelim();
-    badTag.uint32((10 << 3) | 2).fork().uint32((1 << 3) | 2).string('s').uint32((2 << 3) | 2).bytes(new Uint8Array([0xc3])).ldelim();
+    badTag
+      .uint32((7 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('host')
+      .uint32((2 << 3) | 2)
+      .bytes(new Uint8Array([0xff]))
+      .ldelim();
+    badTag
+      .uint32((8 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 1)
+      .double(1)
+      .ldelim();
+    badTag
+      .uint32((10 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('s')
+      .uint32((2 << 3) | 2)
+      .bytes(new Uint8Array([0xc3]))
+      .ldelim();
     const frame = pointRequest(badTag.finish());
     // Refused on arrival, as protobufjs refuses it, though only `x` would be read: a point passed through as it came
     // must be one Kapacitor can decode.
     expect(() => view(frame)).toThrow(DecodeError);
     // The group is read when its state is first looked up.
-    const badGroup = pointRequest(protobuf.Writer.create().uint32((5 << 3) | 2).bytes(new Uint8Array([0x61, 0xff])).finish());
+    const badGroup = pointRequest(
+      protobuf.Writer.create()
+        .uint32((5 << 3) | 2)
+        .bytes(new Uint8Array([0x61, 0xff]))
+        .finish(),
+    );
     expect(() => view(badGroup).group).toThrow(DecodeError);
   });
 

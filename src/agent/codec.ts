@@ -11,25 +11,8 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError } from './errors.js';
-import {
-  ByteSink,
-  encodePointResponse,
-  FramePoint,
-  readPointPlain,
-  readPointView,
-  setSlowPointDecoder,
-} from './point-codec.js';
-import type {
-  BeginBatch,
-  EdgeType,
-  EndBatch,
-  InitOption,
-  OptionValue,
-  Point,
-  Request,
-  Response,
-  ValueType,
-} from './messages.js';
+import { ByteSink, encodePointResponse, FramePoint, readPointPlain, readPointView, setSlowPointDecoder } from './point-codec.js';
+import type { BeginBatch, EdgeType, EndBatch, InitOption, OptionValue, Point, Request, Response, ValueType } from './messages.js';
 
 // src/agent/codec.ts and dist/agent/codec.js both sit two levels below the package root, beside proto/.
 const protoPath = fileURLToPath(new URL('../../proto/udf.proto', import.meta.url));
@@ -216,9 +199,7 @@ function decodeRequestSlow(frame: Uint8Array): Request {
     case 'init':
       return {
         kind: 'init',
-        options: (m.init.options as Pb[]).map(
-          (o): InitOption => ({ name: o.name, values: (o.values as Pb[]).map(optionValueFromPb) }),
-        ),
+        options: (m.init.options as Pb[]).map((o): InitOption => ({ name: o.name, values: (o.values as Pb[]).map(optionValueFromPb) })),
         taskId: m.init.taskID,
         nodeId: m.init.nodeID,
       };

@@ -72,8 +72,7 @@ async function connected(holdAnswers?: number) {
   return { input, output, pacer, conn };
 }
 
-const averages = (answers: Response[]) =>
-  answers.map((r) => (r.kind === 'point' ? r.point.fieldsDouble.movingAverage : r.kind));
+const averages = (answers: Response[]) => answers.map((r) => (r.kind === 'point' ? r.point.fieldsDouble.movingAverage : r.kind));
 
 describe('UdfConnection write path', () => {
   it('answers a burst of small reads in one write, once the pacer releases it', async () => {

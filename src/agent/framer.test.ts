@@ -41,7 +41,10 @@ describe('FrameDecoder', () => {
       const d = new FrameDecoder();
       d.push(f.subarray(0, cut), (x) => got.push(x.slice()));
       d.push(f.subarray(cut), (x) => got.push(x.slice()));
-      expect(got.map((x) => x.length), `split at ${cut}`).toEqual([1, 20_000, 1]);
+      expect(
+        got.map((x) => x.length),
+        `split at ${cut}`,
+      ).toEqual([1, 20_000, 1]);
       expect(Buffer.compare(Buffer.from(got[1]), Buffer.from(big)), `split at ${cut}`).toBe(0);
     }
   });
@@ -53,7 +56,7 @@ describe('FrameDecoder', () => {
 
   it('decodes random multi-way splits (seeded)', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 200; round++) {
       const chunks: Uint8Array[] = [];
       let at = 0;

@@ -107,12 +107,7 @@ export class FrameDecoder {
    * A body of `len` bytes starts at `i`: handed out as a view when the chunk holds all of it, otherwise a buffer of its
    * exact size is started (filled by the next chunks). Returns where reading goes on.
    */
-  private frameAt(
-    chunk: Uint8Array,
-    i: number,
-    len: number,
-    onFrame: (buf: Uint8Array, start: number, end: number) => void,
-  ): number {
+  private frameAt(chunk: Uint8Array, i: number, len: number, onFrame: (buf: Uint8Array, start: number, end: number) => void): number {
     if (chunk.length - i >= len) {
       onFrame(chunk, i, i + len);
       return i + len;

@@ -68,13 +68,13 @@ describe('GroupStates', () => {
     expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
   });
 
-  it('under random traffic past the bound, never loses a group nor hands out another group\'s state', () => {
+  it("under random traffic past the bound, never loses a group nor hands out another group's state", () => {
     // Small bound, many names: the table evicts (backward-shift deletion), grows, and compacts its byte arena
     // over and over; a lookup by name and one by bytes must agree throughout.
     let created = 0;
     const g = new GroupStates((): { name: string | null; hits: number } => (created++, { name: null, hits: 0 }), 37);
     let seed = 1;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let op = 0; op < 20_000; op++) {
       const name = `host=h${Math.floor(random() * random() * 300)}${op % 7 === 0 ? ',zone=ü' : ''}`;
       const bytes = Buffer.from(`#${name}#`, 'utf8');

@@ -82,6 +82,11 @@ describe('memory bounds', () => {
       out = send({ kind: 'point', point: streamPoint('m', {}, BigInt(i), { fieldsInt: { v: BigInt(i) } }, []) });
     }
     expect(s.failed).toBe(true);
-    expect(out).toEqual([{ kind: 'error', error: expect.stringMatching(/^edgeDetectBatch: needs more than the memory bound of 1048576 bytes per connection .* raise --max-connection-memory/) }]);
+    expect(out).toEqual([
+      {
+        kind: 'error',
+        error: expect.stringMatching(/^edgeDetectBatch: needs more than the memory bound of 1048576 bytes per connection .* raise --max-connection-memory/),
+      },
+    ]);
   });
 });

@@ -24,13 +24,7 @@ export interface OptionSpec {
 
 export type OptionSchema = Record<string, OptionSpec>;
 
-type ValueOf<T extends ValueType> = T extends 'bool'
-  ? boolean
-  : T extends 'int' | 'duration'
-    ? bigint
-    : T extends 'double'
-      ? number
-      : string;
+type ValueOf<T extends ValueType> = T extends 'bool' ? boolean : T extends 'int' | 'duration' ? bigint : T extends 'double' ? number : string;
 
 export type ParsedOptions<S extends OptionSchema> = {
   [K in keyof S]: S[K] extends { repeated: true }

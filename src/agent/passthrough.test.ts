@@ -61,7 +61,9 @@ describe('bytes passed through', () => {
     const output = new PassThrough();
     const conn = new UdfConnection(findFunction('edgeDetect'), input, output);
     output.on('data', (c: Buffer) => bytes.push(c));
-    input.end(Buffer.concat([encodeRequest({ kind: 'init', taskId: 't', nodeId: 'n', options: initOptions(findFunction('edgeDetect'), { field: 'v' }) }), frame]));
+    input.end(
+      Buffer.concat([encodeRequest({ kind: 'init', taskId: 't', nodeId: 'n', options: initOptions(findFunction('edgeDetect'), { field: 'v' }) }), frame]),
+    );
     await conn.closed();
     const all = Buffer.concat(bytes);
     expect(all.includes(Buffer.from([0xff, 0x7f]))).toBe(false);

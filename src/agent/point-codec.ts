@@ -47,8 +47,7 @@ const LO = LITTLE_ENDIAN ? 0 : 1;
 const HI = LITTLE_ENDIAN ? 1 : 0;
 const utf8 = protobuf.util.utf8;
 // Node's Buffer method, undeclared in @types/node; it accepts any Uint8Array.
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string })
-  .latin1Slice;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 /** A varint of at most 4 bytes (< 2^28): tags and lengths. Longer ones are left to protobufjs. */
 function readVarint32(end: number): number {
@@ -1324,7 +1323,6 @@ export class ByteSink {
     this.pos = end;
   }
 }
-
 
 /** UTF-8 of recently written short strings; cleared when full rather than kept in LRU order (a hit is a Map lookup). */
 const encodedStrings = new Map<string, Uint8Array>();

@@ -31,13 +31,27 @@ const cases: { fn: string; options: Record<string, string | bigint>; fields: Par
     fn: 'edgeDetect',
     options: { field: 'v' },
     fields: { fieldsDouble: { v: 1 } },
-    bad: [null, 'x', { current: 1, since: 'x', candidate: null }, { current: { a: 1 }, since: 0n, candidate: null }, { current: 1, since: 0n, candidate: { current: 2, point: null } }, { values: 'x', since: 0n, candidate: null }],
+    bad: [
+      null,
+      'x',
+      { current: 1, since: 'x', candidate: null },
+      { current: { a: 1 }, since: 0n, candidate: null },
+      { current: 1, since: 0n, candidate: { current: 2, point: null } },
+      { values: 'x', since: 0n, candidate: null },
+    ],
   },
   {
     fn: 'rate',
     options: { field: 'v' },
     fields: { fieldsDouble: { v: 1 } },
-    bad: [null, 's', { primed: 'yes', timeHi: 0, timeLo: 0, value: 1 }, { primed: true, timeHi: 0.5, timeLo: 0, value: 1 }, { primed: true, timeHi: 0, timeLo: 0, value: 'x' }, { time: 'x', value: 1 }],
+    bad: [
+      null,
+      's',
+      { primed: 'yes', timeHi: 0, timeLo: 0, value: 1 },
+      { primed: true, timeHi: 0.5, timeLo: 0, value: 1 },
+      { primed: true, timeHi: 0, timeLo: 0, value: 'x' },
+      { time: 'x', value: 1 },
+    ],
   },
 ];
 

@@ -107,7 +107,9 @@ export class UdfServer {
         const socketPath = path.join(socketDir, `${fn.name}.sock`);
         const found = await inspectSocketPath(socketPath);
         if (found === 'live' && !this.options.takeover) {
-          throw new SocketPathError(`${socketPath} is in use by a running process (another sidecar?): stop it, or start with --takeover to replace it in place`);
+          throw new SocketPathError(
+            `${socketPath} is in use by a running process (another sidecar?): stop it, or start with --takeover to replace it in place`,
+          );
         }
         this.listening.push(await this.bind(fn, socketPath, socketMode, found === 'live'));
       }
@@ -243,9 +245,7 @@ export class UdfServer {
   async close(): Promise<void> {
     this.closing = true;
     const owned = await Promise.all(this.listening.map((l) => this.owns(l)));
-    const closing = this.listening.map(
-      ({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
-    );
+    const closing = this.listening.map(({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
     const sockets = [...this.connections].map(
       ({ socket }) => new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve()))),
     );

@@ -47,7 +47,7 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
       ],
     });
     expect(res.open).toBe(true);
-    expect(res.responses).toEqual([{ kind: 'init', success: false, error: "movingAverage: option size: expects a int, got double 10" }]);
+    expect(res.responses).toEqual([{ kind: 'init', success: false, error: 'movingAverage: option size: expects a int, got double 10' }]);
     const { send: send2 } = session('movingAverage');
     const res2 = send2({ kind: 'init', taskId: 't', nodeId: 'n', options: [{ name: 'field', values: [] }] });
     expect(res2.responses[0]).toMatchObject({ success: false, error: expect.stringMatching(/option field: expects exactly 1 string argument, got 0/) });
@@ -69,9 +69,15 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
       return x;
     };
     const begin = { name: 'm', group: '', tags: {}, size: 0n, byName: false };
-    expect(init('edgeDetect').send({ kind: 'begin', begin }).responses[0]).toMatchObject({ kind: 'error', error: expect.stringMatching(/use edgeDetectBatch/) });
+    expect(init('edgeDetect').send({ kind: 'begin', begin }).responses[0]).toMatchObject({
+      kind: 'error',
+      error: expect.stringMatching(/use edgeDetectBatch/),
+    });
     const end = { name: 'm', group: '', tags: {}, tmax: 0n, byName: false };
-    expect(init('edgeDetectBatch').send({ kind: 'end', end }).responses[0]).toMatchObject({ kind: 'error', error: expect.stringMatching(/EndBatch without BeginBatch/) });
+    expect(init('edgeDetectBatch').send({ kind: 'end', end }).responses[0]).toMatchObject({
+      kind: 'error',
+      error: expect.stringMatching(/EndBatch without BeginBatch/),
+    });
   });
 
   it('wraps batch output in BeginBatch (with the output size) and EndBatch, keeping state across batches', () => {
@@ -102,7 +108,8 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
     const m = new FunctionRunner('movingAverageBatch', { wire });
     m.init({ field: 'v', size: 2n });
     const g = (t: bigint, v: number) => streamPoint('m', {}, t, { fieldsDouble: { v } });
-    const avgs = (pts: Point[]) => m.batch({ ...begin, group: '' }, pts, { ...end, group: '' }).flatMap((r) => (r.kind === 'point' ? [r.point.fieldsDouble.movingAverage] : []));
+    const avgs = (pts: Point[]) =>
+      m.batch({ ...begin, group: '' }, pts, { ...end, group: '' }).flatMap((r) => (r.kind === 'point' ? [r.point.fieldsDouble.movingAverage] : []));
     expect(avgs([g(1n, 1), g(2n, 3)])).toEqual([2]);
     expect(avgs([g(1n, 1), g(2n, 3), g(3n, 5)])).toEqual([4]);
   });
@@ -151,7 +158,9 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
     // An object that merely looks like an escape is left alone; a version from a later build is refused.
     const lookalike = '{"format":"kapacitor-udf-sidecar/snapshot","version":1,"function":"f","options":"o","groups":[["a",{"$number":"1"}]]}';
     expect(decodeSnapshot(Buffer.from(lookalike)).groups[0][1]).toEqual({ $number: '1' });
-    expect(() => decodeSnapshot(Buffer.from(lookalike.replace('"version":1', '"version":3')))).toThrow(/version 3 is not supported \(this build reads 1 to 2\)/);
+    expect(() => decodeSnapshot(Buffer.from(lookalike.replace('"version":1', '"version":3')))).toThrow(
+      /version 3 is not supported \(this build reads 1 to 2\)/,
+    );
   });
 
   it('answers Restore of unreadable bytes with success=false and a message, and keeps working', () => {
@@ -179,7 +188,13 @@ describe.each([{ wire: true }, { wire: false }])('Session (%o)', ({ wire }) => {
     const out: Response[] = [];
     const s = new Session(findFunction('edgeDetect'), out, { maxGroups: 2 });
     s.handle({ kind: 'init', taskId: 't', nodeId: 'n', options: initOptions(findFunction('edgeDetect'), { field: 'usage', emitFirst: false }) });
-    for (const [host, t] of [['a', 1n], ['b', 2n], ['a', 3n], ['c', 4n]] as const) s.handle({ kind: 'point', point: gauge(host, t, 1) });
+    for (const [host, t] of [
+      ['a', 1n],
+      ['b', 2n],
+      ['a', 3n],
+      ['c', 4n],
+    ] as const)
+      s.handle({ kind: 'point', point: gauge(host, t, 1) });
     out.length = 0;
     // b was evicted (a was touched after it): its next point is a first point again, not a change.
     s.handle({ kind: 'point', point: gauge('a', 5n, 2) });

@@ -257,11 +257,9 @@ export class Session {
       this.logic = this.fn.definition.create(parsed);
       this.fingerprint = optionsFingerprint(parsed);
       const logic = this.logic;
-      const newState =
-        this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
+      const newState = this.fn.edge === 'stream' ? () => logic.newState() : (): BatchGroup => ({ seen: null, state: logic.newState() });
       const stateBytes = logic.stateBytes?.bind(logic);
-      const measure =
-        stateBytes === undefined ? undefined : this.fn.edge === 'stream' ? stateBytes : (g: unknown) => 16 + stateBytes((g as BatchGroup).state);
+      const measure = stateBytes === undefined ? undefined : this.fn.edge === 'stream' ? stateBytes : (g: unknown) => 16 + stateBytes((g as BatchGroup).state);
       this.groups = new GroupStates<unknown>(newState, this.options.maxGroups ?? DEFAULT_MAX_GROUPS, this.memory, measure);
       const kept = this.options.persistence?.attach(this, options);
       if (kept) {

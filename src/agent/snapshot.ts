@@ -100,9 +100,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
     throw new SnapshotError(`snapshot is not in the ${SNAPSHOT_FORMAT} format`);
   }
   if (typeof d.version !== 'number' || d.version < OLDEST_VERSION || d.version > SNAPSHOT_VERSION) {
-    throw new SnapshotError(
-      `snapshot version ${String(d.version)} is not supported (this build reads ${OLDEST_VERSION} to ${SNAPSHOT_VERSION})`,
-    );
+    throw new SnapshotError(`snapshot version ${String(d.version)} is not supported (this build reads ${OLDEST_VERSION} to ${SNAPSHOT_VERSION})`);
   }
   if (typeof d.function !== 'string' || typeof d.options !== 'string' || !Array.isArray(d.groups)) {
     throw new SnapshotError('snapshot lacks function, options or groups');

@@ -202,14 +202,20 @@ describe('StateStore', () => {
     await a.init({ field: 'value' }, 'task1', 'edgeDetectBatch2');
     const begin: Request = { kind: 'begin', begin: { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: 0n, byName: false } };
     const end = (t: bigint): Request => ({ kind: 'end', end: { name: 'adsl', group: 'host=r1', tmax: t * S, tags: { host: 'r1' }, byName: false } });
-    const bp = (t: bigint, value: string): Request => ({ kind: 'point', point: { ...(adsl('r1', t, value) as { point: import('./messages.js').Point }).point, group: 'host=r1' } });
+    const bp = (t: bigint, value: string): Request => ({
+      kind: 'point',
+      point: { ...(adsl('r1', t, value) as { point: import('./messages.js').Point }).point, group: 'host=r1' },
+    });
     expect(edges(await a.send(begin, bp(1n, 'SHOWTIME'), bp(2n, 'TRAINING'), end(2n)))).toEqual(['host=r1 SHOWTIME 1', 'host=r1 TRAINING 2']);
     await a.send(begin, bp(3n, 'SHOWTIME')); // no EndBatch: killed here
     const { store: again } = newStore(dir);
     const b = connect(again, 'edgeDetectBatch');
     await b.init({ field: 'value' }, 'task1', 'edgeDetectBatch2');
     // The next query brings the points again, with the ones processed in full before.
-    expect(edges(await b.send(begin, bp(2n, 'TRAINING'), bp(3n, 'SHOWTIME'), bp(4n, 'TRAINING'), end(4n)))).toEqual(['host=r1 SHOWTIME 3', 'host=r1 TRAINING 4']);
+    expect(edges(await b.send(begin, bp(2n, 'TRAINING'), bp(3n, 'SHOWTIME'), bp(4n, 'TRAINING'), end(4n)))).toEqual([
+      'host=r1 SHOWTIME 3',
+      'host=r1 TRAINING 4',
+    ]);
     await b.close();
   });
 

@@ -94,8 +94,7 @@ const dec = (name: string) => decodeURIComponent(name);
 
 /** bigints (int and duration options) as {"$bigint": "…"}, as in snapshots. */
 const toJson = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? { $bigint: x.toString() } : x));
-const fromJson = (s: string) =>
-  JSON.parse(s, (_k, x) => (x !== null && typeof x === 'object' && typeof x.$bigint === 'string' ? BigInt(x.$bigint) : x));
+const fromJson = (s: string) => JSON.parse(s, (_k, x) => (x !== null && typeof x === 'object' && typeof x.$bigint === 'string' ? BigInt(x.$bigint) : x));
 
 const nullSink = { push(_r: Response): void {} };
 
@@ -611,4 +610,3 @@ function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: s
   });
   if (session.failed) throw new StateFileError(`${file}: the logged input no longer runs through ${session.fn.name}`);
 }
-

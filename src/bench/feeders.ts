@@ -176,7 +176,8 @@ async function untilCommitted(admin: Admin, group: string, topic: string, high: 
     const done = offsets.partitions.every((p) => p.offset === high.get(p.partition)) && offsets.partitions.length === high.size;
     if (done) return performance.now();
     for (const p of procs) {
-      if (p.child.exitCode !== null) throw new Error(`a process of group ${group} exited (code ${p.child.exitCode}) before the end:\n${p.stderr().slice(-3000)}`);
+      if (p.child.exitCode !== null)
+        throw new Error(`a process of group ${group} exited (code ${p.child.exitCode}) before the end:\n${p.stderr().slice(-3000)}`);
     }
     if (Date.now() > deadline) throw new Error(`group ${group} did not commit to the end of ${topic} within ${RUN_TIMEOUT_MS / 60_000} min`);
     await new Promise((r) => setTimeout(r, 250));
@@ -516,7 +517,10 @@ function kafkaTable(k: KafkaRows): string {
     feeder3: 'feeders, 3 processes in one group',
     telegraf: 'Telegraf kafka_consumer → influxdb_v2',
   };
-  const rows = ['| run | median msgs/s | (min–max) | median s | CPU s (all processes) | peak RSS MiB | ÷ bare | ÷ Telegraf |', '|---|---:|---|---:|---:|---:|---:|---:|'];
+  const rows = [
+    '| run | median msgs/s | (min–max) | median s | CPU s (all processes) | peak RSS MiB | ÷ bare | ÷ Telegraf |',
+    '|---|---:|---|---:|---:|---:|---:|---:|',
+  ];
   for (const [key, runs] of Object.entries(k.runs)) {
     if (runs.length === 0) continue;
     const rates = runs.map((r) => r.msgsPerSec);
@@ -554,7 +558,10 @@ function redisTable(r: RedisBench): string {
 }
 
 function machine(): string {
-  return `${machineBase()}, load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+  return `${machineBase()}, load average at start ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -637,7 +644,9 @@ async function main(): Promise<void> {
           const [name, run] = variants[(v + r) % variants.length];
           const m = await run();
           runs[name].push(m);
-          process.stderr.write(`kafka rep ${r + 1}/${reps} ${name}: ${fmt(m.msgsPerSec)} msgs/s (${m.seconds.toFixed(1)} s, CPU ${m.cpuS.toFixed(1)} s, RSS ${m.rssMiB.toFixed(0)} MiB)\n`);
+          process.stderr.write(
+            `kafka rep ${r + 1}/${reps} ${name}: ${fmt(m.msgsPerSec)} msgs/s (${m.seconds.toFixed(1)} s, CPU ${m.cpuS.toFixed(1)} s, RSS ${m.rssMiB.toFixed(0)} MiB)\n`,
+          );
         }
       }
       const k: KafkaRows = { total, reps, batchSize, runs, telegrafNote: telegraf ? '' : telegrafNote };

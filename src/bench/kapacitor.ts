@@ -460,7 +460,10 @@ async function main(): Promise<void> {
   if (groupCounts.some((g) => !Number.isSafeInteger(g) || g <= 0 || g > points / SIZE)) {
     throw new Error(`--groups ${values.groups}: each must be a positive integer of at most points/${SIZE}`);
   }
-  const loadavg = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  const loadavg = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ');
 
   const goAgent = execFileSync('bash', [path.join(ROOT, 'scripts/bench/build-go-agent.sh')], { encoding: 'utf8' }).trim();
   const cli = path.join(ROOT, 'dist/cli.js');
@@ -522,16 +525,65 @@ ${
 }`;
     const sidecarOpts = `.field('usage').size(${SIZE}).as('avg')`;
     const all: Variant[] = [
-      { name: 'built-in', label: "built-in `movingAverage('usage', 10)`", mode: 'built-in', node: `|movingAverage('usage', ${SIZE}).as('avg')`, emits: 'when-full', udfPid: () => null },
-      { name: 'sidecar-socket', label: '`@movingAverage()` sidecar, socket', mode: 'socket', node: `@movingAverage()${sidecarOpts}`, emits: 'when-full', udfPid: () => sidecar.pid ?? null },
-      { name: 'sidecar-process', label: 'sidecar, process mode', mode: 'process', node: `@movingAverageProcess()${sidecarOpts}`, emits: 'when-full', udfPid: (k) => childRunning(k, `${cli}\0run`) },
-      { name: 'go-socket', label: 'Go agent `moving_avg`, socket (`agent.NewServer`)', mode: 'socket', node: `@goMovingAvgSocket()${sidecarOpts}`, emits: 'from-first', udfPid: () => goServer.pid ?? null },
-      { name: 'go-process', label: 'Go agent `moving_avg`, process mode', mode: 'process', node: `@goMovingAvg()${sidecarOpts}`, emits: 'from-first', udfPid: (k) => childRunning(k, goAgent) },
+      {
+        name: 'built-in',
+        label: "built-in `movingAverage('usage', 10)`",
+        mode: 'built-in',
+        node: `|movingAverage('usage', ${SIZE}).as('avg')`,
+        emits: 'when-full',
+        udfPid: () => null,
+      },
+      {
+        name: 'sidecar-socket',
+        label: '`@movingAverage()` sidecar, socket',
+        mode: 'socket',
+        node: `@movingAverage()${sidecarOpts}`,
+        emits: 'when-full',
+        udfPid: () => sidecar.pid ?? null,
+      },
+      {
+        name: 'sidecar-process',
+        label: 'sidecar, process mode',
+        mode: 'process',
+        node: `@movingAverageProcess()${sidecarOpts}`,
+        emits: 'when-full',
+        udfPid: (k) => childRunning(k, `${cli}\0run`),
+      },
+      {
+        name: 'go-socket',
+        label: 'Go agent `moving_avg`, socket (`agent.NewServer`)',
+        mode: 'socket',
+        node: `@goMovingAvgSocket()${sidecarOpts}`,
+        emits: 'from-first',
+        udfPid: () => goServer.pid ?? null,
+      },
+      {
+        name: 'go-process',
+        label: 'Go agent `moving_avg`, process mode',
+        mode: 'process',
+        node: `@goMovingAvg()${sidecarOpts}`,
+        emits: 'from-first',
+        udfPid: (k) => childRunning(k, goAgent),
+      },
     ];
     if (otherCli) {
       all.push(
-        { name: 'other-socket', label: `other build (${otherCli}), socket`, mode: 'socket', node: `@otherSocket()${sidecarOpts}`, emits: 'when-full', udfPid: () => other?.pid ?? null },
-        { name: 'other-process', label: 'other build, process mode', mode: 'process', node: `@otherProcess()${sidecarOpts}`, emits: 'when-full', udfPid: (k) => childRunning(k, `${otherCli}\0run`) },
+        {
+          name: 'other-socket',
+          label: `other build (${otherCli}), socket`,
+          mode: 'socket',
+          node: `@otherSocket()${sidecarOpts}`,
+          emits: 'when-full',
+          udfPid: () => other?.pid ?? null,
+        },
+        {
+          name: 'other-process',
+          label: 'other build, process mode',
+          mode: 'process',
+          node: `@otherProcess()${sidecarOpts}`,
+          emits: 'when-full',
+          udfPid: (k) => childRunning(k, `${otherCli}\0run`),
+        },
       );
     }
     const wanted = String(values.variants).split(',');
@@ -558,7 +610,9 @@ ${
         for (const v of variants) {
           const m = await runOnce(v, w, wants.get(v.name) as Expected, kpid);
           byVariant.get(v.name)?.push(m);
-          line.push(`${v.name} ${m.seconds.toFixed(2)} s (k ${(m.kapacitordUs / points).toFixed(1)}, udf ${m.udfUs === null ? '–' : (m.udfUs / points).toFixed(1)} µs/pt)`);
+          line.push(
+            `${v.name} ${m.seconds.toFixed(2)} s (k ${(m.kapacitordUs / points).toFixed(1)}, udf ${m.udfUs === null ? '–' : (m.udfUs / points).toFixed(1)} µs/pt)`,
+          );
         }
         process.stderr.write(`groups=${groups} round ${r + 1}/${reps}: ${line.join(', ')}\n`);
       }

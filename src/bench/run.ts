@@ -30,15 +30,7 @@ import { parseArgs } from 'node:util';
 import { decodeResponse } from '../agent/codec.js';
 import { FrameDecoder } from '../agent/framer.js';
 import { fmt, machine, median, quantile, startChild, stopChildren, writeSection } from './common.js';
-import {
-  BENCH_FUNCTIONS,
-  type BenchFunction,
-  buildWorkload,
-  expectedOutputs,
-  initFrame,
-  sentinelFrame,
-  type Workload,
-} from './workload.js';
+import { BENCH_FUNCTIONS, type BenchFunction, buildWorkload, expectedOutputs, initFrame, sentinelFrame, type Workload } from './workload.js';
 
 // First byte of a frame body is the tag of the oneof field: Keepalive is field 3 in Request and Response alike (so the
 // echo's copy of our sentinel ends an echo run too); ErrorResponse is field 6. Both length-delimited (wire type 2).
@@ -190,9 +182,7 @@ function table(rows: Row[]): string {
     const range = `${fmt(Math.min(...r.runs))}–${fmt(Math.max(...r.runs))}`;
     const paired = r.runs.map((x, i) => x / r.echo[i]);
     const quartiles = `${quantile(paired, 0.25).toFixed(2)}–${quantile(paired, 0.75).toFixed(2)}`;
-    lines.push(
-      `| ${r.fn} | ${r.groups.toLocaleString('en-US')} | ${r.feed} | ${fmt(m)} | ${range} | ${fmt(e)} | ${(m / e).toFixed(2)} | ${quartiles} |`,
-    );
+    lines.push(`| ${r.fn} | ${r.groups.toLocaleString('en-US')} | ${r.feed} | ${fmt(m)} | ${range} | ${fmt(e)} | ${(m / e).toFixed(2)} | ${quartiles} |`);
   }
   return lines.join('\n');
 }
@@ -334,7 +324,10 @@ async function main(): Promise<void> {
   if (groupCounts.some((g) => !Number.isSafeInteger(g) || g <= 0)) throw new Error(`--groups ${values.groups} is not a list of positive integers`);
   const feeds = String(values.feed).split(',') as Feed[];
   if (feeds.some((f) => !FEEDS.includes(f))) throw new Error(`--feed ${values.feed}: each must be one of ${FEEDS.join(', ')}`);
-  const loadavg = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  const loadavg = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ');
   const goAgent = execFileSync('bash', [fileURLToPath(new URL('../../scripts/bench/build-go-agent.sh', import.meta.url))], {
     encoding: 'utf8',
   }).trim();
@@ -343,9 +336,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const echoPath = path.join(dir, 'echo.sock');
-    children.push(
-      await startChild('echo server', process.execPath, [fileURLToPath(new URL('./echo.js', import.meta.url)), echoPath], (l) => l === 'ready'),
-    );
+    children.push(await startChild('echo server', process.execPath, [fileURLToPath(new URL('./echo.js', import.meta.url)), echoPath], (l) => l === 'ready'));
     const goPath = path.join(dir, 'go-moving-avg.sock');
     children.push(await startChild('Go agent', goAgent, ['-socket', goPath], (l) => l === 'ready'));
     children.push(
@@ -379,7 +370,8 @@ async function main(): Promise<void> {
       const pieces = feeds.includes('kapacitor') ? kapacitorPieces(w.frames) : [];
       for (const feed of feeds) {
         const runEcho = () => drive(echoPath, w, null, points, feed, pieces);
-        const runFn = (v: (typeof variants)[number]) => drive(v.socket, w, initFrame(v.fn, `bench-${++runs}`), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
+        const runFn = (v: (typeof variants)[number]) =>
+          drive(v.socket, w, initFrame(v.fn, `bench-${++runs}`), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
         const echo: number[] = [];
         const byFn = new Map<string, number[]>(variants.map((v) => [v.name, []]));
         // Warm-up: lets both processes' JITs settle before anything is recorded.
@@ -400,9 +392,7 @@ async function main(): Promise<void> {
       }
     }
 
-    process.stdout.write(
-      `\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n\n${targetLines(rows)}\n`,
-    );
+    process.stdout.write(`\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n\n${targetLines(rows)}\n`);
     if (values.out !== '-') {
       await writeSection(String(values.out), 'bulk', report(rows, { points, reps, loadavg }));
       process.stdout.write(`\nwrote ${values.out}\n`);

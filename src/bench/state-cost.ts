@@ -61,7 +61,15 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { points: { type: 'string', default: '200000' }, reps: { type: 'string', default: '9' }, groups: { type: 'string', default: '1,10000' }, 'compact-bytes': { type: 'string' }, 'state-interval-ms': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      points: { type: 'string', default: '200000' },
+      reps: { type: 'string', default: '9' },
+      groups: { type: 'string', default: '1,10000' },
+      'compact-bytes': { type: 'string' },
+      'state-interval-ms': { type: 'string' },
+    },
+  });
   const compactBytes = values['compact-bytes'] === undefined ? undefined : Number(values['compact-bytes']);
   const fsyncIntervalMs = values['state-interval-ms'] === undefined ? undefined : Number(values['state-interval-ms']);
   const points = Number(values.points);
@@ -94,7 +102,9 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`\n${points.toLocaleString('en-US')} points, ${reps} interleaved repetitions, medians; ${os.cpus().length} × ${os.cpus()[0]?.model}\n\n${lines.join('\n')}\n`);
+  process.stdout.write(
+    `\n${points.toLocaleString('en-US')} points, ${reps} interleaved repetitions, medians; ${os.cpus().length} × ${os.cpus()[0]?.model}\n\n${lines.join('\n')}\n`,
+  );
 }
 
 void main();

@@ -79,9 +79,14 @@ export function registerFeedCommands(program: Command): void {
         return port;
       })
       .option('--metrics-host <host>', 'address for the metrics server (0.0.0.0 in a container)', process.env.METRICS_HOST ?? '127.0.0.1')
-      .option('--unhealthy-after <duration>', '/healthz fails once the source or InfluxDB has been unreachable this long', durationMsArg('--unhealthy-after'), 120_000);
+      .option(
+        '--unhealthy-after <duration>',
+        '/healthz fails once the source or InfluxDB has been unreachable this long',
+        durationMsArg('--unhealthy-after'),
+        120_000,
+      );
     if (name === 'redis') {
-      cmd.option('--shard <i/n>', 'read only shard i of n (1-based) of every family\'s keys, split by key hash: run n feeders with 1/n … n/n', (v) => {
+      cmd.option('--shard <i/n>', "read only shard i of n (1-based) of every family's keys, split by key hash: run n feeders with 1/n … n/n", (v) => {
         try {
           return parseShard(v);
         } catch (err) {
@@ -142,7 +147,13 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
       ready: () => (stop.signal.aborted ? stopping : monitor!.readiness()),
     });
   }
-  log.info('starting', { config: opts.config, once: Boolean(opts.once), stdout: Boolean(opts.stdout), metrics: metricsServer?.url, shard: opts.shard && `${opts.shard.index}/${opts.shard.count}` });
+  log.info('starting', {
+    config: opts.config,
+    once: Boolean(opts.once),
+    stdout: Boolean(opts.stdout),
+    metrics: metricsServer?.url,
+    shard: opts.shard && `${opts.shard.index}/${opts.shard.count}`,
+  });
   try {
     await feeder.run({ once: Boolean(opts.once), signal: stop.signal });
   } finally {
@@ -168,8 +179,14 @@ export async function runFeeder(name: string, create: FeederFactory, opts: FeedO
 function failOnLostPoints(counters: FeederCounters): void {
   const lost = counters.losses();
   if (lost.total === 0) return;
-  const parts = [lost.rejected > 0 ? `${lost.rejected} refused by InfluxDB` : '', ...Object.entries(lost.givenUp).map(([reason, n]) => `${n} given up (${reason})`)];
-  throw new SidecarError('POINTS_LOST', `${lost.total} point(s) read but not written to InfluxDB: ${parts.filter(Boolean).join(', ')} (the log above says why)`);
+  const parts = [
+    lost.rejected > 0 ? `${lost.rejected} refused by InfluxDB` : '',
+    ...Object.entries(lost.givenUp).map(([reason, n]) => `${n} given up (${reason})`),
+  ];
+  throw new SidecarError(
+    'POINTS_LOST',
+    `${lost.total} point(s) read but not written to InfluxDB: ${parts.filter(Boolean).join(', ')} (the log above says why)`,
+  );
 }
 
 function influxSink(root: ConfigSection, counters: FeederCounters, signal: AbortSignal, log: Logger): InfluxWriter {

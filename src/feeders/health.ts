@@ -86,11 +86,15 @@ export class ReachabilityMonitor {
   liveness(): Health {
     const now = this.now();
     const targets = this.report(now);
-    const down = Object.entries(targets).filter(([, r]) => r.unreachableForSeconds !== undefined && r.unreachableForSeconds * 1000 > this.opts.unhealthyAfterMs);
+    const down = Object.entries(targets).filter(
+      ([, r]) => r.unreachableForSeconds !== undefined && r.unreachableForSeconds * 1000 > this.opts.unhealthyAfterMs,
+    );
     return {
       ok: down.length === 0,
       ...(down.length > 0 && {
-        reason: down.map(([name, r]) => `${name} unreachable for ${r.unreachableForSeconds} s (more than ${this.opts.unhealthyAfterMs / 1000} s): ${r.error}`).join('; '),
+        reason: down
+          .map(([name, r]) => `${name} unreachable for ${r.unreachableForSeconds} s (more than ${this.opts.unhealthyAfterMs / 1000} s): ${r.error}`)
+          .join('; '),
       }),
       targets,
     };

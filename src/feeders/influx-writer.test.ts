@@ -12,7 +12,10 @@ const read = (yaml: string, env: NodeJS.ProcessEnv = {}) => readInfluxConfig(par
 
 describe('InfluxDB target from config', () => {
   it('maps the v1 compatibility form to bucket db/rp and token user:password', () => {
-    const { target } = read('influxdb:\n  url: http://127.0.0.1:18086\n  database: telegraf\n  retentionPolicy: autogen\n  username: feeder\n  passwordEnv: PW\n', { PW: 'pw' });
+    const { target } = read(
+      'influxdb:\n  url: http://127.0.0.1:18086\n  database: telegraf\n  retentionPolicy: autogen\n  username: feeder\n  passwordEnv: PW\n',
+      { PW: 'pw' },
+    );
     expect(target).toMatchObject({ bucket: 'telegraf/autogen', token: 'feeder:pw', org: '' });
   });
 
@@ -50,7 +53,8 @@ async function peer(): Promise<{ url: string; requests: Parked[]; next(): Promis
       const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString() : raw.toString();
       const parked: Parked = {
         body,
-        answer: (status, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(status >= 300 ? '{"error":"told so"}' : ''),
+        answer: (status, headers = {}) =>
+          res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(status >= 300 ? '{"error":"told so"}' : ''),
       };
       requests.push(parked);
       waiting.shift()?.(parked);
@@ -63,11 +67,20 @@ async function peer(): Promise<{ url: string; requests: Parked[]; next(): Promis
     url: `http://127.0.0.1:${port}`,
     requests,
     next: () => (seen < requests.length ? Promise.resolve(requests[seen++]) : new Promise((r) => waiting.push((p) => (seen++, r(p))))),
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
-const quietLog = { error: (...a: unknown[]) => process.env.DBG && console.log('E', ...a), warn: (...a: unknown[]) => process.env.DBG && console.log('W', ...a), info: () => undefined, debug: () => undefined } as never;
+const quietLog = {
+  error: (...a: unknown[]) => process.env.DBG && console.log('E', ...a),
+  warn: (...a: unknown[]) => process.env.DBG && console.log('W', ...a),
+  info: () => undefined,
+  debug: () => undefined,
+} as never;
 
 function writerFor(url: string, tuning: Partial<WriterTuning> = {}, signal?: AbortSignal) {
   const counters = new FeederCounters();
@@ -179,7 +192,11 @@ describe('InfluxWriter delivery', () => {
   it('once the feeder stops, what InfluxDB does not accept within the write timeout is lost, counted as shutdown', async () => {
     server = await peer();
     const stop = new AbortController();
-    const { writer, counters } = writerFor(server.url, { maxRetries: 100, maxRetryTimeMs: 600_000, minRetryDelayMs: 60_000, maxRetryDelayMs: 60_000 }, stop.signal);
+    const { writer, counters } = writerFor(
+      server.url,
+      { maxRetries: 100, maxRetryTimeMs: 600_000, minRetryDelayMs: 60_000, maxRetryDelayMs: 60_000 },
+      stop.signal,
+    );
     writer.write([point(1)]);
     const retried = new Promise((r) => counters.once('count', r));
     (await server.next()).answer(503);
@@ -204,7 +221,12 @@ describe('InfluxWriter delivery', () => {
     await confirmed;
     for (let i = 0; i < 1; i++) (await server.next()).answer(204);
     await writer.flush();
-    expect(server.requests.at(-1)!.body.split('\n').map((l) => l.split(' ').at(-1))).toEqual(['3', '4']);
+    expect(
+      server.requests
+        .at(-1)!
+        .body.split('\n')
+        .map((l) => l.split(' ').at(-1)),
+    ).toEqual(['3', '4']);
     expect(counters.stats().written).toBe(4);
   });
 });

@@ -343,7 +343,11 @@ export class InfluxWriter implements PointSink {
         }
       }
       this.giveUp(stopped, 'shutdown', `the feeder stopped and the last attempt failed: ${error.message}`);
-      this.giveUp(exhausted, 'retries_exhausted', `out of retries (maxRetries ${this.tuning.maxRetries}, maxRetryTime ${this.tuning.maxRetryTimeMs} ms); the last attempt: ${error.message}`);
+      this.giveUp(
+        exhausted,
+        'retries_exhausted',
+        `out of retries (maxRetries ${this.tuning.maxRetries}, maxRetryTime ${this.tuning.maxRetryTimeMs} ms); the last attempt: ${error.message}`,
+      );
       const lines = again.reduce((n, s) => n + s.lines.length, 0);
       if (lines > 0) {
         this.log.warn('InfluxDB did not accept a batch: sending it again', { error: error.message, lines, attempt: this.failures, delayMs: delay });
@@ -362,7 +366,8 @@ export class InfluxWriter implements PointSink {
     if (this.backoffTimer !== undefined) return this.tuning.minRetryDelayMs;
     this.failures++;
     const retryAfterMs = error instanceof HttpError ? error.retryAfter() * 1000 : 0;
-    const delay = retryAfterMs > 0 ? retryAfterMs : backoffDelay(this.failures, { minDelayMs: this.tuning.minRetryDelayMs, maxDelayMs: this.tuning.maxRetryDelayMs });
+    const delay =
+      retryAfterMs > 0 ? retryAfterMs : backoffDelay(this.failures, { minDelayMs: this.tuning.minRetryDelayMs, maxDelayMs: this.tuning.maxRetryDelayMs });
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       this.urgent = true;
@@ -436,7 +441,11 @@ export class InfluxWriter implements PointSink {
 }
 
 function abortedError(lines: number): SidecarError {
-  return new SidecarError('INFLUX_WRITE_ABORTED', `stopped waiting for InfluxDB to accept ${lines} line(s): the feeder is stopping or no longer owns their source`, {
-    retriable: true,
-  });
+  return new SidecarError(
+    'INFLUX_WRITE_ABORTED',
+    `stopped waiting for InfluxDB to accept ${lines} line(s): the feeder is stopping or no longer owns their source`,
+    {
+      retriable: true,
+    },
+  );
 }

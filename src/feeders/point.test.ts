@@ -42,7 +42,7 @@ describe('points', () => {
     expect(toLineProtocol({ measurement: 'm', tags: {}, fields: { a: Number.NaN, b: 1 }, time: 1n })).toBe('m b=1 1');
   });
 
-  it('writes what the client\'s Point writes, for random names, tags and fields', () => {
+  it("writes what the client's Point writes, for random names, tags and fields", () => {
     const rand = seeded(7);
     const pieces = ['a', 'B', ' ', ',', '=', '"', '\\', 'é', '\n', 'x y', '', '0', 'state', 'tag'];
     const text = () => Array.from({ length: Math.floor(rand() * 4) }, () => pieces[Math.floor(rand() * pieces.length)]).join('');
@@ -51,7 +51,10 @@ describe('points', () => {
       const p: FeedPoint = { measurement: text() || 'm', tags: {}, fields: {}, time: BigInt(Math.floor(rand() * 2 ** 53)) * 1000n + 789n };
       for (let t = Math.floor(rand() * 4); t > 0; t--) p.tags[text()] = text();
       for (let f = Math.floor(rand() * 4); f > 0; f--) p.fields[text()] = values[Math.floor(rand() * values.length)];
-      expect(toLineProtocol(p), JSON.stringify(p, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(viaClientPoint(p));
+      expect(
+        toLineProtocol(p),
+        JSON.stringify(p, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+      ).toBe(viaClientPoint(p));
     }
   });
 

@@ -98,7 +98,10 @@ export class InfluxAdmin {
     const orgs = await this.orgs.getOrgs({ org: orgName }).catch((err: unknown) => {
       if (err instanceof HttpError && err.statusCode === 404) throw notFound();
       if (err instanceof HttpError && err.statusCode === 401) {
-        throw new SidecarError('INFLUX_UNAUTHORIZED', `InfluxDB at ${this.url} refused the operator token (HTTP 401): set INFLUXDB_TOKEN (or influxdb.tokenFile) to an operator or all-access token`);
+        throw new SidecarError(
+          'INFLUX_UNAUTHORIZED',
+          `InfluxDB at ${this.url} refused the operator token (HTTP 401): set INFLUXDB_TOKEN (or influxdb.tokenFile) to an operator or all-access token`,
+        );
       }
       throw new InfluxApiError(`looking up org ${JSON.stringify(orgName)}`, err);
     });
@@ -165,10 +168,18 @@ export class InfluxAdmin {
           break;
         case 'conflict-dbrp':
           conflicts++;
-          logger.warn('DBRP mapping points at another bucket; left alone', { database: step.database, retentionPolicy: step.retentionPolicy, mappedBucketID: step.mappedBucketID, bucket: step.bucketName });
+          logger.warn('DBRP mapping points at another bucket; left alone', {
+            database: step.database,
+            retentionPolicy: step.retentionPolicy,
+            mappedBucketID: step.mappedBucketID,
+            bucket: step.bucketName,
+          });
           break;
         case 'create-token': {
-          const permissions: Permission[] = step.permissions.map((p) => ({ action: p.action, resource: { type: 'buckets', id: p.bucketID, orgID: plan.orgID } }));
+          const permissions: Permission[] = step.permissions.map((p) => ({
+            action: p.action,
+            resource: { type: 'buckets', id: p.bucketID, orgID: plan.orgID },
+          }));
           const auth = await call(`creating token ${step.description}`, () =>
             this.auths.postAuthorizations({ body: { orgID: plan.orgID, description: step.description, permissions } }),
           );

@@ -164,7 +164,12 @@ describe('planSetup: tokens', () => {
   it('rotates matching tokens when asked, and says so', () => {
     const plan = planSetup(state({ tokens: [feederToken, kapacitorToken] }), { ...wants, rotateTokens: true });
     const tokenSteps = plan.steps.filter((s) => 'role' in s);
-    expect(tokenSteps.map((s) => `${s.kind} ${s.role}`)).toEqual(['create-token feeders', 'delete-token feeders', 'create-token kapacitor', 'delete-token kapacitor']);
+    expect(tokenSteps.map((s) => `${s.kind} ${s.role}`)).toEqual([
+      'create-token feeders',
+      'delete-token feeders',
+      'create-token kapacitor',
+      'delete-token kapacitor',
+    ]);
     expect(tokenSteps.filter((s) => s.kind === 'delete-token').every((s) => s.kind === 'delete-token' && s.reason === 'rotated')).toBe(true);
   });
 

@@ -14,7 +14,13 @@ describe('setupOptionsFromConfig', () => {
 
   it('takes url, org and the operator token from the environment', () => {
     const { root } = parseConfigText('', 'env', env);
-    expect(setupOptionsFromConfig(root, {})).toMatchObject({ url: env.INFLUXDB_URL, org: 'acme', token: 'op-token', tokenPrefix: 'udf-sidecar', dryRun: false });
+    expect(setupOptionsFromConfig(root, {})).toMatchObject({
+      url: env.INFLUXDB_URL,
+      org: 'acme',
+      token: 'op-token',
+      tokenPrefix: 'udf-sidecar',
+      dryRun: false,
+    });
   });
 
   it('reads bucket lists and the token file from influxSetup, flags winning', () => {

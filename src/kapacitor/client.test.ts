@@ -55,7 +55,14 @@ async function kapacitorLike(
       const done = (status: number, json?: unknown) => (fail(req.method ?? '', path) ? answer(500, { error: 'failed on purpose' }) : answer(status, json));
       if (kind === 'tasks' && id === undefined && req.method === 'POST') {
         if (templates[String(body?.['template-id'])] === undefined) return send(404, { error: 'no template' });
-        tasks.push({ id: String(body?.id), 'template-id': String(body?.['template-id']), type: 'stream', status: body?.status as 'enabled', executing: body?.status === 'enabled', vars: body?.vars as Record<string, unknown> });
+        tasks.push({
+          id: String(body?.id),
+          'template-id': String(body?.['template-id']),
+          type: 'stream',
+          status: body?.status as 'enabled',
+          executing: body?.status === 'enabled',
+          vars: body?.vars as Record<string, unknown>,
+        });
         return done(200, body);
       }
       if (kind === 'tasks' && task && req.method === 'DELETE') {
@@ -104,7 +111,13 @@ afterEach(async () => {
 
 const log = createLogger('client-test', 'error');
 const GRACE = 60;
-const task = (id: string, template: string, status: 'enabled' | 'disabled' = 'enabled'): FakeTask => ({ id, 'template-id': template, type: 'stream', status, executing: status === 'enabled' });
+const task = (id: string, template: string, status: 'enabled' | 'disabled' = 'enabled'): FakeTask => ({
+  id,
+  'template-id': template,
+  type: 'stream',
+  status,
+  executing: status === 'enabled',
+});
 const describeCall = (c: Call) => `${c.method} ${c.path}${c.body?.status ? ` ${String(c.body.status)}` : ''}${c.body?.script ? ' script' : ''}`;
 
 const plan: SyncPlan = {
@@ -119,7 +132,10 @@ const plan: SyncPlan = {
 
 describe('KapacitorClient.apply', () => {
   it('stops every task a step would reload, waits, then changes the template and starts each task by itself', async () => {
-    const k = await kapacitorLike([task('avg.a', 'avg'), task('avg.b', 'avg'), task('avg.off', 'avg', 'disabled'), task('edge.a', 'edge')], { avg: 'old', edge: 'e' });
+    const k = await kapacitorLike([task('avg.a', 'avg'), task('avg.b', 'avg'), task('avg.off', 'avg', 'disabled'), task('edge.a', 'edge')], {
+      avg: 'old',
+      edge: 'e',
+    });
     await new KapacitorClient(k.url, 5000, GRACE).apply(plan, log, 0);
     const changes = k.calls.filter((c) => c.method !== 'GET');
     expect(changes.map(describeCall)).toEqual([
@@ -135,7 +151,12 @@ describe('KapacitorClient.apply', () => {
     expect(changes[3].at - changes[2].at).toBeGreaterThanOrEqual(GRACE - 5);
     // The disabled task of the template stays as it was, and every restarted task is checked for having started.
     expect(k.calls.some((c) => c.path === '/tasks/avg.off')).toBe(false);
-    expect(k.calls.filter((c) => c.method === 'GET' && c.path.startsWith('/tasks/')).map((c) => c.path).sort()).toEqual(['/tasks/avg.a', '/tasks/avg.b', '/tasks/edge.a']);
+    expect(
+      k.calls
+        .filter((c) => c.method === 'GET' && c.path.startsWith('/tasks/'))
+        .map((c) => c.path)
+        .sort(),
+    ).toEqual(['/tasks/avg.a', '/tasks/avg.b', '/tasks/edge.a']);
   });
 
   it('puts the old script back and restarts the tasks under it when one cannot start under the new one (the rollback)', async () => {
@@ -200,21 +221,51 @@ describe('KapacitorClient.apply', () => {
       { ...task('edge.off', 'edge', 'disabled'), vars: {} },
     ];
     const tasks = structuredClone(before);
-    const was = (id: string) => ({ templateID: before.find((t) => t.id === id)!['template-id'], dbrps: [], vars: before.find((t) => t.id === id)!.vars as never, status: before.find((t) => t.id === id)!.status });
+    const was = (id: string) => ({
+      templateID: before.find((t) => t.id === id)!['template-id'],
+      dbrps: [],
+      vars: before.find((t) => t.id === id)!.vars as never,
+      status: before.find((t) => t.id === id)!.status,
+    });
     const all: SyncPlan = {
       steps: [
         { kind: 'update-template', id: 'avg', type: 'stream', script: 'new', changed: ['script'], before: { type: 'stream', script: 'old' } },
         { kind: 'create-template', id: 'rate', type: 'stream', script: 'r' },
         { kind: 'create-task', id: 'rate.a', templateID: 'rate', dbrps: [{ db: 'a', rp: 'autogen' }], vars: {}, status: 'enabled' },
-        { kind: 'update-task', id: 'edge.a', templateID: 'edge', dbrps: [{ db: 'a', rp: 'autogen' }], vars: { field: { type: 'string', value: 'w' } }, status: 'enabled', changed: ['vars'], before: was('edge.a') },
-        { kind: 'update-task', id: 'edge.off', templateID: 'edge', dbrps: [{ db: 'a', rp: 'autogen' }], vars: {}, status: 'enabled', changed: ['status'], before: was('edge.off') },
+        {
+          kind: 'update-task',
+          id: 'edge.a',
+          templateID: 'edge',
+          dbrps: [{ db: 'a', rp: 'autogen' }],
+          vars: { field: { type: 'string', value: 'w' } },
+          status: 'enabled',
+          changed: ['vars'],
+          before: was('edge.a'),
+        },
+        {
+          kind: 'update-task',
+          id: 'edge.off',
+          templateID: 'edge',
+          dbrps: [{ db: 'a', rp: 'autogen' }],
+          vars: {},
+          status: 'enabled',
+          changed: ['status'],
+          before: was('edge.off'),
+        },
         { kind: 'delete-task', id: 'edge.old', templateID: 'edge', before: was('edge.old') },
         { kind: 'delete-task', id: 'avg.a', templateID: 'avg', before: was('avg.a') },
       ],
     };
     // The second deletion fails after it was carried out: Kapacitor's state then has nothing of the plan's start.
-    const k = await kapacitorLike(tasks, templates, () => false, (method, path) => method === 'DELETE' && path === '/tasks/avg.a');
-    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(all, log, 0)).rejects.toThrow(/deleting task avg\.a failed: HTTP 500: failed on purpose \(every change was undone/);
+    const k = await kapacitorLike(
+      tasks,
+      templates,
+      () => false,
+      (method, path) => method === 'DELETE' && path === '/tasks/avg.a',
+    );
+    await expect(new KapacitorClient(k.url, 5000, GRACE).apply(all, log, 0)).rejects.toThrow(
+      /deleting task avg\.a failed: HTTP 500: failed on purpose \(every change was undone/,
+    );
     expect(templates).toEqual({ avg: 'old', edge: 'e' });
     const state = (l: FakeTask[]) => l.map((t) => [t.id, t['template-id'], t.status, t.vars]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(state(tasks)).toEqual(state(before));
@@ -229,7 +280,12 @@ describe('KapacitorClient.apply', () => {
   it('undoes the tasks it started when one of them does not run (Kapacitor stored it and answered 500)', async () => {
     const templates: Record<string, string> = { avg: 'old' };
     const tasks: FakeTask[] = [];
-    const k = await kapacitorLike(tasks, templates, () => false, (method, path) => method === 'POST' && path === '/tasks');
+    const k = await kapacitorLike(
+      tasks,
+      templates,
+      () => false,
+      (method, path) => method === 'POST' && path === '/tasks',
+    );
     const fresh: SyncPlan = {
       steps: [
         { kind: 'create-template', id: 'rate', type: 'stream', script: 'r' },

@@ -5,7 +5,7 @@
 import { SidecarError } from '../errors.js';
 import { sleep } from '../retry.js';
 import type { Logger } from '../log.js';
-import { type Dbrp, type RemoteTask, type RemoteTemplate, type SyncPlan, type TaskBefore, type VarValue } from './plan.js';
+import type { Dbrp, RemoteTask, RemoteTemplate, SyncPlan, TaskBefore, VarValue } from './plan.js';
 
 export class KapacitorApiError extends SidecarError {
   constructor(
@@ -68,7 +68,11 @@ export class KapacitorClient {
   async listTemplates(): Promise<RemoteTemplate[]> {
     const all: RemoteTemplate[] = [];
     for (let offset = 0; ; offset += PAGE) {
-      const page = await this.request<{ templates: RemoteTemplate[] }>('listing templates', 'GET', `/templates?script-format=raw&fields=type&fields=script&limit=${PAGE}&offset=${offset}`);
+      const page = await this.request<{ templates: RemoteTemplate[] }>(
+        'listing templates',
+        'GET',
+        `/templates?script-format=raw&fields=type&fields=script&limit=${PAGE}&offset=${offset}`,
+      );
       all.push(...page.templates.map((t) => ({ id: t.id, type: t.type, script: t.script })));
       if (page.templates.length < PAGE) return all;
     }
@@ -80,7 +84,16 @@ export class KapacitorClient {
     for (let offset = 0; ; offset += PAGE) {
       const page = await this.request<{ tasks: TaskJson[] }>('listing tasks', 'GET', `/tasks?${fields}&limit=${PAGE}&offset=${offset}`);
       all.push(
-        ...page.tasks.map((t) => ({ id: t.id, templateID: t['template-id'] ?? '', type: t.type, dbrps: t.dbrps ?? [], vars: t.vars ?? {}, status: t.status, executing: t.executing, error: t.error })),
+        ...page.tasks.map((t) => ({
+          id: t.id,
+          templateID: t['template-id'] ?? '',
+          type: t.type,
+          dbrps: t.dbrps ?? [],
+          vars: t.vars ?? {},
+          status: t.status,
+          executing: t.executing,
+          error: t.error,
+        })),
       );
       if (page.tasks.length < PAGE) return all;
     }
@@ -183,7 +196,13 @@ export class KapacitorClient {
           logger.info('template created', { template: s.id });
           break;
         case 'update-template': {
-          const old = s.before ?? (await this.request<{ type: string; script: string }>(`reading template ${s.id}`, 'GET', `/templates/${encodeURIComponent(s.id)}?script-format=raw`));
+          const old =
+            s.before ??
+            (await this.request<{ type: string; script: string }>(
+              `reading template ${s.id}`,
+              'GET',
+              `/templates/${encodeURIComponent(s.id)}?script-format=raw`,
+            ));
           journal.updatedTemplates.set(s.id, { type: old.type, script: old.script });
           await this.request(`updating template ${s.id}`, 'PATCH', `/templates/${encodeURIComponent(s.id)}`, { type: s.type, script: s.script });
           logger.info('template updated', { template: s.id, changed: s.changed });
@@ -196,7 +215,13 @@ export class KapacitorClient {
         case 'create-task':
           journal.createdTasks.push(s.id);
           journal.touched.add(s.id);
-          await this.request(`creating task ${s.id}`, 'POST', '/tasks', { id: s.id, 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
+          await this.request(`creating task ${s.id}`, 'POST', '/tasks', {
+            id: s.id,
+            'template-id': s.templateID,
+            dbrps: s.dbrps,
+            vars: s.vars,
+            status: s.status,
+          });
           logger.info('task created', { task: s.id, template: s.templateID });
           break;
         case 'update-task':
@@ -205,7 +230,12 @@ export class KapacitorClient {
           // only way to restart a task Kapacitor stopped but still lists as enabled.
           if (s.before) journal.updatedTasks.set(s.id, s.before);
           journal.touched.add(s.id);
-          await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, { 'template-id': s.templateID, dbrps: s.dbrps, vars: s.vars, status: s.status });
+          await this.request(`updating task ${s.id}`, 'PATCH', `/tasks/${encodeURIComponent(s.id)}`, {
+            'template-id': s.templateID,
+            dbrps: s.dbrps,
+            vars: s.vars,
+            status: s.status,
+          });
           logger.info('task updated', { task: s.id, changed: s.changed });
           break;
         case 'keep-template':
@@ -252,7 +282,9 @@ export class KapacitorClient {
     }
     for (const id of journal.createdTemplates) await attempt(() => this.request(`deleting template ${id}`, 'DELETE', `/templates/${encodeURIComponent(id)}`));
     for (const [id, old] of journal.updatedTasks) {
-      await attempt(() => this.request(`restoring task ${id}`, 'PATCH', path(id), { 'template-id': old.templateID, dbrps: old.dbrps, vars: old.vars, status: 'disabled' }));
+      await attempt(() =>
+        this.request(`restoring task ${id}`, 'PATCH', path(id), { 'template-id': old.templateID, dbrps: old.dbrps, vars: old.vars, status: 'disabled' }),
+      );
     }
     for (const [id, old] of journal.deletedTasks) {
       const definition = { 'template-id': old.templateID, dbrps: old.dbrps, vars: old.vars, status: 'disabled' };
@@ -295,10 +327,7 @@ export class KapacitorClient {
    * as `executing: false` (the `error` text of a running task can be stale). Watch the tasks for `settleMs`.
    */
   private async checkStarted(plan: SyncPlan, restarted: string[], settleMs: number): Promise<void> {
-    const ids = [
-      ...plan.steps.flatMap((s) => ((s.kind === 'create-task' || s.kind === 'update-task') && s.status === 'enabled' ? [s.id] : [])),
-      ...restarted,
-    ];
+    const ids = [...plan.steps.flatMap((s) => ((s.kind === 'create-task' || s.kind === 'update-task') && s.status === 'enabled' ? [s.id] : [])), ...restarted];
     if (ids.length === 0) return;
     const deadline = Date.now() + settleMs;
     for (;;) {
@@ -329,7 +358,12 @@ export class KapacitorClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new KapacitorApiError(what, `${this.base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, undefined, err);
+      throw new KapacitorApiError(
+        what,
+        `${this.base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+        undefined,
+        err,
+      );
     }
     const text = await res.text();
     if (!res.ok) {

@@ -76,6 +76,9 @@ async function query(target: InfluxQueryTarget, q: string): Promise<QueryJson> {
     throw new SidecarError('INFLUX_QUERY', `InfluxDB ${target.url}: ${q} failed: HTTP ${res.status}: ${text.slice(0, 200)}`, { retriable: res.status >= 500 });
   }
   const error = json.error ?? json.results?.[0]?.error;
-  if (!res.ok || error) throw new SidecarError('INFLUX_QUERY', `InfluxDB ${target.url}: ${q} failed: HTTP ${res.status}: ${error ?? text.slice(0, 200)}`, { retriable: res.status >= 500 });
+  if (!res.ok || error)
+    throw new SidecarError('INFLUX_QUERY', `InfluxDB ${target.url}: ${q} failed: HTTP ${res.status}: ${error ?? text.slice(0, 200)}`, {
+      retriable: res.status >= 500,
+    });
   return json;
 }

@@ -54,7 +54,7 @@ describe('planSync', () => {
     });
   });
 
-  it('fills {db} and {rp} in string vars with each task\'s database and retention policy', () => {
+  it("fills {db} and {rp} in string vars with each task's database and retention policy", () => {
     const plan = planSync({ ...wants, databases: [...wants.databases, { db: 'plant', rp: '30d' }] }, [], []);
     const rateTasks = plan.steps.filter((s) => s.kind === 'create-task' && s.templateID === 'rate_batch');
     expect(rateTasks.map((s) => s.kind === 'create-task' && s.vars)).toEqual([
@@ -127,13 +127,28 @@ describe('planSync', () => {
     expect(planSync(wants, templates, remote).steps.some((s) => s.kind === 'delete-task')).toBe(false);
     const pruned = planSync({ ...wants, prune: true }, templates, remote).steps.filter((s) => s.kind === 'delete-task');
     expect(pruned).toEqual([
-      { kind: 'delete-task', id: 'edge_detect.old.autogen', templateID: 'edge_detect', before: { templateID: 'edge_detect', dbrps: stale.dbrps, vars: stale.vars, status: 'enabled' } },
+      {
+        kind: 'delete-task',
+        id: 'edge_detect.old.autogen',
+        templateID: 'edge_detect',
+        before: { templateID: 'edge_detect', dbrps: stale.dbrps, vars: stale.vars, status: 'enabled' },
+      },
     ]);
   });
 
   it('turns list vars into Kapacitor list vars, * into a star', () => {
     const plan = planSync({ ...wants, templates: [edge], vars: { edge_detect: { groups: ['host', '*'] } } }, [], []);
-    expect(plan.steps[1]).toMatchObject({ vars: { groups: { type: 'list', value: [{ type: 'string', value: 'host' }, { type: 'star', value: '' }] } } });
+    expect(plan.steps[1]).toMatchObject({
+      vars: {
+        groups: {
+          type: 'list',
+          value: [
+            { type: 'string', value: 'host' },
+            { type: 'star', value: '' },
+          ],
+        },
+      },
+    });
   });
 
   it('names the config key for a var the template does not declare, a wrong type, or an unknown template', () => {
@@ -156,7 +171,7 @@ describe('planSync', () => {
   });
 });
 
-describe('planSync: vars that follow the task\'s database', () => {
+describe("planSync: vars that follow the task's database", () => {
   // As tickscripts/counter_rate_batch.tick and counter_rate.tick declare them: defaults written for one database.
   const batch: LocalTemplate = {
     id: 'counter_rate_batch',
@@ -164,7 +179,12 @@ describe('planSync: vars that follow the task\'s database', () => {
     script: 'batch|query(query)',
     file: 'tickscripts/counter_rate_batch.tick',
     vars: { query: 'string', period: 'duration', outputDB: 'string', outputRP: 'string', outputMeasurement: 'string' },
-    stringDefaults: { query: 'SELECT bytes_recv FROM "telegraf"."autogen"."net"', outputDB: 'telegraf', outputRP: 'autogen', outputMeasurement: 'net_rate_batch' },
+    stringDefaults: {
+      query: 'SELECT bytes_recv FROM "telegraf"."autogen"."net"',
+      outputDB: 'telegraf',
+      outputRP: 'autogen',
+      outputMeasurement: 'net_rate_batch',
+    },
   };
   const stream: LocalTemplate = {
     id: 'counter_rate',
@@ -174,10 +194,18 @@ describe('planSync: vars that follow the task\'s database', () => {
     vars: { measurement: 'string', outputDB: 'string', outputRP: 'string' },
     stringDefaults: { measurement: 'net', outputDB: 'telegraf', outputRP: 'autogen' },
   };
-  const two = { ...wants, templates: [stream, batch], databases: [{ db: 'telegraf', rp: 'autogen' }, { db: 'adsl', rp: '30d' }], vars: {} };
+  const two = {
+    ...wants,
+    templates: [stream, batch],
+    databases: [
+      { db: 'telegraf', rp: 'autogen' },
+      { db: 'adsl', rp: '30d' },
+    ],
+    vars: {},
+  };
   const varsOf = (plan: ReturnType<typeof planSync>, id: string) => plan.steps.flatMap((s) => (s.kind === 'create-task' && s.id === id ? [s.vars] : []))[0];
 
-  it('gives each task its own database: the output database and rp, and the batch query\'s FROM', () => {
+  it("gives each task its own database: the output database and rp, and the batch query's FROM", () => {
     const plan = planSync(two, [], []);
     expect(varsOf(plan, 'counter_rate.adsl.30d')).toEqual({ outputDB: { type: 'string', value: 'adsl' }, outputRP: { type: 'string', value: '30d' } });
     expect(varsOf(plan, 'counter_rate_batch.adsl.30d')).toEqual({
@@ -220,7 +248,11 @@ describe('planSync: vars that follow the task\'s database', () => {
     expect(text).toContain(
       `~ task counter_rate_batch.adsl.30d: vars (outputDB: default → 'adsl', outputRP: default → '30d', query: default → 'SELECT bytes_recv FROM "adsl"."30d"."net"')`,
     );
-    tasks[0].vars = { measurement: { type: 'string', value: 'cpu' }, outputDB: { type: 'string', value: 'telegraf' }, outputRP: { type: 'string', value: 'autogen' } };
+    tasks[0].vars = {
+      measurement: { type: 'string', value: 'cpu' },
+      outputDB: { type: 'string', value: 'telegraf' },
+      outputRP: { type: 'string', value: 'autogen' },
+    };
     expect(formatSyncPlan(planSync({ ...two, vars: { counter_rate: { measurement: 'net' } } }, templates, tasks))).toContain(
       "~ task counter_rate.telegraf.autogen: vars (measurement: 'cpu' → 'net')",
     );

@@ -117,7 +117,8 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
     );
   }
   for (const id of Object.keys(wants.vars)) {
-    if (!wants.templates.some((t) => t.id === id)) throw new SyncPlanError(`vars.${id}`, `no template ${id} (templates: ${wants.templates.map((t) => t.id).join(', ')})`);
+    if (!wants.templates.some((t) => t.id === id))
+      throw new SyncPlanError(`vars.${id}`, `no template ${id} (templates: ${wants.templates.map((t) => t.id).join(', ')})`);
   }
 
   const wanted = new Map<string, TaskSpec>();
@@ -126,7 +127,10 @@ export function planSync(wants: SyncWants, remoteTemplates: RemoteTemplate[], re
       const id = taskId(wants.taskName, t.id, dbrp);
       const previous = wanted.get(id);
       if (previous) {
-        throw new SyncPlanError('taskName', `${JSON.stringify(wants.taskName)} gives the same task ID ${id} to ${previous.templateID} on ${fmt(previous.dbrps[0])} and ${t.id} on ${fmt(dbrp)}: add {template}, {db} and {rp}`);
+        throw new SyncPlanError(
+          'taskName',
+          `${JSON.stringify(wants.taskName)} gives the same task ID ${id} to ${previous.templateID} on ${fmt(previous.dbrps[0])} and ${t.id} on ${fmt(dbrp)}: add {template}, {db} and {rp}`,
+        );
       }
       wanted.set(id, { id, templateID: t.id, dbrps: [dbrp], vars: taskVars(t, wants.vars[t.id] ?? {}, dbrp), status: wants.status });
     }
@@ -250,7 +254,17 @@ function varValue(type: VarType, raw: unknown, key: string): unknown {
   }
 }
 
-const UNIT_NS: Record<string, bigint> = { ns: 1n, u: 1_000n, µ: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n, w: 604_800_000_000_000n };
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  u: 1_000n,
+  µ: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+  w: 604_800_000_000_000n,
+};
 
 /** An InfluxQL duration literal (`1h30m`, `10s`) or a number of nanoseconds, in nanoseconds. */
 export function durationNs(v: unknown): bigint | undefined {
@@ -263,7 +277,7 @@ export function durationNs(v: unknown): bigint | undefined {
 
 function normalVar(v: VarValue): string {
   if (v.type === 'duration') return `duration:${durationNs(v.value) ?? String(v.value)}`;
-  if (v.type === 'list') return `list:${JSON.stringify((v.value as VarValue[] | null ?? []).map(normalVar))}`;
+  if (v.type === 'list') return `list:${JSON.stringify(((v.value as VarValue[] | null) ?? []).map(normalVar))}`;
   if (v.type === 'star') return 'star';
   return `${v.type}:${JSON.stringify(v.value)}`;
 }
@@ -323,5 +337,10 @@ export function formatSyncPlan(plan: SyncPlan): string {
 function varsText(vars: Record<string, VarValue>): string {
   const entries = Object.entries(vars);
   if (entries.length === 0) return '';
-  return ' with ' + entries.map(([k, v]) => `${k}=${v.type === 'list' ? (v.value as VarValue[]).map((i) => (i.type === 'star' ? '*' : i.value)).join('|') : String(v.value)}`).join(' ');
+  return (
+    ' with ' +
+    entries
+      .map(([k, v]) => `${k}=${v.type === 'list' ? (v.value as VarValue[]).map((i) => (i.type === 'star' ? '*' : i.value)).join('|') : String(v.value)}`)
+      .join(' ')
+  );
 }

@@ -7,7 +7,13 @@ describe('syncOptionsFromConfig', () => {
   it('defaults: local Kapacitor, the packaged tickscripts, user databases, {template}.{db}.{rp}', () => {
     const { root } = parseConfigText('', 'env', { INFLUXDB_URL: 'http://127.0.0.1:18086' });
     const o = syncOptionsFromConfig(root, {}, {});
-    expect(o).toMatchObject({ kapacitorUrl: 'http://127.0.0.1:9092', tickscripts: DEFAULT_TICKSCRIPTS, taskName: '{template}.{db}.{rp}', status: 'enabled', prune: false });
+    expect(o).toMatchObject({
+      kapacitorUrl: 'http://127.0.0.1:9092',
+      tickscripts: DEFAULT_TICKSCRIPTS,
+      taskName: '{template}.{db}.{rp}',
+      status: 'enabled',
+      prune: false,
+    });
     expect(o.influx).toEqual({ url: 'http://127.0.0.1:18086', token: undefined, timeoutMs: 10_000 });
     expect(o.match.test('_internal')).toBe(false);
     expect(DEFAULT_TICKSCRIPTS).toMatch(/\/tickscripts$/);

@@ -28,7 +28,7 @@ describe('scriptType', () => {
     expect(scriptType("var q = 'stream|x'\nbatch\n  |query('SELECT 1')\n")).toBe('batch');
   });
 
-  it("is not fooled by an apostrophe in a comment or // in a string", () => {
+  it('is not fooled by an apostrophe in a comment or // in a string', () => {
     expect(scriptType("// the sidecar's average\nvar u = 'http://x'\nstream\n    |from()\n")).toBe('stream');
     expect(declaredVars("// it's\nvar u = 'http://x' // a URL\nvar n = 3\n")).toEqual({ u: 'string', n: 'int' });
   });
@@ -71,7 +71,8 @@ describe('loadTemplates', () => {
 
 describe('stringDefaults', () => {
   it('reads the string literal defaults, unescaped, and nothing else', () => {
-    const script = "// var c = 'in a comment'\nvar query = 'SELECT \\'x\\' FROM \"db\".\"rp\".\"m\"'\nvar size = 5\nvar field string\nvar out = 'telegraf' // trailing\n";
+    const script =
+      "// var c = 'in a comment'\nvar query = 'SELECT \\'x\\' FROM \"db\".\"rp\".\"m\"'\nvar size = 5\nvar field string\nvar out = 'telegraf' // trailing\n";
     expect(stringDefaults(script)).toEqual({ query: `SELECT 'x' FROM "db"."rp"."m"`, out: 'telegraf' });
   });
 });

@@ -49,9 +49,7 @@ describe.each([{ wire: true }, { wire: false }])('edgeDetect (%o)', ({ wire }) =
     const f = new FunctionRunner('edgeDetect', { wire });
     f.init({ field: ['mode', 'on'] });
     const p = (t: bigint, mode: bigint, on: boolean) => streamPoint('m', {}, t, { fieldsInt: { mode }, fieldsBool: { on } });
-    const emitted = [p(1n, 1n, true), p(2n, 1n, true), p(3n, 2n, true), p(4n, 2n, false), p(5n, 2n, false)]
-      .flatMap((x) => f.point(x))
-      .map((x) => x.time);
+    const emitted = [p(1n, 1n, true), p(2n, 1n, true), p(3n, 2n, true), p(4n, 2n, false), p(5n, 2n, false)].flatMap((x) => f.point(x)).map((x) => x.time);
     expect(emitted).toEqual([1n, 3n, 4n]);
     const g = new FunctionRunner('edgeDetect', { wire });
     g.init({ field: 'temp', emitFirst: false });

@@ -53,11 +53,21 @@ for (const i of STREAMS) {
       out(i, `seen_${i}`),
     ].join('\n'),
   };
-  scripts[`avg_${i}`] = { type: 'stream', tick: [`stream|from().measurement('g_${i}').groupBy('host')`, `    @movingAverage().field('v').size(3).as('avg')`, out(i, `avg_${i}`)].join('\n') };
-  scripts[`rate_${i}`] = { type: 'stream', tick: [`stream|from().measurement('c_${i}').groupBy('host')`, `    @rate().field('n').unit(1s).as('r')`, out(i, `rate_${i}`)].join('\n') };
+  scripts[`avg_${i}`] = {
+    type: 'stream',
+    tick: [`stream|from().measurement('g_${i}').groupBy('host')`, `    @movingAverage().field('v').size(3).as('avg')`, out(i, `avg_${i}`)].join('\n'),
+  };
+  scripts[`rate_${i}`] = {
+    type: 'stream',
+    tick: [`stream|from().measurement('c_${i}').groupBy('host')`, `    @rate().field('n').unit(1s).as('r')`, out(i, `rate_${i}`)].join('\n'),
+  };
   scripts[`bedges_${i}`] = {
     type: 'batch',
-    tick: [`batch|query('SELECT value FROM "${DB}"."autogen"."bst_${i}"').period(1m).every(2s).groupBy('host')`, `    @edgeDetectBatch().field('value')`, out(i, `bedges_${i}`)].join('\n'),
+    tick: [
+      `batch|query('SELECT value FROM "${DB}"."autogen"."bst_${i}"').period(1m).every(2s).groupBy('host')`,
+      `    @edgeDetectBatch().field('value')`,
+      out(i, `bedges_${i}`),
+    ].join('\n'),
   };
 }
 const TASKS = Object.keys(scripts);
@@ -89,7 +99,11 @@ async function feedOnce(): Promise<void> {
   if (res.status !== 204) throw new Error(`kapacitor write: ${res.status} ${await res.text()}`);
   // The batch tasks read InfluxDB: points at wall-clock time, inside the queries' 1m period.
   const now = BigInt(Date.now()) * 1_000_000n;
-  await influxWriteLP(DB, 'autogen', STREAMS.flatMap((i) => HOSTS.map((h) => `bst_${i},host=${h} value="${stateAt(n, h)}",seq=${n} ${now}`)));
+  await influxWriteLP(
+    DB,
+    'autogen',
+    STREAMS.flatMap((i) => HOSTS.map((h) => `bst_${i},host=${h} value="${stateAt(n, h)}",seq=${n} ${now}`)),
+  );
 }
 
 /** Rows of a measurement per host, by time: [time, ...fields]. */
@@ -114,7 +128,9 @@ async function everyTaskEmitsAfter(since: number, started: number, what: string)
     }
     if (waiting.length === 0) return Date.now() - started;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: tasks not emitting again after 60 s: ${waiting.join(', ')}\n${(await k.cli(['list', 'tasks'])).stdout}\nsidecar:\n${sidecar.log().slice(-4000)}`);
+      throw new Error(
+        `${what}: tasks not emitting again after 60 s: ${waiting.join(', ')}\n${(await k.cli(['list', 'tasks'])).stdout}\nsidecar:\n${sidecar.log().slice(-4000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -261,7 +277,10 @@ describe('a sidecar that heals its tasks and keeps their states (real kapacitord
           if (stateAt(n, h) !== prev) want.push(n);
           prev = stateAt(n, h);
         }
-        expect((edges.get(h) ?? []).map((r) => Number(r[1])), `edges_${i} ${h}`).toEqual(want);
+        expect(
+          (edges.get(h) ?? []).map((r) => Number(r[1])),
+          `edges_${i} ${h}`,
+        ).toEqual(want);
       }
       const avg = await rows(`avg_${i}`, 'avg');
       const rate = await rows(`rate_${i}`, 'r');

@@ -78,15 +78,25 @@ interface Auth {
 const dbrps = async () =>
   (await admin<{ content: Dbrp[] }>('GET', `/api/v2/dbrps?orgID=${org.id}`)).content
     .filter((m) => !m.virtual)
-    .map((m) => `${m.database}/${m.retention_policy} -> ${Object.keys(buckets).find((b) => buckets[b] === m.bucketID) ?? m.bucketID}${m.default ? ' default' : ''}`)
+    .map(
+      (m) =>
+        `${m.database}/${m.retention_policy} -> ${Object.keys(buckets).find((b) => buckets[b] === m.bucketID) ?? m.bucketID}${m.default ? ' default' : ''}`,
+    )
     .sort();
 const ourTokens = async () =>
-  (await admin<{ authorizations: Auth[] }>('GET', `/api/v2/authorizations?orgID=${org.id}`)).authorizations.filter((a) => a.description.startsWith('udf-sidecar:'));
+  (await admin<{ authorizations: Auth[] }>('GET', `/api/v2/authorizations?orgID=${org.id}`)).authorizations.filter((a) =>
+    a.description.startsWith('udf-sidecar:'),
+  );
 const grants = (a: Auth) =>
   a.permissions.map((p) => `${p.action} ${p.resource.type} ${Object.keys(buckets).find((b) => buckets[b] === p.resource.id) ?? p.resource.id ?? '*'}`).sort();
 
 function tokensFrom(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter((l) => /^[A-Z0-9_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z0-9_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 const writeLP = (token: string, bucket: string, lp: string) =>
@@ -112,7 +122,11 @@ beforeAll(async () => {
     ['archive', 0],
     ['alerts', 2_592_000],
   ] as const) {
-    const b = await admin<{ id: string }>('POST', '/api/v2/buckets', { orgID: org.id, name: bucket, retentionRules: everySeconds ? [{ type: 'expire', everySeconds }] : [] });
+    const b = await admin<{ id: string }>('POST', '/api/v2/buckets', {
+      orgID: org.id,
+      name: bucket,
+      retentionRules: everySeconds ? [{ type: 'expire', everySeconds }] : [],
+    });
     buckets[bucket] = b.id;
   }
 }, INSTALL_TIMEOUT_MS);
@@ -145,7 +159,9 @@ describe('influx setup against InfluxDB 2.7', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(`argv: --token-file: cannot write ${missing}: directory ${join(work, 'no-such-dir')} does not exist: create it or choose another path; nothing was changed in InfluxDB`);
+    expect(r.stderr).toContain(
+      `argv: --token-file: cannot write ${missing}: directory ${join(work, 'no-such-dir')} does not exist: create it or choose another path; nothing was changed in InfluxDB`,
+    );
     expect(await dbrps()).toEqual([]);
     expect(await ourTokens()).toEqual([]);
   });
@@ -201,10 +217,17 @@ describe('influx setup against InfluxDB 2.7', () => {
     const feederRead = await influxQL(feeders, 'telemetry', '1d3h46m40s', 'SELECT "open" FROM "door"');
     expect(feederRead.json.results?.[0]?.series ?? []).toEqual([]);
     for (const token of [feeders, kapacitor]) {
-      expect((await v2(token, 'POST', '/api/v2/buckets', { orgID: org.id, name: `nope-${Date.now()}`, retentionRules: [] })).status).toBeGreaterThanOrEqual(401);
-      expect((await v2(token, 'POST', '/api/v2/authorizations', { orgID: org.id, permissions: [{ action: 'read', resource: { type: 'buckets', orgID: org.id } }] })).status).toBeGreaterThanOrEqual(401);
+      expect((await v2(token, 'POST', '/api/v2/buckets', { orgID: org.id, name: `nope-${Date.now()}`, retentionRules: [] })).status).toBeGreaterThanOrEqual(
+        401,
+      );
+      expect(
+        (await v2(token, 'POST', '/api/v2/authorizations', { orgID: org.id, permissions: [{ action: 'read', resource: { type: 'buckets', orgID: org.id } }] }))
+          .status,
+      ).toBeGreaterThanOrEqual(401);
       // InfluxDB lets bucket write rights map that bucket; mapping anything else is refused.
-      expect((await v2(token, 'POST', '/api/v2/dbrps', { orgID: influx.orgID, bucketID: influx.bucketID, database: 'x', retention_policy: 'y' })).status).toBeGreaterThanOrEqual(400);
+      expect(
+        (await v2(token, 'POST', '/api/v2/dbrps', { orgID: influx.orgID, bucketID: influx.bucketID, database: 'x', retention_policy: 'y' })).status,
+      ).toBeGreaterThanOrEqual(400);
       expect(await writeLP(token, influx.bucket, 'm v=1')).toBeGreaterThanOrEqual(401);
     }
   });
@@ -271,7 +294,7 @@ describe('influx setup against InfluxDB 2.7', () => {
       const r = await setup(['--config', config, '--token-file', bad, '--rotate-tokens']);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(new RegExp(`argv: --token-file: cannot (write|create files in) .*; nothing was changed in InfluxDB`));
+      expect(r.stderr).toMatch(/argv: --token-file: cannot (write|create files in) .*; nothing was changed in InfluxDB/);
     }
     expect((await ourTokens()).map((a) => a.id).sort()).toEqual(ids);
     expect(await writeLP(before.FEEDERS_INFLUXDB_TOKEN, 'telemetry', 'm v=1')).toBe(204);
@@ -288,9 +311,17 @@ describe('influx setup against InfluxDB 2.7', () => {
   });
 
   it('maps a new bucket, reports a mapping held by another bucket and leaves it alone, exiting 1', async () => {
-    const extra = await admin<{ id: string }>('POST', '/api/v2/buckets', { orgID: org.id, name: 'extra', retentionRules: [{ type: 'expire', everySeconds: 3600 }] });
+    const extra = await admin<{ id: string }>('POST', '/api/v2/buckets', {
+      orgID: org.id,
+      name: 'extra',
+      retentionRules: [{ type: 'expire', everySeconds: 3600 }],
+    });
     buckets.extra = extra.id;
-    const fresh = await admin<{ id: string }>('POST', '/api/v2/buckets', { orgID: org.id, name: 'fresh', retentionRules: [{ type: 'expire', everySeconds: 90_061 }] });
+    const fresh = await admin<{ id: string }>('POST', '/api/v2/buckets', {
+      orgID: org.id,
+      name: 'fresh',
+      retentionRules: [{ type: 'expire', everySeconds: 90_061 }],
+    });
     buckets.fresh = fresh.id;
     await admin('POST', '/api/v2/dbrps', { orgID: org.id, bucketID: buckets.alerts, database: 'extra', retention_policy: '1h', default: true });
     const r = await setup(['--config', join(work, 'config.yaml'), '--token-file', join(work, 'tokens.env')]);
@@ -374,17 +405,28 @@ describe('the compose flow: docker/kapacitor.conf + influx setup tokens + kapaci
       .replace('urls = ["http://influxdb:8086"]', `urls = ["${influx.url}"]`);
     await writeFile(join(work, 'kapacitor.conf'), conf);
     // The compose entrypoint: `. /secrets/tokens.env && export KAPACITOR_INFLUXDB_0_TOKEN && exec kapacitord ...`
-    kapacitord = spawn('sh', ['-c', `. "${join(work, 'tokens.env')}" && export KAPACITOR_INFLUXDB_0_TOKEN && exec "${join(kapacitorBinDir(), 'kapacitord')}" -config "${join(work, 'kapacitor.conf')}"`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH },
-    });
+    kapacitord = spawn(
+      'sh',
+      [
+        '-c',
+        `. "${join(work, 'tokens.env')}" && export KAPACITOR_INFLUXDB_0_TOKEN && exec "${join(kapacitorBinDir(), 'kapacitord')}" -config "${join(work, 'kapacitor.conf')}"`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH },
+      },
+    );
     kapacitord.stdout!.setEncoding('utf8').on('data', (d: string) => (kapacitorLog += d));
     kapacitord.stderr!.setEncoding('utf8').on('data', (d: string) => (kapacitorLog += d));
     const up = Date.now() + 60_000;
     for (;;) {
-      const ok = await fetch(`${kapacitorUrl}/kapacitor/v1/ping`).then((r) => r.status === 204, () => false);
+      const ok = await fetch(`${kapacitorUrl}/kapacitor/v1/ping`).then(
+        (r) => r.status === 204,
+        () => false,
+      );
       if (ok) break;
-      if (kapacitord.exitCode !== null || Date.now() > up) throw new Error(`kapacitord with docker/kapacitor.conf did not start:\n${kapacitorLog.slice(-4000)}`);
+      if (kapacitord.exitCode !== null || Date.now() > up)
+        throw new Error(`kapacitord with docker/kapacitor.conf did not start:\n${kapacitorLog.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }, INSTALL_TIMEOUT_MS);

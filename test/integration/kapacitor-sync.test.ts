@@ -188,8 +188,15 @@ describe('kapacitor sync against kapacitord', () => {
   });
 
   it('corrects drift: a var changed in config, a task disabled by hand, a template edited on disk', async () => {
-    await api('/tasks/edge.telemetry.autogen', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'disabled' }) });
-    await writeConfig({ databases: ['telemetry', 'plant.30d'], vars: { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } } });
+    await api('/tasks/edge.telemetry.autogen', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'disabled' }),
+    });
+    await writeConfig({
+      databases: ['telemetry', 'plant.30d'],
+      vars: { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } },
+    });
     const edited = AVERAGE.replace("|httpOut('average')", "|httpOut('mean')");
     await writeFile(join(tickDir, 'average.tick'), edited);
 
@@ -247,7 +254,13 @@ describe('kapacitor sync against kapacitord', () => {
     await api('/tasks', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id: 'hand_made', type: 'stream', dbrps: [{ db: 'plant', rp: '30d' }], script: "stream|from().measurement('x')|httpOut('x')", status: 'enabled' }),
+      body: JSON.stringify({
+        id: 'hand_made',
+        type: 'stream',
+        dbrps: [{ db: 'plant', rp: '30d' }],
+        script: "stream|from().measurement('x')|httpOut('x')",
+        status: 'enabled',
+      }),
     });
     await writeConfig({ databases: ['telemetry'], vars: { edge: { measurement: 'door', field: 'open' }, average: { measurement: 'temp', size: 3 } } });
     const keep = await sync();
@@ -271,13 +284,15 @@ describe('kapacitor sync against kapacitord', () => {
 
   const state = async () => (await tasks()).map((t) => [t.id, t['template-id'], t.dbrps, t.vars, t.status, t.executing]);
 
-  it('exits 1 with the UDF\'s reason when a task does not start, and undoes the whole sync, on create and on update', async () => {
+  it("exits 1 with the UDF's reason when a task does not start, and undoes the whole sync, on create and on update", async () => {
     const vars = (size: number) => ({ edge: { measurement: 'door' }, average: { measurement: 'temp', size } });
     const before = await state();
     await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: vars(-1) });
     const created = await sync();
     expect(created.code).toBe(1);
-    expect(created.stderr).toMatch(/Kapacitor: task\(s\) did not start: fresh-average-telemetry: .*size: must be > 0.*\(every change was undone, Kapacitor is as the sync found it\)/);
+    expect(created.stderr).toMatch(
+      /Kapacitor: task\(s\) did not start: fresh-average-telemetry: .*size: must be > 0.*\(every change was undone, Kapacitor is as the sync found it\)/,
+    );
     // fresh-edge-telemetry started fine, but it was part of the same plan.
     expect(await state()).toEqual(before);
 
@@ -300,7 +315,11 @@ describe('kapacitor sync against kapacitord', () => {
   });
 
   it('applies all of a plan or none: a template Kapacitor refuses puts back the template changed before it, its tasks running', async () => {
-    await writeConfig({ databases: ['telemetry'], taskName: 'fresh-{template}-{db}', vars: { edge: { measurement: 'door' }, average: { measurement: 'temp', size: 3 } } });
+    await writeConfig({
+      databases: ['telemetry'],
+      taskName: 'fresh-{template}-{db}',
+      vars: { edge: { measurement: 'door' }, average: { measurement: 'temp', size: 3 } },
+    });
     expect((await sync()).code).toBe(0);
     const before = await state();
     const scripts = await templates();
@@ -325,10 +344,7 @@ describe('kapacitor sync against kapacitord', () => {
     const { url } = await ensureInfluxDB();
     for (const db of ['sync_site_a', 'sync_site_b', 'sync_scratch']) await createDatabase(db);
     try {
-      await writeConfig(
-        { match: '^sync_site_', templates: ['edge'], taskName: 'udf-{template}-{db}', vars: { edge: { measurement: 'door' } } },
-        { url },
-      );
+      await writeConfig({ match: '^sync_site_', templates: ['edge'], taskName: 'udf-{template}-{db}', vars: { edge: { measurement: 'door' } } }, { url });
       const r = await sync('--dry-run');
       expect(r.stderr).not.toMatch(/"level":"error"/);
       expect(r.stdout.split('\n').filter((l) => l.startsWith('+ task'))).toEqual([
@@ -391,7 +407,11 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
 
     // moving_average.tick: mean of the last 3 `usage` values per host, written back as cpu_avg.
     const t0 = BigInt(Date.now()) * 1_000_000n;
-    await influxWriteLP(db, '', [1, 2, 3, 4].map((v, i) => `cpu,host=a usage=${v * 10} ${t0 + BigInt(i) * 1_000_000_000n}`));
+    await influxWriteLP(
+      db,
+      '',
+      [1, 2, 3, 4].map((v, i) => `cpu,host=a usage=${v * 10} ${t0 + BigInt(i) * 1_000_000_000n}`),
+    );
     const deadline = Date.now() + 30_000;
     let values: unknown[][] = [];
     while (Date.now() < deadline) {
@@ -408,7 +428,9 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
     await writeFile(configPath, (await import('yaml')).stringify({ kapacitor: { url: kapacitord.url, sync: { databases: [db, other] } } }));
     const dry = await sync('--dry-run');
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain(`+ task counter_rate.${other}.autogen from counter_rate on ${other}.autogen with outputDB=${other} outputRP=autogen (enabled)`);
+    expect(dry.stdout).toContain(
+      `+ task counter_rate.${other}.autogen from counter_rate on ${other}.autogen with outputDB=${other} outputRP=autogen (enabled)`,
+    );
     const r = await sync();
     expect(r.stderr).not.toMatch(/"level":"error"/);
     expect(r.code).toBe(0);
@@ -416,7 +438,11 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
     expect(all).toHaveLength(12);
     expect(all.map((t) => [t.id, t.status, t.executing])).toEqual(all.map((t) => [t.id, 'enabled', true]));
     const varsOf = (id: string) => Object.fromEntries(Object.entries(all.find((t) => t.id === id)?.vars ?? {}).map(([k, v]) => [k, v.value]));
-    expect(varsOf(`counter_rate_batch.${other}.autogen`)).toMatchObject({ query: `SELECT bytes_recv FROM "${other}"."autogen"."net"`, outputDB: other, outputRP: 'autogen' });
+    expect(varsOf(`counter_rate_batch.${other}.autogen`)).toMatchObject({
+      query: `SELECT bytes_recv FROM "${other}"."autogen"."net"`,
+      outputDB: other,
+      outputRP: 'autogen',
+    });
     expect(varsOf(`edge_detect.${other}.autogen`)).toMatchObject({ outputDB: other, outputRP: 'autogen' });
     expect(varsOf(`moving_average.${db}.autogen`)).toMatchObject({ outputDB: db });
   });

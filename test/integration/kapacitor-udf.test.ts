@@ -13,7 +13,10 @@ import { cliPath, startSidecar, tickscriptDir, type Sidecar } from './sidecar.js
 import { createDatabase, dropDatabase, ensureInfluxDB, influxQuery, influxWriteLP, startKapacitord, type Kapacitord } from './stack.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/adsl');
-const lines = (file: string) => readFileSync(path.join(fixtures, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = (file: string) =>
+  readFileSync(path.join(fixtures, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 const RAW = lines('adsl_connection-raw.lp');
 const EXPECTED = lines('adsl_connection-edges-expected.lp');
 const withHost = (ls: string[], host: string) => ls.map((l) => l.replace('host=router1', `host=${host}`));
@@ -56,7 +59,9 @@ async function waitForRows(db: string, q: string, done: (rows: unknown[][]) => b
     if (done(rows)) return rows;
     if (Date.now() > deadline) {
       const show = await k.cli(['show', task]);
-      throw new Error(`timed out on ${q}: ${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n${show.stdout}\nsidecar:\n${sidecar.log().slice(-3000)}`);
+      throw new Error(
+        `timed out on ${q}: ${JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n${show.stdout}\nsidecar:\n${sidecar.log().slice(-3000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -114,7 +119,12 @@ describe('real kapacitord driving the sidecar', () => {
 
   it('runs a function in process mode (Kapacitor starts `udf-sidecar run`), same edges', async () => {
     const tick = path.join(k.dir, 'edge_detect_process.tick');
-    writeFileSync(tick, readFileSync(path.join(tickscriptDir, 'edge_detect.tick'), 'utf8').replace('@edgeDetect()', '@edgeDetectProcess()').replace("'adsl_connection_edges'", "'adsl_process_edges'"));
+    writeFileSync(
+      tick,
+      readFileSync(path.join(tickscriptDir, 'edge_detect.tick'), 'utf8')
+        .replace('@edgeDetect()', '@edgeDetectProcess()')
+        .replace("'adsl_connection_edges'", "'adsl_process_edges'"),
+    );
     await kapacitor(['define', 'adsl_process', '-tick', tick, '-dbrp', 'adsl.autogen']);
     await kapacitor(['enable', 'adsl_process']);
     await writeToKapacitor('adsl', 'autogen', withHost(RAW, 'router8'));
@@ -234,7 +244,12 @@ describe('real kapacitord driving the sidecar', () => {
     await defineWithVars('adsl_edges_batch_replay', 'edge_detect_batch.tick', 'adsl.autogen', { outputMeasurement: 'adsl_batch_replayed' });
     await kapacitor(['disable', 'adsl_edges_batch_replay']);
     await kapacitor(['replay', '-recording', id, '-task', 'adsl_edges_batch_replay', '-rec-time']);
-    const replayed = await waitForRows('adsl', "SELECT value FROM adsl_batch_replayed WHERE host = 'router3'", (r) => r.length >= live.length, 'adsl_edges_batch_replay');
+    const replayed = await waitForRows(
+      'adsl',
+      "SELECT value FROM adsl_batch_replayed WHERE host = 'router3'",
+      (r) => r.length >= live.length,
+      'adsl_edges_batch_replay',
+    );
     expect(replayed).toEqual(live);
   });
 
@@ -268,7 +283,7 @@ describe('real kapacitord driving the sidecar', () => {
     for (let i = 0; i < n; i++) body.push(`cpu,host=burst${i % 10} usage=${i % 97} ${t0 + BigInt(i) * 1_000_000n}`);
     for (let i = 0; i < n; i += 5000) await writeToKapacitor('telegraf', 'autogen', body.slice(i, i + 5000));
     const want = n - 10 * 2; // size 3: two points per group before the first average
-    await waitForRows('telegraf', "SELECT count(usage_avg) FROM cpu_avg WHERE host =~ /^burst/", (r) => r.length > 0 && r[0][1] === want, 'cpu_avg', 90_000);
+    await waitForRows('telegraf', 'SELECT count(usage_avg) FROM cpu_avg WHERE host =~ /^burst/', (r) => r.length > 0 && r[0][1] === want, 'cpu_avg', 90_000);
     const show = await taskShow('cpu_avg');
     expect(show).toMatch(/Executing: true/);
     expect(show).toMatch(/movingAverage2 \[.*errors="0"/);
@@ -285,7 +300,10 @@ describe('real kapacitord driving the sidecar', () => {
     // What Kapacitor 1.8 does: socket UDFs never reconnect. After `timeout` without a keepalive answer it logs an error
     // for the node (the task still reads "Executing: true") and the task produces nothing more.
     const deadline = Date.now() + 30_000;
-    const timedOut = () => readFileSync(k.logPath, 'utf8').split('\n').some((l) => /task=crash_edges node=edgeDetect2 err="keepalive timedout/.test(l));
+    const timedOut = () =>
+      readFileSync(k.logPath, 'utf8')
+        .split('\n')
+        .some((l) => /task=crash_edges node=edgeDetect2 err="keepalive timedout/.test(l));
     while (!timedOut() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     expect(timedOut()).toBe(true);
     expect((await influxQuery('adsl', 'SELECT value FROM crash_edges'))[0].values).toHaveLength(1);

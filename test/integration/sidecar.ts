@@ -48,7 +48,9 @@ export async function startSidecar(
     await new Promise((r) => setTimeout(r, 50));
   }
   const exited = () =>
-    new Promise<number | null>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
+    new Promise<number | null>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c)),
+    );
   const udfConf = execFileSync(process.execPath, [cliPath, 'kapacitor-conf', '--socket-dir', socketDir, '--timeout', udfTimeout], { encoding: 'utf8' });
   return {
     socketDir,

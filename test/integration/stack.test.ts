@@ -79,10 +79,11 @@ describe('stack: InfluxDB 2.7', () => {
     const health = (await (await fetch(`${setup.url}/health`)).json()) as { status: string; version: string };
     expect(health.status).toBe('pass');
     expect(health.version).toMatch(/^2\.7\./);
-    const res = await fetch(
-      `${setup.url}/api/v2/write?org=${encodeURIComponent(setup.org)}&bucket=${encodeURIComponent(setup.bucket)}&precision=ns`,
-      { method: 'POST', headers: { Authorization: `Token ${setup.token}` }, body: 'stack_smoke v=1i 1700000000000000001' },
-    );
+    const res = await fetch(`${setup.url}/api/v2/write?org=${encodeURIComponent(setup.org)}&bucket=${encodeURIComponent(setup.bucket)}&precision=ns`, {
+      method: 'POST',
+      headers: { Authorization: `Token ${setup.token}` },
+      body: 'stack_smoke v=1i 1700000000000000001',
+    });
     expect(res.status).toBe(204);
   });
 });
@@ -116,7 +117,13 @@ describe('stack: Kafka', () => {
     }
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'k', value: 'hello' }, { key: 'k', value: 'world' }] });
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'k', value: 'hello' },
+        { key: 'k', value: 'world' },
+      ],
+    });
     await producer.disconnect();
 
     const consumer = kafka.consumer({ groupId: `g-${topic}` });

@@ -299,9 +299,9 @@ export function parseJsonBigInt(text: string): unknown {
       }
     }
     if (c === '"') return str();
-    if (text.startsWith('true', i)) return (i += 4), true;
-    if (text.startsWith('false', i)) return (i += 5), false;
-    if (text.startsWith('null', i)) return (i += 4), null;
+    if (text.startsWith('true', i)) return ((i += 4), true);
+    if (text.startsWith('false', i)) return ((i += 5), false);
+    if (text.startsWith('null', i)) return ((i += 4), null);
     const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 40));
     if (!m) return fail('unexpected character');
     i += m[0].length;
@@ -366,13 +366,11 @@ export interface InfluxDB2Setup {
  * A server that is already set up returns the facts saved at setup time (run dir file setup.json); `fresh: true` first
  * resets the server (resetInfluxDB2).
  */
-export async function influxdb2Setup(
-  opts: { org?: string; bucket?: string; token?: string; fresh?: boolean } = {},
-): Promise<InfluxDB2Setup> {
+export async function influxdb2Setup(opts: { org?: string; bucket?: string; token?: string; fresh?: boolean } = {}): Promise<InfluxDB2Setup> {
   if (opts.fresh) await resetInfluxDB2();
   const { url } = await ensureInfluxDB2();
   const saved = path.join(stack.runDir, 'influxdb2', 'setup.json');
-  const allowed = await (await fetch(`${url}/api/v2/setup`)).json() as { allowed?: boolean };
+  const allowed = (await (await fetch(`${url}/api/v2/setup`)).json()) as { allowed?: boolean };
   if (!allowed.allowed) {
     if (existsSync(saved)) return JSON.parse(await readFile(saved, 'utf8')) as InfluxDB2Setup;
     throw new Error(`InfluxDB 2 at ${url} is already set up but ${saved} is missing: scripts/stack/stop.sh --clean influxdb2`);
@@ -456,9 +454,7 @@ async function dropSubscriptionsTo(dest: string): Promise<void> {
     for (const row of s.values) {
       const dests = (row[destI] as string[] | null) ?? [];
       if (dests.some((d) => d.replace(/\/+$/, '') === dest)) {
-        await influxQuery('', `DROP SUBSCRIPTION ${ident(String(row[nameI]))} ON ${ident(s.name)}.${ident(String(row[rpI]))}`).catch(
-          () => undefined,
-        );
+        await influxQuery('', `DROP SUBSCRIPTION ${ident(String(row[nameI]))} ON ${ident(s.name)}.${ident(String(row[rpI]))}`).catch(() => undefined);
       }
     }
   }

@@ -43,7 +43,10 @@ interface Service {
   restart?: string;
 }
 
-const compose = parse(readFileSync(join(dockerDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(readFileSync(join(dockerDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const services = compose.services;
 const sidecarImage = services.sidecar.image!;
 
@@ -124,7 +127,9 @@ describe('docker-compose.yml', () => {
 
   it('keeps the operator token to influxdb and influx-setup, and out of the file itself', () => {
     const text = readFileSync(join(dockerDir, 'docker-compose.yml'), 'utf8');
-    const holders = Object.entries(services).filter(([, s]) => JSON.stringify(s).includes('INFLUXDB_ADMIN_TOKEN')).map(([n]) => n);
+    const holders = Object.entries(services)
+      .filter(([, s]) => JSON.stringify(s).includes('INFLUXDB_ADMIN_TOKEN'))
+      .map(([n]) => n);
     expect(holders.sort()).toEqual(['influx-setup', 'influxdb']);
     expect(text).toMatch(/\$\{INFLUXDB_ADMIN_TOKEN:\?/);
   });
@@ -160,7 +165,11 @@ describe('docker-compose.yml', () => {
     }
     // The router feeder writes through Telegraf's listener (its password file exists only in the secrets volume).
     const { root: router } = loadConfigFile(join(dockerDir, 'config/router.yaml'), env);
-    expect(readInfluxConfig(router.section('influxdb')).target).toMatchObject({ url: 'http://telegraf:8186', bucket: 'telemetry', token: 'from-the-secrets-volume' });
+    expect(readInfluxConfig(router.section('influxdb')).target).toMatchObject({
+      url: 'http://telegraf:8186',
+      bucket: 'telemetry',
+      token: 'from-the-secrets-volume',
+    });
     const { root: sync } = loadConfigFile(join(dockerDir, 'config/sync.yaml'), {});
     expect(sync.section('influxSetup').stringList('feederBuckets')).toEqual(['telemetry']);
   });
@@ -171,7 +180,6 @@ describe('docker-compose.yml', () => {
     }
   });
 });
-
 
 const composeText = readFileSync(join(dockerDir, 'docker-compose.yml'), 'utf8');
 const telegrafConf = readFileSync(join(dockerDir, 'telegraf.conf'), 'utf8');
@@ -274,7 +282,8 @@ describe('docker-compose.yml, checked as far as it can be without an engine', ()
       const args = cliArgs(s);
       const oneShot = s.restart === 'no';
       const servesHealth = args[args.indexOf('--metrics-port') + 1] === '9273';
-      if (!oneShot && !servesHealth) expect(s.healthcheck, `${name} does not serve :9273/healthz`).toMatchObject(s.healthcheck?.disable ? { disable: true } : { test: expect.any(Array) });
+      if (!oneShot && !servesHealth)
+        expect(s.healthcheck, `${name} does not serve :9273/healthz`).toMatchObject(s.healthcheck?.disable ? { disable: true } : { test: expect.any(Array) });
     }
   });
 
@@ -303,7 +312,11 @@ describe('docker-compose.yml, checked as far as it can be without an engine', ()
     // What reaches Telegraf: its own inputs (a measurement per input), and the router feeder's points on its listener.
     const inputs = [...telegrafConf.matchAll(/^\[\[inputs\.(\w+)\]\]/gm)].map((m) => m[1]);
     const listener = /\[\[inputs\.influxdb_v2_listener\]\]\s+service_address = ":(\d+)"/.exec(telegrafConf)![1];
-    const { root: router } = parseConfigText(readFileSync(join(dockerDir, 'config/router.yaml'), 'utf8').replace(/passwordFile: \S+,/g, 'passwordEnv: PW,'), 'router.yaml', { PW: 'x', FEEDERS_INFLUXDB_TOKEN: 't' });
+    const { root: router } = parseConfigText(
+      readFileSync(join(dockerDir, 'config/router.yaml'), 'utf8').replace(/passwordFile: \S+,/g, 'passwordEnv: PW,'),
+      'router.yaml',
+      { PW: 'x', FEEDERS_INFLUXDB_TOKEN: 't' },
+    );
     expect(readRouterConfig(router).routers.map((r) => `${r.host}:${r.port}`)).toEqual(['router-sim:2222', 'router-sim:2222', 'router-sim:2222']);
     expect(readInfluxConfig(router.section('influxdb')).target.url).toBe(`http://telegraf:${listener}`);
     const reachKapacitor = new Set([...inputs.filter((i) => i !== 'influxdb_v2_listener'), 'adsl_connection']);
@@ -352,7 +365,9 @@ describe('the image', () => {
   beforeAll(() => {
     // The Dockerfile's layout: /app/{package.json, node_modules, dist, proto, tickscripts}, dist from `tsc -p tsconfig.json`.
     app = mkdtempSync(join(tmpdir(), 'udf-image-'));
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(app, 'dist')], {
+      stdio: 'pipe',
+    });
     for (const f of ['package.json', 'proto', 'tickscripts']) cpSync(join(root, f), join(app, f), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(app, 'node_modules'));
   }, 120_000);
@@ -369,7 +384,11 @@ describe('the image', () => {
   });
 
   it('has in its build every command group the compose file runs (each command is parsed in full above)', () => {
-    const groups = new Set(Object.values(services).filter((s) => s.image === sidecarImage).map((s) => cliArgs(s)[0]));
+    const groups = new Set(
+      Object.values(services)
+        .filter((s) => s.image === sidecarImage)
+        .map((s) => cliArgs(s)[0]),
+    );
     expect([...groups].sort()).toEqual(['feed', 'influx', 'kapacitor', 'serve', 'simulate']);
     for (const group of groups) expect(cli(group, '--help'), group).toMatch(new RegExp(`^Usage: udf-sidecar ${group}`));
   }, 60_000);
@@ -388,7 +407,11 @@ describe('the image', () => {
         if (Date.now() > deadline) throw new Error('the compose healthcheck never passed');
         await new Promise((r) => setTimeout(r, 200));
       }
-      expect(readdirSync(socketDir).filter((f) => f.endsWith('.sock')).sort()).toEqual(servedFunctions.map((f) => `${f.name}.sock`).sort());
+      expect(
+        readdirSync(socketDir)
+          .filter((f) => f.endsWith('.sock'))
+          .sort(),
+      ).toEqual(servedFunctions.map((f) => `${f.name}.sock`).sort());
     } finally {
       const exited = new Promise((r) => sidecar.once('exit', r));
       sidecar.kill('SIGTERM');
@@ -414,16 +437,26 @@ describe('the image', () => {
       const config = join(app, 'router.yaml');
       writeFileSync(
         config,
-        readFileSync(join(dockerDir, 'config/router.yaml'), 'utf8').replaceAll('host: router-sim, port: 2222', `host: 127.0.0.1, port: ${port}`).replaceAll('/secrets/router-password', password),
+        readFileSync(join(dockerDir, 'config/router.yaml'), 'utf8')
+          .replaceAll('host: router-sim, port: 2222', `host: 127.0.0.1, port: ${port}`)
+          .replaceAll('/secrets/router-password', password),
       );
       const feedArgs = cliArgs(services['feeder-router']).filter((a, i, all) => !a.startsWith('--metrics') && !all[i - 1]?.startsWith('--metrics'));
-      const out = execFileSync(process.execPath, [join(app, 'dist/cli.js'), ...feedArgs.map((a) => (a === '/etc/udf-sidecar/router.yaml' ? config : a)), '--stdout', '--once'], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, FEEDERS_INFLUXDB_TOKEN: 'unused-with-stdout' },
-      });
+      const out = execFileSync(
+        process.execPath,
+        [join(app, 'dist/cli.js'), ...feedArgs.map((a) => (a === '/etc/udf-sidecar/router.yaml' ? config : a)), '--stdout', '--once'],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, FEEDERS_INFLUXDB_TOKEN: 'unused-with-stdout' },
+        },
+      );
       const lines = out.trim().split('\n');
-      expect(lines.map((l) => /^adsl_connection,host=(router\d) .*value="(SHOWTIME|TRAINING)" \d+$/.exec(l)?.[1]).sort()).toEqual(['router1', 'router2', 'router3']);
+      expect(lines.map((l) => /^adsl_connection,host=(router\d) .*value="(SHOWTIME|TRAINING)" \d+$/.exec(l)?.[1]).sort()).toEqual([
+        'router1',
+        'router2',
+        'router3',
+      ]);
     } finally {
       const exited = new Promise((r) => sim.once('exit', r));
       sim.kill('SIGTERM');

@@ -80,7 +80,9 @@ describe('bad paths and ports', SLOW, () => {
   it('a --socket-dir that is a file: exit 2, named, with the fix', async () => {
     const r = await run(['serve', '--socket-dir', file('not-a-dir', '')]);
     expect(r.code).toBe(2);
-    expect(verdict(r)).toBe(`udf-sidecar: --socket-dir ${dir}/not-a-dir: exists and is not a directory: give a directory, or remove the file (EEXIST) [PATH_INVALID]`);
+    expect(verdict(r)).toBe(
+      `udf-sidecar: --socket-dir ${dir}/not-a-dir: exists and is not a directory: give a directory, or remove the file (EEXIST) [PATH_INVALID]`,
+    );
     expectNoStack(r);
   });
 
@@ -125,7 +127,9 @@ describe('config that means what it says', SLOW, () => {
   it('a typo: exit 2, every unknown key at once with the nearest known one', async () => {
     const r = await run(['feed', 'redis', '--stdout', '--once', '--config', file('typo.yaml', 'intervall: 1m\nredis:\n  urll: redis://127.0.0.1:1/0\n')]);
     expect(r.code).toBe(2);
-    expect(verdict(r)).toBe(`udf-sidecar: ${dir}/typo.yaml: intervall: unknown key: did you mean interval?; redis.urll: unknown key: did you mean url? [CONFIG_INVALID]`);
+    expect(verdict(r)).toBe(
+      `udf-sidecar: ${dir}/typo.yaml: intervall: unknown key: did you mean interval?; redis.urll: unknown key: did you mean url? [CONFIG_INVALID]`,
+    );
   });
 
   it('a bare number as a duration: shows it with a unit', async () => {
@@ -176,7 +180,9 @@ describe('unreachable servers', SLOW, () => {
     const r = await run(['feed', 'redis', '--stdout', '--once', '--config', file('r.yaml', 'interval: 1m\n')], { env: { REDIS_URL: 'localhost:6379' } });
     expect(r.code).toBe(2);
     expect(verdict(r)).toContain('redis.url: expected redis://host:port/db or rediss://… (env REDIS_URL sets it), got "localhost:6379"');
-    const secret = await run(['feed', 'redis', '--stdout', '--once', '--config', file('r.yaml', 'interval: 1m\n')], { env: { REDIS_URL: 'http://:hunter2@x' } });
+    const secret = await run(['feed', 'redis', '--stdout', '--once', '--config', file('r.yaml', 'interval: 1m\n')], {
+      env: { REDIS_URL: 'http://:hunter2@x' },
+    });
     expect(secret.stderr).not.toContain('hunter2');
   });
 });

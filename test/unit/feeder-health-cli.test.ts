@@ -48,9 +48,13 @@ describe('feed --metrics-port: liveness and readiness', { timeout: 60_000 }, () 
     const metricsPort = await freePort();
     const config = path.join(dir, 'redis.yaml');
     writeFileSync(config, `redis:\n  url: redis://127.0.0.1:${redisPort}/0\ninterval: 1s\n`);
-    child = spawn(process.execPath, [cli, 'feed', 'redis', '--config', config, '--stdout', '--metrics-port', String(metricsPort), '--metrics-host', '0.0.0.0', '--unhealthy-after', '1s'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [cli, 'feed', 'redis', '--config', config, '--stdout', '--metrics-port', String(metricsPort), '--metrics-host', '0.0.0.0', '--unhealthy-after', '1s'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     await until('the starting line', async () => (stderr.includes('"starting"') ? true : undefined));
@@ -71,7 +75,9 @@ describe('feed --metrics-port: liveness and readiness', { timeout: 60_000 }, () 
       const r = await get('/healthz');
       return r.status === 503 ? r : undefined;
     });
-    expect(JSON.parse(dead.body).reason).toMatch(new RegExp(`^source unreachable for [\\d.]+ s \\(more than 1 s\\): 127\\.0\\.0\\.1:${redisPort}: ECONNREFUSED$`));
+    expect(JSON.parse(dead.body).reason).toMatch(
+      new RegExp(`^source unreachable for [\\d.]+ s \\(more than 1 s\\): 127\\.0\\.0\\.1:${redisPort}: ECONNREFUSED$`),
+    );
 
     listener = createServer((s) => s.destroy()).listen(redisPort, '127.0.0.1');
     await once(listener, 'listening');
@@ -80,7 +86,9 @@ describe('feed --metrics-port: liveness and readiness', { timeout: 60_000 }, () 
   });
 
   it('refuses an --unhealthy-after without a unit', async () => {
-    const p = spawn(process.execPath, [cli, 'feed', 'redis', '--config', '/nonexistent.yaml', '--unhealthy-after', '60'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [cli, 'feed', 'redis', '--config', '/nonexistent.yaml', '--unhealthy-after', '60'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     p.stderr!.on('data', (d) => (stderr += d));
     const [code] = await once(p, 'close');

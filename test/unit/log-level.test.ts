@@ -18,7 +18,12 @@ beforeAll(() => {
 });
 
 /** Runs the CLI to its end; `stopWhen` (polled) sends SIGTERM to a command that would run on. */
-function run(args: string[], env: NodeJS.ProcessEnv, stopWhen?: () => boolean, onStderr?: (d: string) => void): Promise<{ code: number | null; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stopWhen?: () => boolean,
+  onStderr?: (d: string) => void,
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, ...env } });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -49,18 +54,31 @@ const failing = ['kapacitor', 'sync', '--dry-run'];
 const failingEnv = { INFLUXDB_URL: 'http://127.0.0.1:1' };
 
 describe('LOG_LEVEL', () => {
-  it.each(['ERROR', 'Warning', 'DEBUG', 'trace'])('%s keeps error lines', async (level) => {
-    const r = await run(failing, { ...failingEnv, LOG_LEVEL: level });
-    expect(r.code).toBe(1);
-    expect(levels(r.stderr)).toContain('error');
-  }, 30_000);
+  it.each(['ERROR', 'Warning', 'DEBUG', 'trace'])(
+    '%s keeps error lines',
+    async (level) => {
+      const r = await run(failing, { ...failingEnv, LOG_LEVEL: level });
+      expect(r.code).toBe(1);
+      expect(levels(r.stderr)).toContain('error');
+    },
+    30_000,
+  );
 
-  it.each(['INFO', 'Info', 'debug'])('%s shows info lines', async (level) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'log-level-'));
-    let seen = '';
-    const r = await run(['serve', '--socket-dir', path.join(dir, 's')], { LOG_LEVEL: level }, () => seen.includes('"message":"ready"'), (d) => (seen += d));
-    expect(r.stderr).toContain('"message":"ready"');
-  }, 30_000);
+  it.each(['INFO', 'Info', 'debug'])(
+    '%s shows info lines',
+    async (level) => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'log-level-'));
+      let seen = '';
+      const r = await run(
+        ['serve', '--socket-dir', path.join(dir, 's')],
+        { LOG_LEVEL: level },
+        () => seen.includes('"message":"ready"'),
+        (d) => (seen += d),
+      );
+      expect(r.stderr).toContain('"message":"ready"');
+    },
+    30_000,
+  );
 
   it.each([
     ['INFO', ['warn', 'error']],
@@ -68,21 +86,27 @@ describe('LOG_LEVEL', () => {
     ['warning', ['warn', 'error']],
     ['ERR', ['error']],
     ['error', ['error']],
-  ])('%s: the lines of levels %j', async (level, shown) => {
-    // No database listed: a warning, then the unreachable Kapacitor's error.
-    const dir = mkdtempSync(path.join(tmpdir(), 'log-level-'));
-    const config = path.join(dir, 'c.yaml');
-    writeFileSync(config, 'kapacitor:\n  url: http://127.0.0.1:1\n  sync:\n    databases: []\n');
-    const r = await run(['kapacitor', 'sync', '--config', config], { LOG_LEVEL: level });
-    expect(r.code).toBe(1);
-    expect(levels(r.stderr)).toEqual(shown);
-  }, 30_000);
+  ])(
+    '%s: the lines of levels %j',
+    async (level, shown) => {
+      // No database listed: a warning, then the unreachable Kapacitor's error.
+      const dir = mkdtempSync(path.join(tmpdir(), 'log-level-'));
+      const config = path.join(dir, 'c.yaml');
+      writeFileSync(config, 'kapacitor:\n  url: http://127.0.0.1:1\n  sync:\n    databases: []\n');
+      const r = await run(['kapacitor', 'sync', '--config', config], { LOG_LEVEL: level });
+      expect(r.code).toBe(1);
+      expect(levels(r.stderr)).toEqual(shown);
+    },
+    30_000,
+  );
 
   it('refuses a level that means nothing, at startup, in one line naming the variable, with exit 2', async () => {
     for (const args of [failing, ['kapacitor-conf', '--socket-dir', '/tmp/x']]) {
       const r = await run(args, { ...failingEnv, LOG_LEVEL: 'loud' });
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe('udf-sidecar: env: LOG_LEVEL: unknown log level "loud": use error, warn, info or debug (any case; also err, warning, trace) [CONFIG_INVALID]\n');
+      expect(r.stderr).toBe(
+        'udf-sidecar: env: LOG_LEVEL: unknown log level "loud": use error, warn, info or debug (any case; also err, warning, trace) [CONFIG_INVALID]\n',
+      );
     }
   }, 30_000);
 

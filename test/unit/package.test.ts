@@ -27,7 +27,9 @@ describe('npm pack from a fresh clone', () => {
     symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'));
     const out = join(work, 'out');
     mkdirSync(out);
-    const [{ filename }] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { filename: string }[];
+    const [{ filename }] = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    ) as { filename: string }[];
     unpacked = join(work, 'unpacked');
     mkdirSync(unpacked);
     execFileSync('tar', ['-xzf', join(out, filename), '-C', unpacked]);

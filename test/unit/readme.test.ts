@@ -22,7 +22,9 @@ describe('README.md', () => {
     const scripts = ['install.sh', 'sshd.sh'].map((f) => readFileSync(join(root, 'scripts/stack', f), 'utf8')).join('\n');
     // What they stop without, less what they apt-get themselves, and sudo (the root requirement, checked below).
     const installed = new Set([...scripts.matchAll(/apt-get install [^\n]*?([\w-]+) *(?:>|\|\||;|$)/gm)].map((m) => m[1]));
-    const tools = new Set([...scripts.matchAll(/command -v ([\w-]+) >\/dev\/null \|\| stack_die/g)].map((m) => m[1]).filter((t) => !installed.has(t) && t !== 'sudo'));
+    const tools = new Set(
+      [...scripts.matchAll(/command -v ([\w-]+) >\/dev\/null \|\| stack_die/g)].map((m) => m[1]).filter((t) => !installed.has(t) && t !== 'sudo'),
+    );
     expect(installed).toContain('redis-server');
     expect([...tools].sort()).toEqual(['cargo', 'go', 'java', 'mvn']);
     const spelled: Record<string, RegExp> = { go: /\*\*Go\*\*/, cargo: /\*\*cargo\*\*/, java: /\*\*Java \d+/, mvn: /Maven/ };

@@ -68,7 +68,8 @@ describe('udf-sidecar replay (the built CLI)', { timeout: 60_000 }, () => {
   function* cpuLines(n: number, usage: (i: number) => string): Generator<string> {
     for (let i = 0; i < n; i += 1000) {
       let chunk = '';
-      for (let j = i; j < Math.min(n, i + 1000); j++) chunk += `cpu,host=h${j % 50} usage=${usage(j)} ${1_700_000_000_000_000_000n + BigInt(j) * 1_000_000_000n}\n`;
+      for (let j = i; j < Math.min(n, i + 1000); j++)
+        chunk += `cpu,host=h${j % 50} usage=${usage(j)} ${1_700_000_000_000_000_000n + BigInt(j) * 1_000_000_000n}\n`;
       yield chunk;
     }
   }
@@ -83,14 +84,21 @@ describe('udf-sidecar replay (the built CLI)', { timeout: 60_000 }, () => {
 
   it('streams: an input far larger than its heap goes through in constant memory', async () => {
     // 150,000 points held at once take ~200 MB; the whole replay gets a 48 MB heap.
-    const r = await run(['movingAverage', '-', '-o', 'field=usage', '-o', 'size=3', '--group-by', 'host'], cpuLines(150_000, (i) => String(i % 100)), ['--max-old-space-size=48']);
+    const r = await run(
+      ['movingAverage', '-', '-o', 'field=usage', '-o', 'size=3', '--group-by', 'host'],
+      cpuLines(150_000, (i) => String(i % 100)),
+      ['--max-old-space-size=48'],
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(150_000 - 50 * 2);
   }, 120_000);
 
   it('says why nothing came out: a string field into movingAverage', async () => {
-    const r = await run(['movingAverage', '-', '-o', 'field=usage', '-o', 'size=2'], cpuLines(10, (i) => `"v${i}"`));
+    const r = await run(
+      ['movingAverage', '-', '-o', 'field=usage', '-o', 'size=2'],
+      cpuLines(10, (i) => `"v${i}"`),
+    );
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(r.stderr).toBe(
       "udf-sidecar replay: nothing came out of movingAverage: field 'usage' is a string in 10 of the 10 points (movingAverage field: int or float field to average)\n",
@@ -98,7 +106,10 @@ describe('udf-sidecar replay (the built CLI)', { timeout: 60_000 }, () => {
   });
 
   it('says so when a --group-by tag is on no point', async () => {
-    const r = await run(['edgeDetect', '-', '-o', 'field=usage', '--group-by', 'hots'], cpuLines(4, () => '1'));
+    const r = await run(
+      ['edgeDetect', '-', '-o', 'field=usage', '--group-by', 'hots'],
+      cpuLines(4, () => '1'),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(r.stderr).toBe(`udf-sidecar replay: no point has the tag 'hots' given to --group-by: it grouped nothing (every point has hots="")\n`);

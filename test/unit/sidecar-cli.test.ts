@@ -82,7 +82,12 @@ describe('udf-sidecar serve', () => {
     expect(ok).toEqual({ kind: 'init', success: true, error: '' });
     const states = ['SHOWTIME', 'SHOWTIME', 'TRAINING', 'TRAINING', 'SHOWTIME'];
     const t0 = 1514979051065000000n;
-    c.send(...states.map((v, i) => ({ kind: 'point' as const, point: streamPoint('adsl_connection', { host: 'r1' }, t0 + BigInt(i) * 90_000_000_000n + 1n, { fieldsString: { value: v } }) })));
+    c.send(
+      ...states.map((v, i) => ({
+        kind: 'point' as const,
+        point: streamPoint('adsl_connection', { host: 'r1' }, t0 + BigInt(i) * 90_000_000_000n + 1n, { fieldsString: { value: v } }),
+      })),
+    );
     const out = await c.take(3);
     expect(out.map((r) => (r.kind === 'point' ? [r.point.time, r.point.fieldsString.value] : r.kind))).toEqual([
       [t0 + 1n, 'SHOWTIME'],
@@ -100,10 +105,16 @@ describe('udf-sidecar serve', () => {
     const n = 4000;
     const t0 = 1514979051065000000n;
     const points = Array.from({ length: n }, (_, i) =>
-      streamPoint('adsl', { host: 'r1', line: `l-${'x'.repeat(i % 50)}` }, t0 + BigInt(i) * 1_000_000_007n, {
-        fieldsString: { value: i % 2 ? 'SHOWTIME' : 'TRAINING' },
-        fieldsInt: { bytes: BigInt(i) * 1000n + 2n ** 60n },
-      }, ['host']),
+      streamPoint(
+        'adsl',
+        { host: 'r1', line: `l-${'x'.repeat(i % 50)}` },
+        t0 + BigInt(i) * 1_000_000_007n,
+        {
+          fieldsString: { value: i % 2 ? 'SHOWTIME' : 'TRAINING' },
+          fieldsInt: { bytes: BigInt(i) * 1000n + 2n ** 60n },
+        },
+        ['host'],
+      ),
     );
     const begin = { name: 'adsl', group: 'host=r1', tags: { host: 'r1' }, size: BigInt(n), byName: false };
     const end = { name: 'adsl', group: 'host=r1', tmax: points[n - 1].time, tags: { host: 'r1' }, byName: false };
@@ -189,7 +200,11 @@ describe('udf-sidecar serve', () => {
   it('exposes per-function metrics and a health probe', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
     const { stderr } = await serve(dir, ['--metrics-port', '0']);
-    const url = JSON.parse(stderr().split('\n').find((l) => l.includes('"ready"'))!).metrics as string;
+    const url = JSON.parse(
+      stderr()
+        .split('\n')
+        .find((l) => l.includes('"ready"'))!,
+    ).metrics as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
@@ -238,7 +253,10 @@ describe('udf-sidecar serve: sockets that stay ours', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sidecar-'));
     const sock = path.join(dir, 'rate.sock');
     // A sidecar that is busy: listening with a backlog of 1 and never getting round to accept().
-    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen({ path: ${JSON.stringify(sock)}, backlog: 1 }, () => { console.log('up'); for (;;); })`]);
+    const holder = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen({ path: ${JSON.stringify(sock)}, backlog: 1 }, () => { console.log('up'); for (;;); })`,
+    ]);
     children.push(holder);
     await new Promise((r) => holder.stdout.once('data', r));
     const before = statSync(sock).ino;

@@ -80,7 +80,10 @@ describe('serve: stopping', () => {
     const stuck = await rawConnect(path.join(dir, 'edgeDetect.sock'));
     stuck.pause();
     const points = Array.from({ length: 20_000 }, (_, i) =>
-      encodeRequest({ kind: 'point', point: streamPoint('m', { host: 'h' }, BigInt(i), { fieldsInt: { v: BigInt(i) }, fieldsString: { pad: 'x'.repeat(200) } }) }),
+      encodeRequest({
+        kind: 'point',
+        point: streamPoint('m', { host: 'h' }, BigInt(i), { fieldsInt: { v: BigInt(i) }, fieldsString: { pad: 'x'.repeat(200) } }),
+      }),
     );
     stuck.write(Buffer.concat([encodeRequest(init('edgeDetect', { field: 'v' })), ...points]));
     await new Promise((r) => setTimeout(r, 500));
@@ -97,7 +100,10 @@ describe('serve: connection bounds', () => {
     const sock = path.join(dir, 'rate.sock');
     // More idlers than descriptors: without bounds, accept fails with EMFILE and nothing gets in any more.
     const crowd: net.Socket[] = [];
-    for (let i = 0; i < 100; i++) { const s = await rawConnect(sock).catch(() => null); if (s) crowd.push(s); }
+    for (let i = 0; i < 100; i++) {
+      const s = await rawConnect(sock).catch(() => null);
+      if (s) crowd.push(s);
+    }
     const task = await UdfClient.connect(sock);
     task.send(init('rate', { field: 'n' }));
     expect(await task.take(1)).toEqual([{ kind: 'init', success: true, error: '' }]);

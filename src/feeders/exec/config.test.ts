@@ -20,8 +20,22 @@ checks:
     cwd: /tmp
 `);
     expect(c.host).toBe('web01');
-    expect(c.checks[0]).toEqual({ name: 'disk', argv: ['/usr/local/bin/check_disk', '-w', '80'], shell: false, intervalMs: 30_000, timeoutMs: 5000, env: { LANG: 'C' }, cwd: undefined });
-    expect(c.checks[1]).toMatchObject({ argv: ['/bin/sh', '-c', expect.stringContaining('redis-cli')], shell: true, intervalMs: 120_000, timeoutMs: 20_000, cwd: '/tmp' });
+    expect(c.checks[0]).toEqual({
+      name: 'disk',
+      argv: ['/usr/local/bin/check_disk', '-w', '80'],
+      shell: false,
+      intervalMs: 30_000,
+      timeoutMs: 5000,
+      env: { LANG: 'C' },
+      cwd: undefined,
+    });
+    expect(c.checks[1]).toMatchObject({
+      argv: ['/bin/sh', '-c', expect.stringContaining('redis-cli')],
+      shell: true,
+      intervalMs: 120_000,
+      timeoutMs: 20_000,
+      cwd: '/tmp',
+    });
   });
 
   it('keeps a timeout within its interval by default', () => {

@@ -47,7 +47,8 @@ function readCheck(s: ConfigSection, defaultIntervalMs: number, defaultTimeoutMs
   const name = s.requireString('name');
   const command = s.data.command;
   const shellText = s.string('shell');
-  if (command !== undefined && shellText !== undefined) throw s.error('shell', 'give either command (a list, no shell) or shell (a command line for /bin/sh), not both');
+  if (command !== undefined && shellText !== undefined)
+    throw s.error('shell', 'give either command (a list, no shell) or shell (a command line for /bin/sh), not both');
   let argv: string[];
   if (shellText !== undefined) {
     if (shellText.trim() === '') throw s.error('shell', 'is empty');

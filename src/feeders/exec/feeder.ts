@@ -85,11 +85,7 @@ export function runScript(check: CheckConfig, maxOutputBytes: number): Promise<S
       finish({ exitCode: err.code === 'ENOENT' ? 127 : 126, spawnError: `${check.argv[0]}: ${err.message}` });
     });
     child.on('close', (code, signal) => {
-      finish(
-        signal !== null
-          ? { exitCode: 128 + (constants.signals[signal] ?? 0), signal }
-          : { exitCode: code ?? 0 },
-      );
+      finish(signal !== null ? { exitCode: 128 + (constants.signals[signal] ?? 0), signal } : { exitCode: code ?? 0 });
     });
   });
 }

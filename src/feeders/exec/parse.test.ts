@@ -4,7 +4,13 @@ import { outputLines, parseExecLine } from './parse.js';
 describe('exec output lines', () => {
   it('reads "name value type style" with style stack or rate', () => {
     expect(parseExecLine('disk.used_pct 81.5 OS stack')).toEqual({ kind: 'metric', name: 'disk.used_pct', value: 81.5, type: 'OS', style: 'stack' });
-    expect(parseExecLine('  nginx.requests\t120394  APP rate \r')).toEqual({ kind: 'metric', name: 'nginx.requests', value: 120394, type: 'APP', style: 'rate' });
+    expect(parseExecLine('  nginx.requests\t120394  APP rate \r')).toEqual({
+      kind: 'metric',
+      name: 'nginx.requests',
+      value: 120394,
+      type: 'APP',
+      style: 'rate',
+    });
     expect(parseExecLine('temp -4e1 HW stack')).toMatchObject({ kind: 'metric', value: -40 });
   });
 
@@ -18,7 +24,12 @@ describe('exec output lines', () => {
     const line = 'cpu,host=web01 usage=12.5,count=3i,state="ok, fine" 1700000000000000000';
     const r = parseExecLine(line);
     expect(r.kind).toBe('line_protocol');
-    expect(r.kind === 'line_protocol' && [r.line, r.parsed.measurement, r.parsed.time, r.parsed.fieldsInt.count]).toEqual([line, 'cpu', 1700000000000000000n, 3n]);
+    expect(r.kind === 'line_protocol' && [r.line, r.parsed.measurement, r.parsed.time, r.parsed.fieldsInt.count]).toEqual([
+      line,
+      'cpu',
+      1700000000000000000n,
+      3n,
+    ]);
     expect(parseExecLine('mem free=1024i')).toMatchObject({ kind: 'line_protocol', parsed: { time: null } });
   });
 

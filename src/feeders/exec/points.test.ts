@@ -25,14 +25,28 @@ describe('a run of a check as points', () => {
 
   it('reports a killed, failed or missing program in the status point', () => {
     const rates = new CounterRates();
-    const killed = runPoints('slow', 'h1', 'half 1 OS stack\n', { exitCode: 143, signal: 'SIGTERM', timedOut: true, truncated: true, durationMs: 5000 }, T, rates);
+    const killed = runPoints(
+      'slow',
+      'h1',
+      'half 1 OS stack\n',
+      { exitCode: 143, signal: 'SIGTERM', timedOut: true, truncated: true, durationMs: 5000 },
+      T,
+      rates,
+    );
     expect(killed.points.at(-1)).toEqual({
       measurement: 'exec_check',
       tags: { host: 'h1', check: 'slow' },
       fields: { exit_code: 143, timed_out: true, duration_seconds: 5, lines: 1, bad_lines: 0, truncated: true, signal: 'SIGTERM' },
       time: T,
     });
-    const missing = runPoints('gone', 'h1', '', { exitCode: 127, timedOut: false, truncated: false, durationMs: 1, spawnError: '/nope: spawn /nope ENOENT' }, T, rates);
+    const missing = runPoints(
+      'gone',
+      'h1',
+      '',
+      { exitCode: 127, timedOut: false, truncated: false, durationMs: 1, spawnError: '/nope: spawn /nope ENOENT' },
+      T,
+      rates,
+    );
     expect(missing.points).toHaveLength(1);
     expect(missing.points[0].fields).toMatchObject({ exit_code: 127, error: '/nope: spawn /nope ENOENT' });
   });
@@ -42,7 +56,10 @@ describe('a run of a check as points', () => {
     runPoints('a', 'h', 'n 0 X rate\nn 0 Y rate\n', ok, T, rates);
     runPoints('b', 'h', 'n 0 X rate\n', ok, T, rates);
     const later = runPoints('a', 'h', 'n 10 X rate\nn 20 Y rate\n', ok, T + 1_000_000_000n, rates);
-    expect(later.points.slice(0, 2).map((p) => [p.tags.type, p.fields.value])).toEqual([['X', 10], ['Y', 20]]);
+    expect(later.points.slice(0, 2).map((p) => [p.tags.type, p.fields.value])).toEqual([
+      ['X', 10],
+      ['Y', 20],
+    ]);
     expect(rates.size).toBe(3);
   });
 });

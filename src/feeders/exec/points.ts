@@ -29,14 +29,7 @@ export const STATUS_MEASUREMENT = 'exec_check';
  * check and type (`rate` ones through `rates`), line-protocol lines are kept as they are (stamped with `timeNs`
  * when they carry no time), and one `exec_check` point says how the run ended.
  */
-export function runPoints(
-  check: string,
-  host: string,
-  stdout: string,
-  outcome: RunOutcome,
-  timeNs: bigint,
-  rates: CounterRates,
-): RunPoints {
+export function runPoints(check: string, host: string, stdout: string, outcome: RunOutcome, timeNs: bigint, rates: CounterRates): RunPoints {
   const out: RunPoints = { points: [], bad: [], firstReadings: 0 };
   let good = 0;
   for (const text of outputLines(stdout)) {

@@ -145,7 +145,9 @@ export class KafkaFeeder {
     if (network === undefined) return undefined;
     // kafkajs keeps the socket's code: E… for the network, a TLS verification code (SELF_SIGNED_CERT_IN_CHAIN…) otherwise.
     if (typeof network.code === 'string' && !/^E[A-Z]+$/.test(network.code)) {
-      return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, { cause: err });
+      return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, {
+        cause: err,
+      });
     }
     return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
   }

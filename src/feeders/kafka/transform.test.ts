@@ -12,7 +12,14 @@ describe('notification summary', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.point.time).toBe(BigInt(doc.details.timestamp) * 1_000_000n);
-    expect(r.point.tags).toEqual({ tenant: 'hybrid:4958307', node: 'web01', environment: 'prod-a2', customer: 'somecust', check: 'cpu_usage', alarm: 'CPU high' });
+    expect(r.point.tags).toEqual({
+      tenant: 'hybrid:4958307',
+      node: 'web01',
+      environment: 'prod-a2',
+      customer: 'somecust',
+      check: 'cpu_usage',
+      alarm: 'CPU high',
+    });
     expect(r.point.fields).toEqual({ state: 'CRITICAL', status: 'CPU at 97%', entity: 'web01-prod-a2.somecust' });
     expect(r.point.measurement).toBe('maas_notification');
     expect(r.labelParsed).toBe(true);
@@ -27,7 +34,11 @@ describe('notification summary', () => {
   });
 
   it('takes the label pattern and paths from the rules', () => {
-    const rules = { ...DEFAULT_SUMMARY_RULES, labelPattern: /^(?<customer>[^.]+)\.(?<node>.+)$/, paths: { ...DEFAULT_SUMMARY_RULES.paths, state: 'details.status' } };
+    const rules = {
+      ...DEFAULT_SUMMARY_RULES,
+      labelPattern: /^(?<customer>[^.]+)\.(?<node>.+)$/,
+      paths: { ...DEFAULT_SUMMARY_RULES.paths, state: 'details.status' },
+    };
     const r = summarize(JSON.stringify({ ...doc, entity: { label: 'acme.db-7' } }), KAFKA_TS, rules);
     expect(r.ok && r.point.tags).toMatchObject({ customer: 'acme', node: 'db-7' });
     expect(r.ok && r.point.fields.state).toBe('CPU at 97%');

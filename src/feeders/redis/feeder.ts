@@ -1,16 +1,13 @@
 import { Redis } from 'ioredis';
 import { SidecarError, systemReason } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
+import { type FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
 import { nowNs, type FeedPoint } from '../point.js';
 import type { FamilyConfig, RedisFeederConfig } from './config.js';
 import { transformValue } from './transform.js';
 
 /** What reading one listed key gave: its text, nothing (it vanished since SCAN), or a value of another type. */
-export type Fetched =
-  | { key: string; kind: 'string'; value: string }
-  | { key: string; kind: 'vanished' }
-  | { key: string; kind: 'not_string'; type: string };
+export type Fetched = { key: string; kind: 'string'; value: string } | { key: string; kind: 'vanished' } | { key: string; kind: 'not_string'; type: string };
 
 /** SCAN (never KEYS: it blocks the server) with MATCH; SCAN may repeat a key, so the result is de-duplicated. */
 export async function scanKeys(redis: Redis, pattern: string, count: number): Promise<string[]> {

@@ -54,29 +54,32 @@ export function generateMoc(opts: GeneratorOptions = {}): GeneratedKey[] {
     out.push({ key, family, kind, value: JSON.stringify(value) });
   };
 
-  for (const row of ROWS) for (const pod of PODS) for (const rack of RACKS) for (const plug of PLUGS) {
-    const key = `electrical:busplug:${row}-${pod}-${rack}:${plug}:JSON`;
-    const amps = int(20, 90);
-    const value: Record<string, unknown> = {
-      timestamp: ts,
-      active_power: int(2000, 4000),
-      apparent_power: int(2100, 4300),
-      reactive_power: int(200, 600),
-      power_factor: int(880, 990),
-      frequency: int(598, 602),
-      voltage_ln1: int(2280, 2320),
-      voltage_ln2: int(2280, 2320),
-      voltage_ln3: int(2280, 2320),
-      current_l1_hires: amps,
-      current_l1_lowres: Math.floor(amps / 10),
-      current_n_hires: int(0, 9),
-      metered_active_energy: int(100000, 200000),
-      mac_addr_1: 0,
-    };
-    const churn = rack === 'C11' && plug === 'B2';
-    if (churn && (int(0, 1) + pass) % 2 === 0) continue;
-    doc(key, 'busplug', value);
-  }
+  for (const row of ROWS)
+    for (const pod of PODS)
+      for (const rack of RACKS)
+        for (const plug of PLUGS) {
+          const key = `electrical:busplug:${row}-${pod}-${rack}:${plug}:JSON`;
+          const amps = int(20, 90);
+          const value: Record<string, unknown> = {
+            timestamp: ts,
+            active_power: int(2000, 4000),
+            apparent_power: int(2100, 4300),
+            reactive_power: int(200, 600),
+            power_factor: int(880, 990),
+            frequency: int(598, 602),
+            voltage_ln1: int(2280, 2320),
+            voltage_ln2: int(2280, 2320),
+            voltage_ln3: int(2280, 2320),
+            current_l1_hires: amps,
+            current_l1_lowres: Math.floor(amps / 10),
+            current_n_hires: int(0, 9),
+            metered_active_energy: int(100000, 200000),
+            mac_addr_1: 0,
+          };
+          const churn = rack === 'C11' && plug === 'B2';
+          if (churn && (int(0, 1) + pass) % 2 === 0) continue;
+          doc(key, 'busplug', value);
+        }
   // Exceptions among the busplugs: a missing field, a value that is not JSON, a hash, a float timestamp, no timestamp.
   doc('electrical:busplug:R2-PA-C12:A1:JSON', 'busplug', { timestamp: ts, apparent_power: 3000, power_factor: 950 }, 'missing_field');
   out.push({ key: 'electrical:busplug:R2-PA-C12:A2:JSON', family: 'busplug', kind: 'not_json', value: 'ERR sensor offline' });
@@ -84,19 +87,21 @@ export function generateMoc(opts: GeneratorOptions = {}): GeneratedKey[] {
   doc('electrical:busplug:R3-PB-C12:A2:JSON', 'busplug', { timestamp: ts + 0.25, active_power: 3105, power_factor: 941 });
   doc('electrical:busplug:R4-PC-C12:A1:JSON', 'busplug', { active_power: 3105, power_factor: 941 }, 'no_timestamp');
 
-  for (const row of ROWS) for (const pod of PODS) for (let n = 1; n <= 9; n++) {
-    const key = `mechanical:irc:${row}-${pod}-IRC${String(n).padStart(2, '0')}:JSON`;
-    doc(key, 'irc', {
-      timestamp: ts,
-      leaving_fluid_temp: int(770, 800),
-      entering_fluid_temp: int(740, 770),
-      rack_inlet_temp: int(700, 740),
-      return_air_temp: int(790, 820),
-      supply_air_temp: int(680, 720),
-      fan_speed_pct: int(30, 90),
-      mac_addr_0: 0,
-    });
-  }
+  for (const row of ROWS)
+    for (const pod of PODS)
+      for (let n = 1; n <= 9; n++) {
+        const key = `mechanical:irc:${row}-${pod}-IRC${String(n).padStart(2, '0')}:JSON`;
+        doc(key, 'irc', {
+          timestamp: ts,
+          leaving_fluid_temp: int(770, 800),
+          entering_fluid_temp: int(740, 770),
+          rack_inlet_temp: int(700, 740),
+          return_air_temp: int(790, 820),
+          supply_air_temp: int(680, 720),
+          fan_speed_pct: int(30, 90),
+          mac_addr_0: 0,
+        });
+      }
   out.push({ key: 'mechanical:irc:R1-PA-IRC99:JSON', family: 'irc', kind: 'not_json', value: '{"timestamp": 1468249200, "leaving_fluid_temp": 78' });
 
   for (const dev of ['SWBD-U1A', 'SWBD-U1B', 'SWBD-U2A', 'SWBD-U2B', 'SWBD-U3A', 'SWBD-U3B']) {
@@ -116,7 +121,12 @@ export function generateMoc(opts: GeneratorOptions = {}): GeneratedKey[] {
   for (const g of ['GENA', 'GENB', 'GENC', 'GEND', 'GENE', 'GENF']) {
     doc(`electrical:generator:${g}:JSON`, 'generator', { timestamp: ts, total_fuel_consumption: int(5000, 9000) + 0.5 });
   }
-  doc('status:collector:JSON', 'collector', { timestamp: ts, iteration: 4242 + pass, lastfetch: 'Jul 11, 2016 10:00:00', lastredisupdate: 'Jul 11, 2016 10:00:01' });
+  doc('status:collector:JSON', 'collector', {
+    timestamp: ts,
+    iteration: 4242 + pass,
+    lastfetch: 'Jul 11, 2016 10:00:00',
+    lastredisupdate: 'Jul 11, 2016 10:00:01',
+  });
   out.push({ key: 'status:bms-gateway', family: 'collector', kind: 'hash', value: { state: 'up' } });
   return out;
 }

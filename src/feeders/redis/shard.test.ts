@@ -6,7 +6,8 @@ describe('--shard i/n', () => {
   it('parses i/n (1-based) and refuses anything else with the expected form', () => {
     expect(parseShard('2/3')).toEqual({ index: 2, count: 3 });
     expect(parseShard('1/1')).toEqual({ index: 1, count: 1 });
-    for (const bad of ['0/3', '4/3', '3', '1/0', 'a/b', '-1/2', '1/2/3']) expect(() => parseShard(bad)).toThrow(/expected i\/n with 1 ≤ i ≤ n, e\.g\. --shard 2\/3/);
+    for (const bad of ['0/3', '4/3', '3', '1/0', 'a/b', '-1/2', '1/2/3'])
+      expect(() => parseShard(bad)).toThrow(/expected i\/n with 1 ≤ i ≤ n, e\.g\. --shard 2\/3/);
   });
 
   it('puts every key in exactly one of n shards, the same one in every process, and spreads them', () => {

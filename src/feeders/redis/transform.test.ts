@@ -99,7 +99,10 @@ describe('MOC generator', () => {
     for (const k of generateMoc()) {
       if (k.kind === 'hash') continue;
       const f = family(k.family);
-      expect(f.shards.some((s) => globToRegExp(s).test(k.key)), k.key).toBe(true);
+      expect(
+        f.shards.some((s) => globToRegExp(s).test(k.key)),
+        k.key,
+      ).toBe(true);
       const r = transformValue(f, k.key, k.value as string, NOW);
       expect(r.ok, `${k.key} ${k.kind}`).toBe(k.kind === 'valid' || k.kind === 'no_timestamp');
     }

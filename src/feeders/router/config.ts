@@ -63,5 +63,8 @@ function readRouter(s: ConfigSection): RouterConfig {
 
 /** Accepts `SHA256:abc…`, `abc…`, with or without base64 padding. */
 export function normaliseFingerprint(text: string): string {
-  return text.trim().replace(/^SHA256:/i, '').replace(/=+$/, '');
+  return text
+    .trim()
+    .replace(/^SHA256:/i, '')
+    .replace(/=+$/, '');
 }

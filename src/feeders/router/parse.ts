@@ -10,9 +10,7 @@ import type { FeedPoint, FieldValue } from '../point.js';
  * Output with no recognisable state is garbled: the parse fails with the reason and the poll is counted, never fatal.
  * A single unreadable line in otherwise good output is skipped and reported.
  */
-export type ParseResult =
-  | { ok: true; state: string; fields: Record<string, FieldValue>; skipped: string[] }
-  | { ok: false; reason: string };
+export type ParseResult = { ok: true; state: string; fields: Record<string, FieldValue>; skipped: string[] } | { ok: false; reason: string };
 
 const LINE = /^\s*([A-Za-z][A-Za-z0-9 ()/_.-]*?)\s*:\s*(.*?)\s*$/;
 const NUMBER_WITH_UNIT = /^(-?\d+(?:\.\d+)?)\s*([A-Za-z%/]+)?$/;

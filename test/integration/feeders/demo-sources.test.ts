@@ -31,11 +31,25 @@ describe('demo sources', () => {
     const { host, port } = await ensureRedis();
     const url = `redis://${host}:${port}/13`;
     const sim = simulate(['redis', '--url', url, '--every', '1s']);
-    await waitFor(async () => sim.stderr(), (e) => e.includes('"moc keys written"'), 30_000, 'the first pass of moc keys');
-    const feeder = spawnFeeder(['redis', '--config', join(ROOT, 'docker/config/redis.yaml'), '--stdout', '--once'], { REDIS_URL: url, FEEDERS_INFLUXDB_TOKEN: 'unused' });
+    await waitFor(
+      async () => sim.stderr(),
+      (e) => e.includes('"moc keys written"'),
+      30_000,
+      'the first pass of moc keys',
+    );
+    const feeder = spawnFeeder(['redis', '--config', join(ROOT, 'docker/config/redis.yaml'), '--stdout', '--once'], {
+      REDIS_URL: url,
+      FEEDERS_INFLUXDB_TOKEN: 'unused',
+    });
     const { code } = await feeder.exited;
     expect(code, feeder.stderr()).toBe(0);
-    const measurements = new Set(feeder.stdout().trim().split('\n').map((l) => l.split(/[, ]/)[0]));
+    const measurements = new Set(
+      feeder
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/[, ]/)[0]),
+    );
     expect(feeder.stdout().trim().split('\n').length).toBeGreaterThan(1000);
     expect(measurements.size).toBeGreaterThan(3);
   });
@@ -44,7 +58,12 @@ describe('demo sources', () => {
     const { brokers } = await ensureKafka();
     const topic = uniqueName('demo_notifications');
     const sim = simulate(['kafka', '--brokers', brokers.join(','), '--topic', topic, '--every', '200ms']);
-    await waitFor(async () => sim.stderr(), (e) => e.includes('"notifications produced"'), 60_000, 'the first notification');
+    await waitFor(
+      async () => sim.stderr(),
+      (e) => e.includes('"notifications produced"'),
+      60_000,
+      'the first notification',
+    );
     await new Promise((r) => setTimeout(r, 1500)); // a few more, of every state
     const feeder = spawnFeeder(['kafka', '--config', join(ROOT, 'docker/config/kafka.yaml'), '--stdout', '--once'], {
       KAFKA_BROKERS: brokers.join(','),

@@ -87,8 +87,18 @@ influxdb:
     running.push(p);
     const runsOf = async (check: string) =>
       (await influxQuery(db, `SELECT exit_code, timed_out, lines, bad_lines, error FROM exec_check WHERE "check" = '${check}'`))[0]?.values ?? [];
-    await waitFor(() => runsOf('metrics'), (rows) => rows.length >= 4, 60_000, 'four runs of the metrics check');
-    await waitFor(() => runsOf('hanging'), (rows) => rows.length >= 1, 30_000, 'the hanging check’s status');
+    await waitFor(
+      () => runsOf('metrics'),
+      (rows) => rows.length >= 4,
+      60_000,
+      'four runs of the metrics check',
+    );
+    await waitFor(
+      () => runsOf('hanging'),
+      (rows) => rows.length >= 1,
+      30_000,
+      'the hanging check’s status',
+    );
     p.child.kill('SIGTERM');
     const { code } = await p.exited;
     expect(code, p.stderr()).toBe(0);
@@ -123,7 +133,11 @@ influxdb:
     expect((await influxQuery(db, `SELECT value FROM "shell.ok"`))[0].values[0][1]).toBe(42);
     expect((await influxQuery(db, `SELECT value FROM "nosubst$(id)"`))[0].values[0][1]).toBe(7);
 
-    const logs = p.stderr().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logs = p
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const badLines = logs.filter((l) => l.reason && String(l.message).startsWith('skipped'));
     expect(badLines[0]).toMatchObject({ check: 'metrics', count: 1, examples: ['OK - everything fine'] });
     expect(logs.find((l) => l.check === 'failing')).toMatchObject({ level: 'warn', exitCode: 3, stderr: 'backup too old' });

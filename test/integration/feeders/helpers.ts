@@ -64,7 +64,9 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolea
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}${lastErr ? `, last error ${(lastErr as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}${lastErr ? `, last error ${(lastErr as Error).message}` : ''}`,
+  );
 }
 
 /**

@@ -56,7 +56,13 @@ families:
     const { code } = await p.exited;
     expect(code, p.stderr()).toBe(0);
     expect(p.stdout() + p.stderr()).not.toContain(influx.token);
-    const stopped = p.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.message === 'stopped');
+    const stopped = p
+      .stderr()
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'stopped');
     expect(stopped.counters).toMatchObject({ read: 3, written: 3, rejected: 0, dropped: 0 });
 
     const rows = await fluxPoints(influx, bucket, 'v2_probe');
@@ -93,9 +99,21 @@ families:
     const { code } = await p.exited;
     expect(code, 'a one-shot run whose points were refused fails').toBe(1);
     expect(p.stdout() + p.stderr()).not.toContain(bogus);
-    const refused = p.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.message === 'InfluxDB refused a batch');
+    const refused = p
+      .stderr()
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'InfluxDB refused a batch');
     expect(refused, p.stderr()).toMatchObject({ status: 401, lines: 1 });
-    const stopped = p.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.message === 'stopped');
+    const stopped = p
+      .stderr()
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'stopped');
     expect(stopped.counters).toMatchObject({ read: 1, written: 0, rejected: 1 });
     expect(p.stderr()).toContain('udf-sidecar: 1 point(s) read but not written to InfluxDB: 1 refused by InfluxDB');
     expect(await fluxPoints(influx, bucket, 'v2_probe')).toEqual([]);

@@ -171,7 +171,9 @@ describe('kafka feeder over SASL_SSL into InfluxDB 2', () => {
     const { code } = await exitedWithin(p, 60_000);
     expect(code, p.stderr()).toBe(1);
     // The last line is the program's own verdict, after the kafkajs log lines.
-    expect(p.stderr()).toMatch(/^udf-sidecar: Kafka at 127\.0\.0\.1:\d+: SASL PLAIN authentication failed: .*Invalid username or password; check kafka\.sasl\.username and its password \[KAFKA_REFUSED\]$/m);
+    expect(p.stderr()).toMatch(
+      /^udf-sidecar: Kafka at 127\.0\.0\.1:\d+: SASL PLAIN authentication failed: .*Invalid username or password; check kafka\.sasl\.username and its password \[KAFKA_REFUSED\]$/m,
+    );
     expectNoSecret(p, wrong, password, token);
     expect(await fluxPoints(influx, bucket, 'maas_notification')).toEqual([]);
   });
@@ -187,7 +189,9 @@ describe('kafka feeder over SASL_SSL into InfluxDB 2', () => {
     const p = run(['kafka', '--config', cfg, '--once']);
     const { code } = await exitedWithin(p, 90_000);
     expect(code, p.stderr()).toBe(1);
-    expect(p.stderr()).toMatch(/^udf-sidecar: Kafka at 127\.0\.0\.1:\d+: Connection error: self-signed certificate in certificate chain; check kafka\.ssl\.ca .* \[KAFKA_REFUSED\]$/m);
+    expect(p.stderr()).toMatch(
+      /^udf-sidecar: Kafka at 127\.0\.0\.1:\d+: Connection error: self-signed certificate in certificate chain; check kafka\.ssl\.ca .* \[KAFKA_REFUSED\]$/m,
+    );
     expectNoSecret(p, password, token);
   });
 });

@@ -56,13 +56,22 @@ influxdb:
     const p = feeder;
     // Two failed starts: the first shows it retries, the second that it outlived kafkajs' own retries.
     await waitFor(
-      async () => p.stderr().split('\n').filter((l) => l.includes('Kafka not reachable: trying again')).length,
+      async () =>
+        p
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('Kafka not reachable: trying again')).length,
       (n) => n >= 2 || p.child.exitCode !== null,
       120_000,
       'two start retries',
     );
     expect(p.child.exitCode, p.stderr()).toBeNull();
-    const retryLine = JSON.parse(p.stderr().split('\n').find((l) => l.includes('Kafka not reachable'))!);
+    const retryLine = JSON.parse(
+      p
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('Kafka not reachable'))!,
+    );
     expect(retryLine.error).toContain(`Kafka at ${brokers.join(',')}`);
     // kafkajs' own log lines carry no stack trace.
     expect(p.stderr()).not.toContain('"stack"');

@@ -142,13 +142,23 @@ describe('kafka feeder against real Kafka and InfluxDB', () => {
         dlq.push({ reason: String(m.headers?.['dlq-reason']), offset: String(m.headers?.['dlq-source-offset']) });
       },
     });
-    await waitFor(async () => dlq.length, (n) => n >= broken.length, 30_000, 'dead letters');
+    await waitFor(
+      async () => dlq.length,
+      (n) => n >= broken.length,
+      30_000,
+      'dead letters',
+    );
     await consumer.disconnect();
     expect(dlq.map((d) => d.reason.split(':')[0]).sort()).toEqual(['missing_state', 'not_json']);
 
     const o = await offsets(group, topic);
     expect(o.committed).toEqual(o.high);
-    const stopped = p.stderr().trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.message === 'stopped');
+    const stopped = p
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'stopped');
     expect(stopped.counters).toMatchObject({ read: valid.length + otherTenant.length + broken.length + 1, droppedBy: { filtered: 3, dead_lettered: 2 } });
   });
 
@@ -162,13 +172,21 @@ describe('kafka feeder against real Kafka and InfluxDB', () => {
     // Produce in slices while the feeder runs, so it is killed with messages both behind and ahead of it.
     const producing = (async () => {
       for (let i = 0; i < N; i += 100) {
-        await produce(topic, Array.from({ length: 100 }, (_, j) => message(i + j, notification(i + j))));
+        await produce(
+          topic,
+          Array.from({ length: 100 }, (_, j) => message(i + j, notification(i + j))),
+        );
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
     const first = spawnFeeder(['kafka', '--config', cfg]);
     running.push(first);
-    const atKill = await waitFor(() => countPoints(db), (n) => n > 0, 60_000, 'the first points');
+    const atKill = await waitFor(
+      () => countPoints(db),
+      (n) => n > 0,
+      60_000,
+      'the first points',
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     expect(atKill).toBeLessThan(N);
@@ -189,12 +207,23 @@ describe('kafka feeder against real Kafka and InfluxDB', () => {
       10_000,
       'the metrics URL',
     );
-    const lagSeconds = async () => Number(/udf_sidecar_feeder_lag_seconds\{feeder="kafka"\} (\S+)/.exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
+    const lagSeconds = async () =>
+      Number(/udf_sidecar_feeder_lag_seconds\{feeder="kafka"\} (\S+)/.exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
     await waitFor(lagSeconds, (s) => s > 1, 60_000, 'feeder_lag_seconds above 1 s while InfluxDB is down');
 
     await startService('influxdb');
-    await waitFor(() => countPoints(db), (n) => n >= N, 120_000, `${N} points`);
-    await waitFor(() => offsets(group, topic), (o) => o.committed.every((c, i) => c === o.high[i]), 30_000, 'all offsets committed');
+    await waitFor(
+      () => countPoints(db),
+      (n) => n >= N,
+      120_000,
+      `${N} points`,
+    );
+    await waitFor(
+      () => offsets(group, topic),
+      (o) => o.committed.every((c, i) => c === o.high[i]),
+      30_000,
+      'all offsets committed',
+    );
     await new Promise((r) => setTimeout(r, 2000));
     expect(await countPoints(db)).toBe(N);
     await waitFor(lagSeconds, (s) => s === 0, 30_000, 'feeder_lag_seconds back to 0 once caught up');
@@ -202,7 +231,12 @@ describe('kafka feeder against real Kafka and InfluxDB', () => {
     second.child.kill('SIGTERM');
     const { code } = await second.exited;
     expect(code, second.stderr()).toBe(0);
-    const stopped = second.stderr().trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.message === 'stopped');
+    const stopped = second
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'stopped');
     expect(stopped.counters.retried).toBeGreaterThan(0);
     expect(second.stderr()).toContain('kafka status');
   });

@@ -28,7 +28,10 @@ type Var = { type: 'string' | 'int'; value: string | number };
 async function defineTask(id: string, tick: string, vars: Record<string, Var>): Promise<void> {
   const file = path.join(k.dir, `${id}-vars.json`);
   writeFileSync(file, JSON.stringify({ outputDB: { type: 'string', value: output }, ...vars }));
-  for (const args of [['define', id, '-tick', path.join(tickscriptDir, tick), '-dbrp', `${input}.autogen`, '-vars', file], ['enable', id]]) {
+  for (const args of [
+    ['define', id, '-tick', path.join(tickscriptDir, tick), '-dbrp', `${input}.autogen`, '-vars', file],
+    ['enable', id],
+  ]) {
     const r = await k.cli(args);
     if (r.code !== 0) throw new Error(`kapacitor ${args.join(' ')}: ${r.stderr}${r.stdout}`);
   }
@@ -134,7 +137,9 @@ ${influxSection()}routers:
       })),
     });
     await producer.disconnect();
-    const config = writeConfig(`kafka:\n  brokers: [${brokers.join(', ')}]\n  topic: ${topic}\n  groupId: ${uniqueName('e2e')}\nbatchSize: 3\n${influxSection()}`);
+    const config = writeConfig(
+      `kafka:\n  brokers: [${brokers.join(', ')}]\n  topic: ${topic}\n  groupId: ${uniqueName('e2e')}\nbatchSize: 3\n${influxSection()}`,
+    );
     const p = spawnFeeder(['kafka', '--config', config, '--once']);
     expect((await p.exited).code, p.stderr()).toBe(0);
     const stored = await rows(input, 'SELECT state FROM maas_notification');

@@ -125,7 +125,10 @@ describe('redis feeder against real Redis and InfluxDB', () => {
     const [m] = came[0].key.match(/R\d-P[A-C]-C\d+:[AB]\d/) ?? [];
     const [row, pod, rackPlug] = m!.split('-');
     const [rack, plug] = rackPlug.split(':');
-    const [s] = await influxQuery(db, `SELECT count(active_power) FROM electrical_busplug WHERE row='${row}' AND pod='${pod}' AND rack='${rack}' AND plug='${plug}' ${t2.replace('WHERE', 'AND')}`);
+    const [s] = await influxQuery(
+      db,
+      `SELECT count(active_power) FROM electrical_busplug WHERE row='${row}' AND pod='${pod}' AND rack='${rack}' AND plug='${plug}' ${t2.replace('WHERE', 'AND')}`,
+    );
     expect(Number(s.values[0][1])).toBe(1);
   });
 
@@ -183,21 +186,49 @@ describe('redis feeder against real Redis and InfluxDB', () => {
     await applyToRedis(redis, keys);
     const config = writeConfig(`redis:\n  url: ${redisUrl}\ninterval: 1s\ninfluxdb:\n  url: ${influxUrl}\n  database: ${db}\n  retentionPolicy: autogen\n`);
     const p = spawnFeeder(['redis', '--config', config, '--metrics-port', '0']);
-    const passes = () => p.stderr().split('\n').filter((l) => l.includes('"redis pass done"')).length;
-    const failures = () => p.stderr().split('\n').filter((l) => l.includes('"redis pass failed"')).length;
+    const passes = () =>
+      p
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"redis pass done"')).length;
+    const failures = () =>
+      p
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"redis pass failed"')).length;
     try {
-      await waitFor(async () => passes(), (n) => n >= 1, 30_000, 'a first pass');
+      await waitFor(
+        async () => passes(),
+        (n) => n >= 1,
+        30_000,
+        'a first pass',
+      );
       await stopService('redis');
-      await waitFor(async () => failures(), (n) => n >= 2, 30_000, 'passes failing while Redis is down');
+      await waitFor(
+        async () => failures(),
+        (n) => n >= 2,
+        30_000,
+        'passes failing while Redis is down',
+      );
       expect(p.child.exitCode, p.stderr()).toBeNull();
       await startService('redis');
       // Redis runs without persistence: seed again, as the building system would.
       await redis.flushdb();
       await applyToRedis(redis, keys);
       const before = passes();
-      await waitFor(async () => passes(), (n) => n >= before + 2, 30_000, 'passes after Redis came back');
+      await waitFor(
+        async () => passes(),
+        (n) => n >= before + 2,
+        30_000,
+        'passes after Redis came back',
+      );
 
-      const starting = JSON.parse(p.stderr().split('\n').find((l) => l.includes('"starting"'))!);
+      const starting = JSON.parse(
+        p
+          .stderr()
+          .split('\n')
+          .find((l) => l.includes('"starting"'))!,
+      );
       const text = await (await fetch(`${starting.metrics}/metrics`)).text();
       const read = text.split('\n').find((l) => /^\w*feeder\w*read\w*\{feeder="redis"\}/.test(l));
       expect(read, text).toBeDefined();

@@ -140,7 +140,10 @@ influxdb:
         for (const { partition, offset } of committed.partitions) {
           const c = Number(offset);
           if (c <= 0) continue;
-          const below = await count(db, `SELECT count(state) FROM maas_notification WHERE node = 'node${partition}' AND time < ${BigInt(T0 + partition + PARTITIONS * c) * 1_000_000n}`);
+          const below = await count(
+            db,
+            `SELECT count(state) FROM maas_notification WHERE node = 'node${partition}' AND time < ${BigInt(T0 + partition + PARTITIONS * c) * 1_000_000n}`,
+          );
           if (below !== c) violations.push(`partition ${partition}: committed ${c}, points below it ${below}`);
         }
         samples++;
@@ -148,7 +151,12 @@ influxdb:
       }
     })();
 
-    await waitFor(() => count(db, 'SELECT count(state) FROM maas_notification'), (n) => n >= N / 5, 60_000, 'a fifth of the points');
+    await waitFor(
+      () => count(db, 'SELECT count(state) FROM maas_notification'),
+      (n) => n >= N / 5,
+      60_000,
+      'a fifth of the points',
+    );
     const [victim, ...survivors] = members;
     const victimPartitions = owned(victim)!;
     victim.child.kill('SIGKILL');
@@ -178,7 +186,12 @@ influxdb:
 
     await producing;
     expect(producedAtKill).toBeLessThan(N);
-    await waitFor(() => count(db, 'SELECT count(state) FROM maas_notification'), (n) => n >= N, 90_000, `${N} points`);
+    await waitFor(
+      () => count(db, 'SELECT count(state) FROM maas_notification'),
+      (n) => n >= N,
+      90_000,
+      `${N} points`,
+    );
     await waitFor(
       async () => {
         const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -225,7 +238,9 @@ describe('redis: --shard i/n', () => {
       await redis.flushdb();
       const keys = generateMoc({ pass: 0, timestamp: 1468249200 });
       await applyToRedis(redis, keys);
-      const config = writeConfig(`redis:\n  url: ${redisUrl}\ninfluxdb:\n  url: ${influxUrl}\n  database: ${db}\n  retentionPolicy: autogen\n  flushInterval: 100ms\n`);
+      const config = writeConfig(
+        `redis:\n  url: ${redisUrl}\ninfluxdb:\n  url: ${influxUrl}\n  database: ${db}\n  retentionPolicy: autogen\n  flushInterval: 100ms\n`,
+      );
       const feeders = [1, 2, 3].map((i) => {
         const p = spawnFeeder(['redis', '--config', config, '--once', '--shard', `${i}/3`]);
         running.push(p);
