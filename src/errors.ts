@@ -82,6 +82,9 @@ export const ERROR_CODES = {
   POINTS_LOST: { exit: 1, meaning: 'points were read but not written to InfluxDB; the line gives the count per reason' },
   INFLUX_WRITE_ABORTED: { exit: 1, meaning: 'a write still being retried when the feeder stopped' },
   ROUTER_NOTHING_READ: { exit: 1, meaning: 'a router --once run in which every poll failed' },
+  UDF_MEMORY: { exit: 1, meaning: 'a task needs more memory than its connection may keep (--max-connection-memory), even with its other groups evicted' },
+  UDF_STATE_FILE: { exit: 1, meaning: 'a task state file in the state dir is damaged: it is moved aside and the task starts fresh' },
+  STATE_DIR: { exit: 2, meaning: 'the --state-dir given cannot be created or written' },
   INTERNAL: { exit: 1, meaning: 'an unexpected failure; the message says what failed (please report it)' },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string }>;
 

@@ -87,17 +87,11 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
     onRefused: (fn, reason) => metrics.forFunction(fn).connectionRefused(reason),
     onConnection: (fn, delta) => (delta > 0 ? metrics.forFunction(fn).connectionOpened() : metrics.forFunction(fn).connectionClosed()),
   });
-  await server.listen();
-  const previous = server.listening.some((l) => l.tookOver) ? readPid(o.socketDir) : null;
-  writePid(o.socketDir);
-  if (previous !== null && previous !== process.pid && isAlive(previous) && looksLikeSidecar(previous)) {
-    process.kill(previous, DRAIN_SIGNAL);
-    o.log.info('took the sockets over; the previous sidecar drains', { previous });
-    void followPrevious(server, previous, o.log);
-  }
   let closing = false;
   let metricsServer: MetricsServer | null = null;
   try {
+    // Before the sockets: a start that fails (a metrics port in use) then leaves nothing behind — no socket that would
+    // look like a sidecar that is not there, no pid file, and a sidecar being taken over is never told to drain.
     if (o.metricsPort !== undefined) {
       metricsServer = await startMetricsServer({
         metrics,
@@ -110,10 +104,18 @@ export async function serve(o: ServeOptions): Promise<RunningSidecar> {
         }),
       });
     }
+    await server.listen();
   } catch (err) {
-    // A start that fails leaves nothing behind: the sockets it made would look like a sidecar that is not there.
-    await server.close();
+    await metricsServer?.close();
+    await stateStore?.close();
     throw err;
+  }
+  const previous = server.listening.some((l) => l.tookOver) ? readPid(o.socketDir) : null;
+  writePid(o.socketDir);
+  if (previous !== null && previous !== process.pid && isAlive(previous) && looksLikeSidecar(previous)) {
+    process.kill(previous, DRAIN_SIGNAL);
+    o.log.info('took the sockets over; the previous sidecar drains', { previous });
+    void followPrevious(server, previous, o.log);
   }
   const status = startStatusLine({ metrics, logger: o.log, intervalMs: o.statusIntervalMs });
   const healer =

@@ -266,7 +266,7 @@ describe('redis: --shard i/n', () => {
       expect(await count(db, 'SELECT count(active_power) FROM electrical_busplug')).toBe(busplugs);
       const bad = spawnFeeder(['redis', '--config', config, '--once', '--shard', '4/3']);
       running.push(bad);
-      expect((await bad.exited).code).toBe(1);
+      expect((await bad.exited).code).toBe(2); // a usage error (docs/errors.md)
       expect(bad.stderr()).toContain('--shard "4/3": expected i/n with 1 ≤ i ≤ n');
     } finally {
       await redis.flushdb();
