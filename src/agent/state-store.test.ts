@@ -241,3 +241,27 @@ describe('StateStore', () => {
     expect(lines.join('\n')).not.toMatch(/snapshot won/);
   });
 });
+
+describe('StateStore behind a snapshot request', () => {
+  it('logs the points that wait behind a Snapshot in the same chunk once, so a new process replays each of them once', async () => {
+    const dir = fresh();
+    const { store } = newStore(dir);
+    const a = connect(store, 'movingAverage');
+    await a.init({ field: 'v', size: 5 }, 'task1', 'movingAverage2');
+    const gauge = (t: bigint, v: number): Request => ({ kind: 'point', point: streamPoint('g', { host: 'h' }, t * S, { fieldsDouble: { v } }) });
+    const other = (i: number): Request => ({ kind: 'point', point: streamPoint('g', { host: `o${i}` }, S, { fieldsDouble: { v: i } }) });
+    // More groups than a snapshot takes in one step, so that it is built over several turns.
+    await a.send(...Array.from({ length: 2500 }, (_, i) => other(i)));
+    // One chunk: a point, a Snapshot request, and the points behind it, which the connection reads only once the
+    // snapshot is answered.
+    await a.send(gauge(1n, 1), { kind: 'snapshot' }, gauge(2n, 10), gauge(3n, 100));
+    await new Promise((r) => setTimeout(r, 50));
+    // "kill -9": the store is never closed; a new process reads the same directory and continues from the log.
+    const { store: again } = newStore(dir);
+    const b = connect(again, 'movingAverage');
+    await b.init({ field: 'v', size: 5 }, 'task1', 'movingAverage2');
+    const out = (await b.send(gauge(4n, 1000), gauge(5n, 10_000))).flatMap((r) => (r.kind === 'point' ? [r.point.fieldsDouble.movingAverage] : []));
+    // Logged twice, the window would be 100, 10, 100, 1000, 10000.
+    expect(out).toEqual([(1 + 10 + 100 + 1000 + 10_000) / 5]);
+  });
+});
