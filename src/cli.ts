@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { parseDuration } from './duration.js';
+import { durationMsArg } from './cli-args.js';
 import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
 import { serve, type RunningSidecar } from './serve.js';
@@ -50,19 +50,6 @@ function envPort(): number | undefined {
 /** The installed package's version: package.json sits one level above dist/ in a checkout, a tarball and the image. */
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-function durationMsArg(name: string) {
-  return (v: string): number => {
-    let ns: bigint;
-    try {
-      ns = parseDuration(v);
-    } catch (err) {
-      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
-    }
-    if (ns < 1_000_000n) throw new InvalidArgumentError(`${name} must be at least 1ms`);
-    return Number(ns / 1_000_000n);
-  };
 }
 
 /** Names the input file in errors that are about it (a bad line, a read that failed on a path it does not name). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, type ConfigSection } from '../config.js';
-import { parseDuration } from '../duration.js';
+import { durationMsArg } from '../cli-args.js';
 import { SidecarError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics.js';
@@ -53,14 +53,6 @@ const FEEDERS: Record<string, { description: string; create: FeederFactory; sour
     description: 'run check scripts every interval (no shell unless asked) and write what they print as points',
     create: (root, sink, counters, log) => new ExecFeeder(readExecConfig(root), sink, counters, log),
   },
-};
-
-const durationMsArg = (name: string) => (v: string) => {
-  try {
-    return Number(parseDuration(v) / 1_000_000n);
-  } catch {
-    throw new InvalidArgumentError(`${name} ${v} is not a duration: write it with a unit, like 2m or 90s`);
-  }
 };
 
 export function registerFeedCommands(program: Command): void {

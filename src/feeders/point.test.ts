@@ -1,5 +1,6 @@
 import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../random.js';
 import { msToNs, secondsToNs, toLineProtocol, type FeedPoint } from './point.js';
 
 /** The client's Point: the obviously correct (and slower) way to the same line. */
@@ -14,16 +15,6 @@ function viaClientPoint(p: FeedPoint): string | undefined {
   }
   point.timestamp(p.time.toString());
   return point.toLineProtocol();
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('points', () => {
@@ -43,7 +34,7 @@ describe('points', () => {
   });
 
   it("writes what the client's Point writes, for random names, tags and fields", () => {
-    const rand = seeded(7);
+    const rand = mulberry32(7);
     const pieces = ['a', 'B', ' ', ',', '=', '"', '\\', 'é', '\n', 'x y', '', '0', 'state', 'tag'];
     const text = () => Array.from({ length: Math.floor(rand() * 4) }, () => pieces[Math.floor(rand() * pieces.length)]).join('');
     const values = [0, -0, 1.5, -2e-7, 1e21, 123456789012, Number.NaN, Number.POSITIVE_INFINITY, true, false, '', 'ok', 'say "hi" \\ there'];

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UdfClient } from '../../src/agent/client.js';
 import { decodeResponse, encodeRequest } from '../../src/agent/codec.js';
 import { FrameDecoder, encodeVarint } from '../../src/agent/framer.js';
+import { mulberry32 } from '../../src/random.js';
 import type { BeginBatch, EndBatch, Point, Request, Response } from '../../src/agent/messages.js';
 import { UdfServer } from '../../src/agent/server.js';
 import { FunctionRunner, initOptions, streamPoint } from '../../src/udf/testing.js';
@@ -23,18 +24,6 @@ import { findFunction, servedFunctions } from '../../src/udf/registry.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 1500);
-
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OPTIONS: Record<string, Record<string, string | bigint | boolean>> = {
   edgeDetect: { field: 'v', previousAs: 'was', durationAs: 'lasted', minDuration: '2s' },
@@ -154,7 +143,7 @@ afterAll(async () => {
 
 describe('fuzz', () => {
   it(`survives ${CONNECTIONS} connections of mutated frames of every kind (seed ${SEED}), the canary exact`, async () => {
-    const r = rng(SEED);
+    const r = mulberry32(SEED);
     // The canary: a movingAverage task fed between the fuzzed connections, compared with the same inputs run alone.
     const canaryInputs = Array.from({ length: 200 }, (_, i) =>
       streamPoint('cpu', { host: `c${i % 4}` }, BigInt(i) * 1_000_000_000n, { fieldsDouble: { v: (i * 7) % 13 } }),

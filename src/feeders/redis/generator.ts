@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../random.js';
 import type { Redis } from 'ioredis';
 
 /**
@@ -32,17 +33,6 @@ const ROWS = ['R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7', 'R8'];
 const PODS = ['PA', 'PB', 'PC'];
 const RACKS = Array.from({ length: 11 }, (_, i) => `C${String(i + 1).padStart(2, '0')}`);
 const PLUGS = ['A1', 'A2', 'B1', 'B2'];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateMoc(opts: GeneratorOptions = {}): GeneratedKey[] {
   const rand = mulberry32(opts.seed ?? 42);
