@@ -88,6 +88,11 @@ function filesSpellingTags(root: string): string[] {
   return sources(root, true).filter((file) => /0x4a|0x52/i.test(read(root, file)));
 }
 
+/** The files, tests aside, that know how many nanoseconds an hour is: a duration parser of their own. */
+function filesWithDurationUnits(root: string): string[] {
+  return sources(root).filter((file) => /3_?600_?000_?000_?000n/.test(read(root, file)));
+}
+
 describe('the checks catch what they guard against', () => {
   const fixture = mkdtempSync(join(tmpdir(), 'codebase-'));
   afterAll(() => rmSync(fixture, { recursive: true, force: true }));
@@ -107,6 +112,8 @@ describe('the checks catch what they guard against', () => {
   write('state.test.ts', 'let inTest = 0;\n');
   write('tags.ts', 'const FIELDS_INT = 0x4A;\n');
   write('tags.test.ts', 'expect(bytes[0]).toBe(0x52);\n');
+  write('units.ts', 'const UNITS = { h: 3_600_000_000_000n };\n');
+  write('dir/units.ts', 'const hour = 3600000000000n;\n');
 
   it('finds files over the limit, tests aside', () => {
     expect(longFiles(fixture)).toEqual([`long.ts (${MAX_LINES + 1} lines)`]);
@@ -127,12 +134,22 @@ describe('the checks catch what they guard against', () => {
     expect(filesSpellingTags(fixture)).toEqual(['tags.test.ts', 'tags.ts']);
   });
 
+  it('finds every file with a table of duration units, tests aside', () => {
+    expect(filesWithDurationUnits(fixture)).toEqual(['dir/units.ts', 'units.ts']);
+  });
+
   it('finds nothing in a tree that keeps the rules', () => {
     const clean = mkdtempSync(join(tmpdir(), 'codebase-clean-'));
     try {
       writeFileSync(join(clean, 'a.ts'), "import { b } from './b.js';\nexport const a = b;\n");
       writeFileSync(join(clean, 'b.ts'), 'export const TAG = 0x4a;\nexport const b = 1;\nexport function f() {\n  let n = 0;\n  return ++n;\n}\n');
-      expect([longFiles(clean), importCycles(clean), moduleLets(clean), filesSpellingTags(clean)]).toEqual([[], [], [], ['b.ts']]);
+      expect([longFiles(clean), importCycles(clean), moduleLets(clean), filesSpellingTags(clean), filesWithDurationUnits(clean)]).toEqual([
+        [],
+        [],
+        [],
+        ['b.ts'],
+        [],
+      ]);
     } finally {
       rmSync(clean, { recursive: true, force: true });
     }
@@ -150,6 +167,10 @@ describe('the codebase keeps its shape', () => {
 
   it('has no module-level let in src/agent (state belongs to a connection)', () => {
     expect(moduleLets(join(SRC, 'agent'))).toEqual([]);
+  });
+
+  it('has one duration module (src/duration.ts)', () => {
+    expect(filesWithDurationUnits(SRC)).toEqual(['duration.ts']);
   });
 
   it('spells the field tags as bytes in one file of src/agent at most', () => {
