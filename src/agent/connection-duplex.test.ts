@@ -127,8 +127,7 @@ async function exchange(chunks: Buffer[]): Promise<MemorySocket> {
   return socket;
 }
 
-// Init, points of two groups, a keepalive, a snapshot request (its answer is built over later turns, while the input
-// behind it waits), more points, a keepalive.
+// Init, points of two groups, a keepalive, a snapshot request, more points, a keepalive.
 const session = Buffer.concat([init, ...points(1, 4), keepalive(42), frame({ snapshot: {} }), ...points(5, 6), keepalive(43)]);
 const expected = ['init', 'host=a:2', 'host=b:3', 'keepalive', 'snapshot', 'host=a:4', 'host=b:5', 'keepalive'];
 
