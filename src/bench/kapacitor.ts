@@ -41,6 +41,12 @@ import { buildWorkload, type Expected, expected, SIZE } from './kapacitor-worklo
 
 const RUN_DIR = process.env.UDF_STACK_RUN || '/tmp/udf-sidecar-stack';
 
+/**
+ * Every run enables a variant's task under the same ID: a state dir would continue the previous run's windows, and the
+ * averages would come from the first point on.
+ */
+const SERVE_ARGS = ['--functions', 'movingAverage', '--no-state-dir'];
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
     const sidecar = await startChild(
       'sidecar',
       process.execPath,
-      [...nodeArgs, cli, 'serve', '--socket-dir', sockDir, '--functions', 'movingAverage'],
+      [...nodeArgs, cli, 'serve', ...SERVE_ARGS, '--socket-dir', sockDir],
       (l) => l.includes('"message":"ready"'),
       nodeArgs.length ? 'inherit' : 'ignore',
     );
@@ -89,7 +95,7 @@ async function main(): Promise<void> {
     if (otherCli) {
       const otherDir = path.join(dir, 'other');
       await mkdir(otherDir);
-      other = await startChild('other sidecar', process.execPath, [otherCli, 'serve', '--socket-dir', otherDir, '--functions', 'movingAverage'], (l) =>
+      other = await startChild('other sidecar', process.execPath, [otherCli, 'serve', ...SERVE_ARGS, '--socket-dir', otherDir], (l) =>
         l.includes('"message":"ready"'),
       );
       children.push(other);
