@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from './duration.js';
+import { influxqlDuration, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it('reads TICKscript duration literals to exact nanoseconds', () => {
@@ -15,5 +15,21 @@ describe('parseDuration', () => {
 
   it('rejects what is not a literal', () => {
     for (const bad of ['', '10', '1.5s', 'soon', '5m garbage', '-1s']) expect(() => parseDuration(bad)).toThrow(/not a duration literal/);
+  });
+});
+
+describe('influxqlDuration', () => {
+  it('reads what Kapacitor takes for a duration var, to the same nanoseconds as parseDuration', () => {
+    for (const literal of ['1h30m', '10s', '250ms', '10u', '3µ', '7ns', '1d3h46m40s', '2w', '9223372036s']) {
+      expect(influxqlDuration(literal)).toBe(parseDuration(literal));
+    }
+  });
+
+  it('refuses what InfluxQL refuses, though parseDuration is more lenient', () => {
+    for (const lenient of ['0', ' 10s', '10us', '5µs']) {
+      expect(() => parseDuration(lenient)).not.toThrow();
+      expect(influxqlDuration(lenient)).toBeUndefined();
+    }
+    for (const bad of ['', '10', '10 s', '1.5h', '-1s', 'soon']) expect(influxqlDuration(bad)).toBeUndefined();
   });
 });

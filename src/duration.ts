@@ -16,19 +16,27 @@ const UNITS: Record<string, bigint> = {
   w: 604_800_000_000_000n,
 };
 
-export function parseDuration(text: string): bigint {
-  const re = /(\d+)(ns|us|µs|u|µ|ms|s|m|h|d|w)/gy;
+const ANY_LITERAL = /^(?:\d+(?:ns|us|µs|ms|u|µ|s|m|h|d|w))+$/;
+/** InfluxQL's own units, which Kapacitor reads in a task var: `u` and `µ` for microseconds, no `us`/`µs`. */
+const INFLUXQL_LITERAL = /^(?:\d+(?:ns|ms|u|µ|s|m|h|d|w))+$/;
+
+function nanos(literal: string): bigint {
   let total = 0n;
-  let matched = 0;
+  for (const [, n, unit] of literal.matchAll(/(\d+)(ns|us|µs|ms|u|µ|s|m|h|d|w)/g)) total += BigInt(n) * UNITS[unit];
+  return total;
+}
+
+export function parseDuration(text: string): bigint {
   const s = text.trim();
   if (s === '0') return 0n;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += BigInt(m[1]) * UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== s.length) {
-    throw new Error(`'${text}' is not a duration literal (like 90s, 1m30s, 500ms, 2h)`);
-  }
-  return total;
+  if (!ANY_LITERAL.test(s)) throw new Error(`'${text}' is not a duration literal (like 90s, 1m30s, 500ms, 2h)`);
+  return nanos(s);
+}
+
+/**
+ * Exactly an InfluxQL duration literal, as Kapacitor reads a duration var (`1h30m`, `10s`): no spaces, no bare `0`,
+ * no `us`. Undefined for anything else.
+ */
+export function influxqlDuration(text: string): bigint | undefined {
+  return INFLUXQL_LITERAL.test(text) ? nanos(text) : undefined;
 }

@@ -29,47 +29,18 @@
  * fresh. Init under other options (the task was redefined) removes the old states. A second connection with the same
  * task and node in this process (a `kapacitor replay` of a live task) is served without persistence.
  */
-import {
-  closeSync,
-  existsSync,
-  fsync as fsyncCallback,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writevSync,
-} from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { decodeRequest } from './codec.js';
-import { FrameDecoder } from './framer.js';
 import type { ServedFunction } from './handler.js';
-import type { InitOption, Response } from './messages.js';
-import { readPointView } from './point-codec.js';
-import { Session, type SessionPersistence } from './session.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { SidecarError } from '../errors.js';
+import type { InitOption } from './messages.js';
+import type { Session, SessionPersistence } from './session.js';
+import { type Recovered, STATE_FORMAT, type TaskHeader, TaskState, toJson, writeAtomicSync } from './state-files.js';
+import { readTaskDir } from './state-rebuild.js';
 
-export const STATE_FORMAT = 'kapacitor-udf-sidecar/state';
 export const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_STATE_INTERVAL_MS = 1000;
-
-const REC_BYTES = 0x42; // 'B'
-const REC_SKIPPED_RESTORE = 0x44; // 'D'
-const REC_HEAD = 5;
-
-/** A state file that cannot be read as written. */
-export class StateFileError extends SidecarError {
-  constructor(message: string, cause?: unknown) {
-    super('UDF_STATE_FILE', message, { cause });
-  }
-}
 
 export interface StateStoreOptions {
   dir: string;
@@ -78,25 +49,9 @@ export interface StateStoreOptions {
   compactBytes?: number;
 }
 
-interface TaskHeader {
-  format: string;
-  version: 1;
-  function: string;
-  task: string;
-  node: string;
-  options: string;
-  init: unknown;
-}
-
 /** A directory name for any task or node ID: no dot, no slash. */
 const enc = (id: string) => encodeURIComponent(id).replace(/\./g, '%2E');
 const dec = (name: string) => decodeURIComponent(name);
-
-/** bigints (int and duration options) as {"$bigint": "…"}, as in snapshots. */
-const toJson = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? { $bigint: x.toString() } : x));
-const fromJson = (s: string) => JSON.parse(s, (_k, x) => (x !== null && typeof x === 'object' && typeof x.$bigint === 'string' ? BigInt(x.$bigint) : x));
-
-const nullSink = { push(_r: Response): void {} };
 
 export class StateStore {
   private readonly claimed = new Map<string, TaskState>();
@@ -196,167 +151,6 @@ export class StateStore {
     clearInterval(this.timer);
     for (const t of this.claimed.values()) t.syncNow();
     await Promise.all([...this.chains.values()].map((p) => p.catch(() => undefined)));
-  }
-}
-
-/** What one (task, node) has on disk, read back. */
-interface Recovered {
-  entries: [string, unknown][];
-  /** When the states were last written (ms since the epoch). */
-  at: number;
-  nextSegment: number;
-}
-
-/** One claimed (task, node): its open segment and its compactions. */
-class TaskState {
-  private fd = -1;
-  private segment = 0;
-  private segmentBytes = 0;
-  private unsynced = false;
-  private syncing = false;
-  private compacting: Promise<void> | null = null;
-  lastWrite = 0;
-  readonly header = Buffer.alloc(REC_HEAD);
-
-  constructor(
-    private readonly store: StateStore,
-    readonly dir: string,
-    readonly taskId: string,
-    readonly nodeId: string,
-    private readonly fnName: string,
-  ) {}
-
-  /** Starts the segment after the ones on disk. */
-  begin(nextSegment: number): void {
-    this.segment = nextSegment;
-    this.openSegment();
-  }
-
-  private openSegment(): void {
-    this.fd = openSync(path.join(this.dir, `log.${this.segment}`), 'a');
-    this.segmentBytes = 0;
-  }
-
-  /** Appends the chunk bytes from `from`, preceded by a "Restore not applied" mark when one is due: one write. */
-  append(chunk: Uint8Array, from: number, skippedRestore: boolean): void {
-    const n = chunk.length - from;
-    if (n <= 0 && !skippedRestore) return;
-    const parts: Uint8Array[] = [];
-    if (skippedRestore) parts.push(Buffer.from([REC_SKIPPED_RESTORE, 0, 0, 0, 0]));
-    if (n > 0) {
-      const h = this.header;
-      h[0] = REC_BYTES;
-      h.writeUInt32LE(n, 1);
-      parts.push(h, from === 0 ? chunk : chunk.subarray(from));
-    }
-    writevSync(this.fd, parts);
-    this.segmentBytes += n + REC_HEAD;
-    this.unsynced = true;
-    this.lastWrite = Date.now();
-  }
-
-  get wantsCompaction(): boolean {
-    return this.segmentBytes >= this.store.compactBytes && this.compacting === null;
-  }
-
-  /** Ends the segment at a frame boundary and writes the states it ends with as the new base, in the background. */
-  cut(entries: [string, unknown][]): void {
-    this.syncNow();
-    closeSync(this.fd);
-    this.segment++;
-    this.openSegment();
-    this.compacting = this.compact(entries, this.segment, Date.now()).finally(() => (this.compacting = null));
-  }
-
-  get nextSegment(): number {
-    return this.segment + 1;
-  }
-
-  /** After end(): the final states, as the base of the segments after the last one. */
-  compactFinal(entries: [string, unknown][], at: number): Promise<void> {
-    return this.compact(entries, this.segment + 1, at);
-  }
-
-  /**
-   * Writes `entries` as the base that segment `following` continues; removes the segments before it. One at a time
-   * per task node, also across its connections: a base never replaces a newer one.
-   */
-  private compact(entries: [string, unknown][], following: number, at: number): Promise<void> {
-    // Encoded now: the states go on changing while the file is written.
-    const head = Buffer.from(`${JSON.stringify({ format: STATE_FORMAT, version: 1, segment: following, at })}\n`);
-    const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries })]);
-    return this.store.serialize(this.dir, () => this.writeBase(body, following));
-  }
-
-  private cancelled = false;
-
-  /** The directory now belongs to a task node started afresh: pending bases of this one are not written. */
-  cancel(): void {
-    this.cancelled = true;
-  }
-
-  private async writeBase(body: Buffer, following: number): Promise<void> {
-    if (this.cancelled) return;
-    const file = path.join(this.dir, 'state.json');
-    const tmp = `${file}.tmp`;
-    try {
-      const h = await open(tmp, 'w');
-      try {
-        await h.writeFile(body);
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      if (this.cancelled) {
-        await rm(tmp, { force: true });
-        return;
-      }
-      await rename(tmp, file);
-      await fsyncDir(this.dir);
-      for (const f of readdirSync(this.dir)) {
-        const m = /^log\.(\d+)$/.exec(f);
-        if (m && Number(m[1]) < following) await rm(path.join(this.dir, f), { force: true });
-      }
-    } catch (err) {
-      // The previous base and every segment are still there: nothing is lost, the log is only longer.
-      this.store.log?.warn('state compaction failed; the log is kept', { task: this.taskId, node: this.nodeId, error: (err as Error).message });
-    }
-  }
-
-  syncSoon(): void {
-    if (!this.unsynced || this.syncing || this.fd < 0) return;
-    this.unsynced = false;
-    this.syncing = true;
-    const fd = this.fd;
-    fsyncCallback(fd, () => (this.syncing = false));
-  }
-
-  syncNow(): void {
-    if (this.fd < 0 || !this.unsynced) return;
-    this.unsynced = false;
-    try {
-      fsyncSync(this.fd);
-    } catch {
-      // closed under us (connection gone): the data are in the file system already
-    }
-  }
-
-  end(): void {
-    if (this.fd < 0) return;
-    this.syncNow();
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } catch {
-    // some file systems refuse fsync on a directory; the rename is still atomic
-  } finally {
-    await h.close();
   }
 }
 
@@ -469,144 +263,4 @@ export class ConnectionState implements SessionPersistence {
 
 function taskHeader(fn: ServedFunction, task: string, node: string, options: string, init: InitOption[]): TaskHeader {
   return { format: STATE_FORMAT, version: 1, function: fn.name, task, node, options, init };
-}
-
-function writeAtomicSync(file: string, body: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, body);
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
-/**
- * What a task node has on disk, rebuilt; null when nothing usable (none, redefined, or damaged — then moved aside).
- * Exported for tests.
- */
-export function readTaskDir(
-  dir: string,
-  fn: ServedFunction,
-  taskId: string,
-  nodeId: string,
-  fingerprint: string,
-  options: InitOption[],
-  log?: Logger,
-  handed?: Recovered,
-): Recovered | null {
-  const headerFile = path.join(dir, 'task.json');
-  if (!existsSync(headerFile)) return null;
-  try {
-    const header = fromJson(readFileSync(headerFile, 'utf8')) as TaskHeader;
-    if (header.format !== STATE_FORMAT || header.version !== 1) throw new StateFileError(`${headerFile} is not a ${STATE_FORMAT} version 1 file`);
-    if (header.function !== fn.name || header.options !== fingerprint) {
-      log?.info('task redefined with other options: its old state is removed', { task: taskId, node: nodeId, function: fn.name });
-      rmSync(dir, { recursive: true, force: true });
-      return null;
-    }
-    if (handed) return handed;
-    // A predecessor process may be compacting this directory right now (an upgrade): a file that vanished between
-    // listing and reading is read again, not taken for damage.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return rebuild(dir, fn, taskId, nodeId, options);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-      }
-    }
-  } catch (err) {
-    const aside = `${dir}.damaged-${Date.now()}`;
-    log?.error('state file damaged: moved aside, the task starts fresh', { task: taskId, node: nodeId, movedTo: aside, error: (err as Error).message });
-    renameSync(dir, aside);
-    return null;
-  }
-}
-
-function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string, options: InitOption[]): Recovered {
-  let base: [string, unknown][] = [];
-  let first = 0;
-  let at = 0;
-  const stateFile = path.join(dir, 'state.json');
-  if (existsSync(stateFile)) {
-    const text = readFileSync(stateFile);
-    const nl = text.indexOf(10);
-    if (nl < 0) throw new StateFileError(`${stateFile} has no header line`);
-    let head: { format?: string; segment?: unknown; at?: unknown };
-    try {
-      head = JSON.parse(text.subarray(0, nl).toString('utf8'));
-    } catch (err) {
-      throw new StateFileError(`${stateFile}: header is not JSON`, err);
-    }
-    if (head.format !== STATE_FORMAT || !Number.isSafeInteger(head.segment)) throw new StateFileError(`${stateFile}: not a ${STATE_FORMAT} base`);
-    base = decodeSnapshot(text.subarray(nl + 1)).groups;
-    first = head.segment as number;
-    at = typeof head.at === 'number' ? head.at : statSync(stateFile).mtimeMs;
-  }
-  const segments = readdirSync(dir)
-    .flatMap((f) => {
-      const m = /^log\.(\d+)$/.exec(f);
-      return m ? [Number(m[1])] : [];
-    })
-    .filter((n) => n >= first)
-    .sort((a, b) => a - b);
-
-  let skipNextRestore = false;
-  const replay: SessionPersistence = {
-    attach: () => base,
-    admitRestore: () => {
-      const admit = !skipNextRestore;
-      skipNextRestore = false;
-      return admit;
-    },
-  };
-  const session = new Session(fn, nullSink, { persistence: replay });
-  session.handle({ kind: 'init', options, taskId, nodeId });
-  if (session.failed || session.optionsFingerprint === '') throw new StateFileError(`the Init options in ${dir}/task.json are refused now`);
-  for (const n of segments) {
-    const file = path.join(dir, `log.${n}`);
-    const bytes = readFileSync(file);
-    at = Math.max(at, statSync(file).mtimeMs);
-    const framer = new FrameDecoder();
-    const openBatch: Uint8Array[] = []; // a segment's unfinished batch is dropped with it
-    for (let i = 0; i + REC_HEAD <= bytes.length; ) {
-      const type = bytes[i];
-      const len = bytes.readUInt32LE(i + 1);
-      const start = i + REC_HEAD;
-      if (start + len > bytes.length) break; // torn tail: the write a crash interrupted
-      if (type === REC_SKIPPED_RESTORE) skipNextRestore = true;
-      else if (type === REC_BYTES) feed(session, framer, bytes.subarray(start, start + len), file, openBatch);
-      else throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
-      i = start + len;
-    }
-  }
-  return { entries: session.stateEntries(), at, nextSegment: segments.length ? segments[segments.length - 1] + 1 : first };
-}
-
-/**
- * The connection's frame loop, answers discarded. A batch is applied only once its EndBatch is read: a batch whose end
- * never came (the connection died inside it) was never answered, and Kapacitor's next query brings its points again.
- */
-function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): void {
-  const apply = (frame: Uint8Array) => {
-    if (session.failed) return;
-    const point = readPointView(frame, 0, frame.length);
-    if (point !== null) session.handlePoint(point);
-    else session.handle(decodeRequest(frame));
-  };
-  framer.pushRanges(bytes, (buf, start, end) => {
-    const frame = buf.subarray(start, end);
-    if (session.fn.edge === 'stream') return apply(frame);
-    if (openBatch.length > 0 || (readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'begin')) {
-      openBatch.push(frame);
-      if (openBatch.length > 1 && readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'end') {
-        for (const f of openBatch.splice(0)) apply(f);
-      }
-      return;
-    }
-    apply(frame);
-  });
-  if (session.failed) throw new StateFileError(`${file}: the logged input no longer runs through ${session.fn.name}`);
 }

@@ -23,422 +23,29 @@
  *   during a run shows where its time goes.
  *   --other-cli PATH: another build's dist/cli.js, run as two more variants (other-socket, other-process) in the same
  *                     rounds, for an A/B comparison in one window
+ *
+ * kapacitord and /proc: kapacitord.ts; the workload and its expected outputs: kapacitor-workload.ts; one run:
+ * kapacitor-run.ts; the report: kapacitor-report.ts.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmt, machine, median, quantile, startChild, stopChildren, writeSection } from './common.js';
+import { startChild, stopChildren, writeSection } from './common.js';
+import { api, childRunning, ROOT, startKapacitord } from './kapacitord.js';
+import { type Row, report } from './kapacitor-report.js';
+import { type Measured, runOnce, taskId, tickscript, type Variant } from './kapacitor-run.js';
+import { buildWorkload, type Expected, expected, SIZE } from './kapacitor-workload.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const env = process.env;
-const CACHE = env.UDF_STACK_CACHE || path.join(os.homedir(), '.cache', 'kapacitor-udf-sidecar');
-const RUN_DIR = env.UDF_STACK_RUN || '/tmp/udf-sidecar-stack';
-const KAPACITOR_VERSION = env.KAPACITOR_VERSION || '1.8.3';
-const PORT = Number(env.KAPACITOR_PORT || 19092);
-const URL_BASE = `http://127.0.0.1:${PORT}/kapacitor/v1`;
-const SIZE = 10;
-const LINES_PER_WRITE = 5000;
-const RUN_TIMEOUT_MS = 300_000;
-const POLL_MS = 20;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+const RUN_DIR = process.env.UDF_STACK_RUN || '/tmp/udf-sidecar-stack';
 
-/** How a variant's averages come out: the built-in and the sidecar emit once the window is full, the Go example from
- * the first point (the mean of what it has). */
-type Emits = 'when-full' | 'from-first';
-
-interface Variant {
-  name: string;
-  label: string;
-  mode: 'built-in' | 'socket' | 'process';
-  /** The node that computes the average, as TICKscript. */
-  node: string;
-  emits: Emits;
-  /** The process whose CPU is the UDF's: a pid, or found among kapacitord's children at each run. */
-  udfPid(kapacitordPid: number): number | null;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// The workload and what it must give
-
-interface Workload {
-  points: number;
-  groups: number;
-  /** Line protocol, LINES_PER_WRITE lines a body. */
-  bodies: Uint8Array<ArrayBuffer>[];
-}
-
-const T0 = 1_700_000_000_000_000_000n;
-const STEP = 1_000_000_000n;
-
-const usage = (k: number, g: number): number => 50 + 40 * Math.sin(k / 7 + g);
-const pointTime = (k: number, g: number): bigint => T0 + BigInt(k) * STEP + BigInt(g);
-const perGroup = (w: Workload, g: number): number => Math.floor(w.points / w.groups) + (g < w.points % w.groups ? 1 : 0);
-
-function buildWorkload(points: number, groups: number): Workload {
-  const bodies: Uint8Array<ArrayBuffer>[] = [];
-  const utf8 = new TextEncoder();
-  let lines: string[] = [];
-  for (let i = 0; i < points; i++) {
-    const g = i % groups;
-    const k = Math.floor(i / groups);
-    lines.push(`cpu,host=host-${g} usage=${usage(k, g)} ${pointTime(k, g)}`);
-    if (lines.length === LINES_PER_WRITE || i === points - 1) {
-      bodies.push(utf8.encode(lines.join('\n')));
-      lines = [];
-    }
-  }
-  return { points, groups, bodies };
-}
-
-interface Expected {
-  outputs: number;
-  /** Per host tag: the sum of its averages and the time of its last. */
-  groups: Map<string, { sum: number; scale: number; last: bigint }>;
-}
-
-function expected(w: Workload, emits: Emits): Expected {
-  const groups = new Map<string, { sum: number; scale: number; last: bigint }>();
-  let outputs = 0;
-  for (let g = 0; g < w.groups; g++) {
-    const n = perGroup(w, g);
-    let sum = 0;
-    let scale = 0;
-    const window: number[] = [];
-    for (let k = 0; k < n; k++) {
-      window.push(usage(k, g));
-      if (window.length > SIZE) window.shift();
-      if (window.length < SIZE && emits === 'when-full') continue;
-      const avg = window.reduce((a, b) => a + b, 0) / window.length;
-      sum += avg;
-      scale += Math.abs(avg);
-      outputs++;
-    }
-    if (sum !== 0 || scale !== 0) groups.set(`host-${g}`, { sum, scale, last: pointTime(n - 1, g) });
-  }
-  return { outputs, groups };
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// kapacitord
-
-async function api(method: string, p: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${URL_BASE}${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`kapacitord ${method} ${p}: ${res.status} ${text.trim()}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-async function ping(): Promise<boolean> {
-  try {
-    return (await fetch(`${URL_BASE}/ping`, { signal: AbortSignal.timeout(1000) })).status === 204;
-  } catch {
-    return false;
-  }
-}
-
-async function startKapacitord(dir: string, udfConf: string): Promise<{ child: ChildProcess; log: string }> {
-  const binDir = path.join(CACHE, 'bin', `kapacitor-${KAPACITOR_VERSION}`);
-  if (!existsSync(path.join(binDir, '.installed'))) {
-    execFileSync('bash', [path.join(ROOT, 'scripts/stack/install.sh'), 'kapacitor'], { stdio: 'inherit' });
-  }
-  if (await ping()) throw new Error(`a kapacitord already answers on port ${PORT}: stop it or set KAPACITOR_PORT`);
-  const log = path.join(dir, 'kapacitord.log');
-  await writeFile(
-    path.join(dir, 'kapacitor.conf'),
-    `hostname = "127.0.0.1"
-data_dir = "${dir}/data"
-skip-config-overrides = true
-[http]
-  bind-address = "127.0.0.1:${PORT}"
-  log-enabled = false
-  # For a CPU profile of kapacitord during a run: go tool pprof -top URL/kapacitor/v1/debug/pprof/profile?seconds=10
-  pprof-enabled = true
-[replay]
-  dir = "${dir}/replay"
-[storage]
-  boltdb = "${dir}/kapacitor.db"
-[task]
-  dir = "${dir}/tasks"
-  snapshot-interval = "600s"
-[load]
-  enabled = false
-[logging]
-  file = "STDERR"
-  level = "WARN"
-[reporting]
-  enabled = false
-[stats]
-  enabled = false
-[fluxtask]
-  enabled = false
-[[influxdb]]
-  enabled = false
-  name = "default"
-  urls = ["http://127.0.0.1:1"]
-${udfConf}
-`,
-  );
-  const fd = openSync(log, 'a');
-  const child = spawn(path.join(binDir, 'kapacitord'), ['-config', path.join(dir, 'kapacitor.conf')], {
-    stdio: ['ignore', fd, fd],
-    cwd: dir,
-  });
-  closeSync(fd);
-  const deadline = Date.now() + 90_000;
-  while (!(await ping())) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`kapacitord did not start:\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  return { child, log };
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// /proc
-
-/** utime + stime of a process, in µs. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state is field 3, utime 14, stime 15 (1-based): indexes 11 and 12 here.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-    if (text) out.push(...text.split(' ').map(Number));
-  }
-  return out;
-}
-
-function childRunning(kapacitordPid: number, needle: string): number | null {
-  for (const pid of childrenOf(kapacitordPid)) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) return pid;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// One run
-
-interface Measured {
-  seconds: number;
-  kapacitordUs: number;
-  udfUs: number | null;
-}
-
-interface TaskJson {
-  executing: boolean;
-  error: string;
-  stats?: { 'node-stats'?: Record<string, { emitted?: number; errors?: number }> };
-}
-
-const taskId = (v: Variant) => `bench_${v.name.replace(/-/g, '_')}`;
-
-function tickscript(v: Variant): string {
-  return `stream
-  |from().measurement('cpu').groupBy('host')
-  ${v.node}
-  |cumulativeSum('avg').as('sum')
-  |httpOut('check')
-`;
-}
-
-async function emitted(id: string, node: string): Promise<{ n: number; task: TaskJson }> {
-  const task = (await api('GET', `/tasks/${id}`)) as TaskJson;
-  const stats = task.stats?.['node-stats'] ?? {};
-  const key = Object.keys(stats).find((k) => k.startsWith(node));
-  return { n: key ? Number(stats[key]?.emitted ?? 0) : 0, task };
-}
-
-async function runOnce(v: Variant, w: Workload, want: Expected, kapacitordPid: number): Promise<Measured> {
-  const id = taskId(v);
-  await api('PATCH', `/tasks/${id}`, { status: 'enabled' });
-  try {
-    const deadline = Date.now() + 30_000;
-    let udfPid = v.udfPid(kapacitordPid);
-    while (!(await emitted(id, 'cumulativeSum')).task.executing || (v.mode === 'process' && udfPid === null)) {
-      if (Date.now() > deadline) throw new Error(`${v.name}: task did not start executing`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-      udfPid = v.udfPid(kapacitordPid);
-    }
-    const k0 = cpuMicros(kapacitordPid);
-    const u0 = udfPid === null ? 0 : cpuMicros(udfPid);
-    const t0 = performance.now();
-    for (const body of w.bodies) {
-      const res = await fetch(`${URL_BASE}/write?db=bench&rp=autogen&precision=ns`, { method: 'POST', body });
-      if (res.status !== 204) throw new Error(`${v.name}: write answered ${res.status} ${(await res.text()).trim()}`);
-    }
-    let seen = 0;
-    for (;;) {
-      const { n, task } = await emitted(id, 'cumulativeSum');
-      seen = n;
-      if (n >= want.outputs) break;
-      if (task.error) throw new Error(`${v.name}: task failed: ${task.error}`);
-      if (performance.now() - t0 > RUN_TIMEOUT_MS) throw new Error(`${v.name}: ${n} of ${want.outputs} outputs after ${RUN_TIMEOUT_MS} ms`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const kapacitordUs = cpuMicros(kapacitordPid) - k0;
-    const udfUs = udfPid === null ? null : cpuMicros(udfPid) - u0;
-    // Late extras would show as a count above the total: give them a moment to arrive, then check everything.
-    await new Promise((r) => setTimeout(r, 100));
-    seen = (await emitted(id, 'cumulativeSum')).n;
-    if (seen !== want.outputs) throw new Error(`${v.name}: ${seen} outputs, expected ${want.outputs}`);
-    await check(v, want);
-    return { seconds, kapacitordUs, udfUs };
-  } finally {
-    await api('PATCH', `/tasks/${id}`, { status: 'disabled' });
-  }
-}
-
-async function check(v: Variant, want: Expected): Promise<void> {
-  const out = (await api('GET', `/tasks/${taskId(v)}/check`)) as {
-    series?: Array<{ tags?: Record<string, string>; columns: string[]; values: unknown[][] }>;
-  };
-  const series = out.series ?? [];
-  if (series.length !== want.groups.size) throw new Error(`${v.name}: ${series.length} groups came out, expected ${want.groups.size}`);
-  for (const s of series) {
-    const host = s.tags?.host ?? '';
-    const w = want.groups.get(host);
-    if (!w) throw new Error(`${v.name}: unexpected group host=${host}`);
-    const row = s.values[0] ?? [];
-    const sum = Number(row[s.columns.indexOf('sum')]);
-    // httpOut gives RFC 3339 times with nanoseconds: compared whole, never through a double.
-    const text = String(row[s.columns.indexOf('time')]);
-    if (rfc3339Nanos(text) !== w.last) throw new Error(`${v.name}: host=${host} last average at ${text}, expected ${w.last} ns`);
-    // Float rounding differs between implementations (a running sum, a window re-added): 1e-9 of the magnitude.
-    if (!(Math.abs(sum - w.sum) <= 1e-9 * w.scale)) {
-      throw new Error(`${v.name}: host=${host} sum of the averages ${sum}, expected ${w.sum}`);
-    }
-  }
-}
-
-/** An RFC 3339 UTC time with up to nine fractional digits, as exact nanoseconds. */
-function rfc3339Nanos(text: string): bigint {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text);
-  if (!m) throw new Error(`time ${text} is not RFC 3339 UTC`);
-  return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// The report
-
-interface Row {
-  variant: Variant;
-  groups: number;
-  points: number;
-  runs: Measured[];
-}
-
-const med = (xs: number[]): number => median(xs);
-const fix = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '–');
-
-/** Each repetition's value of `a` over the one of `b` measured in the same round: the middle half, and the median. */
-function paired(a: Row, b: Row, f: (m: Measured) => number): { med: number; q1: number; q3: number } {
-  const r = a.runs.map((m, i) => f(m) / f(b.runs[i]));
-  return { med: median(r), q1: quantile(r, 0.25), q3: quantile(r, 0.75) };
-}
-
-function table(rows: Row[]): string {
-  const lines = [
-    '| groups | variant | median s | (min–max) | × built-in, paired | × Go agent same mode, paired (quartiles) | kapacitord CPU µs/point | UDF CPU µs/point |',
-    '|---:|---|---:|---|---:|---|---:|---:|',
-  ];
-  for (const r of rows) {
-    const same = rows.filter((o) => o.groups === r.groups);
-    const builtin = same.find((o) => o.variant.mode === 'built-in');
-    const go = same.find((o) => o.variant.name === `go-${r.variant.mode}`);
-    const secs = r.runs.map((m) => m.seconds);
-    const vsBuiltin = builtin ? fix(paired(r, builtin, (m) => m.seconds).med) : '–';
-    let vsGo = '–';
-    if (go && go !== r && r.variant.mode !== 'built-in') {
-      const p = paired(r, go, (m) => m.seconds);
-      vsGo = `${fix(p.med)} (${fix(p.q1)}–${fix(p.q3)})`;
-    }
-    const kap = med(r.runs.map((m) => m.kapacitordUs)) / r.points;
-    const udf = r.variant.mode === 'built-in' ? NaN : med(r.runs.map((m) => m.udfUs ?? NaN)) / r.points;
-    lines.push(
-      `| ${r.groups.toLocaleString('en-US')} | ${r.variant.label} | ${fix(med(secs))} | ${fix(Math.min(...secs))}–${fix(Math.max(...secs))} | ${vsBuiltin} | ${vsGo} | ${fix(kap, 1)} | ${fix(udf, 1)} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
-function targets(rows: Row[]): string {
-  const out: string[] = [];
-  for (const groups of [...new Set(rows.map((r) => r.groups))]) {
-    const by = (name: string) => rows.find((r) => r.groups === groups && r.variant.name === name);
-    for (const mode of ['socket', 'process'] as const) {
-      const side = by(`sidecar-${mode}`);
-      const go = by(`go-${mode}`);
-      if (!side || !go) continue;
-      const t = paired(side, go, (m) => m.seconds).med;
-      const kapSide = med(side.runs.map((m) => m.kapacitordUs));
-      const kapGo = med(go.runs.map((m) => m.kapacitordUs));
-      const udf = med(side.runs.map((m) => m.udfUs ?? NaN)) / side.points;
-      const ok = (b: boolean) => (b ? 'met' : '**not met**');
-      out.push(
-        `- ${groups.toLocaleString('en-US')} group(s), ${mode}: time ${fix(t)}× the Go agent (target ≤ 0.75: ${ok(t <= 0.75)}); ` +
-          `sidecar CPU ${fix(udf)} µs/point (target ≤ 1.5: ${ok(udf <= 1.5)}); kapacitord CPU ${fix(kapSide / side.points, 1)} vs ` +
-          `${fix(kapGo / go.points, 1)} µs/point with the Go agent (target ≤: ${ok(kapSide <= kapGo)})`,
-      );
-    }
-  }
-  return out.join('\n');
-}
-
-function report(rows: Row[], o: { points: number; reps: number; loadavg: string }): string {
-  return `## Through real kapacitord (\`npm run bench:kapacitor\`)
-
-Generated on ${new Date().toISOString()} with kapacitord ${KAPACITOR_VERSION}. Machine: ${machine()}; load average
-at the start ${o.loadavg}${os.cpus().length <= 2 ? ' (the machine is shared: other engineers\u2019 builds and tests ran meanwhile)' : ''}.
-
-${table(rows)}
-
-Targets (medians of the paired ratios and of the CPU per point):
-
-${targets(rows)}
-
-- **What runs**: \`stream|from().measurement('cpu').groupBy('host')\`, then the average of \`usage\` over the last
-  ${SIZE} points per group as \`avg\`, then \`|cumulativeSum('avg')|httpOut('check')\`. ${o.points.toLocaleString('en-US')}
-  points per run written to kapacitord's \`/kapacitor/v1/write\` in bodies of ${LINES_PER_WRITE.toLocaleString('en-US')}
-  lines, one request at a time; the clock runs from the first write until cumulativeSum has emitted one point per
-  average (task stats polled every ${POLL_MS} ms). Each run enables its task afresh: a new connection (or process)
-  and fresh state.
-- **Variants**: built-in \`|movingAverage('usage', ${SIZE}).as('avg')\`; \`@movingAverage().field('usage').size(${SIZE}).as('avg')\`
-  over the sidecar's socket (\`udf-sidecar serve\`) and in process mode (\`udf-sidecar run movingAverage\`); Kapacitor's
-  own Go example \`udf/agent/examples/moving_avg\` (v${KAPACITOR_VERSION}, built by \`scripts/bench/build-go-agent.sh\`) in
-  process mode and over a socket served by its agent package's \`agent.NewServer\`. The Go example emits from the first
-  point of a group (the mean of what it has), the others once ${SIZE} points were seen.
-- **Checked**: the number of averages exactly; per group the time of the last average and the sum of all of them
-  (within 1e-9 of their magnitude: the implementations round differently), against the workload's own arithmetic.
-  A wrong output fails the benchmark.
-- **CPU**: utime + stime from \`/proc/PID/stat\` of kapacitord and of the UDF's process (for process mode the child
-  kapacitord started for the task) over the run, divided by the points written. Kapacitord's includes parsing the
-  line protocol and the nodes around the average, the same in every variant.
-- **Ratios**: ${o.reps} rounds; in each round every variant runs once, one after another, so the ratio of two variants
-  in the same round is less exposed to the machine drifting; the medians of those paired ratios are shown.
-`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
+/**
+ * Every run enables a variant's task under the same ID: a state dir would continue the previous run's windows, and the
+ * averages would come from the first point on.
+ */
+const SERVE_ARGS = ['--functions', 'movingAverage', '--no-state-dir'];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -478,7 +85,7 @@ async function main(): Promise<void> {
     const sidecar = await startChild(
       'sidecar',
       process.execPath,
-      [...nodeArgs, cli, 'serve', '--socket-dir', sockDir, '--functions', 'movingAverage'],
+      [...nodeArgs, cli, 'serve', ...SERVE_ARGS, '--socket-dir', sockDir],
       (l) => l.includes('"message":"ready"'),
       nodeArgs.length ? 'inherit' : 'ignore',
     );
@@ -488,7 +95,7 @@ async function main(): Promise<void> {
     if (otherCli) {
       const otherDir = path.join(dir, 'other');
       await mkdir(otherDir);
-      other = await startChild('other sidecar', process.execPath, [otherCli, 'serve', '--socket-dir', otherDir, '--functions', 'movingAverage'], (l) =>
+      other = await startChild('other sidecar', process.execPath, [otherCli, 'serve', ...SERVE_ARGS, '--socket-dir', otherDir], (l) =>
         l.includes('"message":"ready"'),
       );
       children.push(other);

@@ -14,6 +14,7 @@
  * the task's database and retention policy instead. A batch query that reads another database than its task's is
  * refused here: Kapacitor would answer it with HTTP 500 and leave the task enabled but not executing.
  */
+import { influxqlDuration } from '../duration.js';
 import type { LocalTemplate, TaskType, VarType } from './tickscript.js';
 
 export interface Dbrp {
@@ -254,25 +255,10 @@ function varValue(type: VarType, raw: unknown, key: string): unknown {
   }
 }
 
-const UNIT_NS: Record<string, bigint> = {
-  ns: 1n,
-  u: 1_000n,
-  µ: 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-  d: 86_400_000_000_000n,
-  w: 604_800_000_000_000n,
-};
-
-/** An InfluxQL duration literal (`1h30m`, `10s`) or a number of nanoseconds, in nanoseconds. */
+/** A duration var's value as Kapacitor gives it (a number of nanoseconds) or as the config writes it (a literal). */
 export function durationNs(v: unknown): bigint | undefined {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-  if (typeof v !== 'string' || !/^(\d+(ns|u|µ|ms|s|m|h|d|w))+$/.test(v)) return undefined;
-  let total = 0n;
-  for (const [, n, unit] of v.matchAll(/(\d+)(ns|u|µ|ms|s|m|h|d|w)/g)) total += BigInt(n) * UNIT_NS[unit];
-  return total;
+  return typeof v === 'string' ? influxqlDuration(v) : undefined;
 }
 
 function normalVar(v: VarValue): string {

@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { ConfigSection } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeSystemError, SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { KapacitorClient } from './client.js';
 import { discoverDatabases, parseDbrp, selectDatabases, type InfluxQueryTarget } from './databases.js';
@@ -20,6 +20,8 @@ export interface SyncOptions {
   /** How long started tasks are watched for a UDF that refuses Init. */
   settleMs: number;
   tickscripts: string;
+  /** The tickscripts directory was given as --tickscripts (not by the config): errors name the flag. */
+  tickscriptsFlag?: boolean;
   templates?: string[];
   /** Explicit db/rp list; when absent, databases are discovered through `influx` and filtered. */
   databases?: Dbrp[];
@@ -74,6 +76,7 @@ export function syncOptionsFromConfig(root: ConfigSection, flags: SyncFlags, env
     timeoutMs: kapacitor.durationMs('timeout', 10_000),
     settleMs: sync.durationMs('settle', 2000),
     tickscripts: flags.tickscripts ?? sync.string('tickscripts', DEFAULT_TICKSCRIPTS),
+    tickscriptsFlag: flags.tickscripts !== undefined,
     templates: sync.stringList('templates'),
     databases: listed?.map(parseDbrp),
     influx,
@@ -88,12 +91,23 @@ export function syncOptionsFromConfig(root: ConfigSection, flags: SyncFlags, env
   };
 }
 
+/** The tickscripts could not be read: a missing or unreadable path named with its fix, where it was given. */
+function tickscriptsError(options: SyncOptions, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const detail =
+    e.code === 'ENOTDIR' && e.path === options.tickscripts
+      ? `${e.path}: is a file: give the directory of the *.tick files (ENOTDIR)`
+      : (describeSystemError(err) ?? (err as Error).message);
+  if (options.tickscriptsFlag) return new SidecarError('PATH_INVALID', `--tickscripts ${detail}`, { cause: err });
+  return new ConfigError('kapacitor.sync.tickscripts', options.configSource, detail);
+}
+
 export async function runSync(options: SyncOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; logger: Logger }): Promise<number> {
   let templates: LocalTemplate[];
   try {
     templates = loadTemplates(options.tickscripts);
   } catch (err) {
-    throw new ConfigError('kapacitor.sync.tickscripts', options.configSource, (err as Error).message);
+    throw tickscriptsError(options, err);
   }
   if (options.templates) {
     const missing = options.templates.filter((id) => !templates.some((t) => t.id === id));

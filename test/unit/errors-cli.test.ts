@@ -222,3 +222,36 @@ describe('bad arguments', SLOW, () => {
     expect(verdict(run1)).toMatch(/^udf-sidecar: unknown function nope \(known: .*\) \[USAGE\]$/);
   });
 });
+
+describe('kapacitor sync', SLOW, () => {
+  /** kapacitor sync reports through its logger: its verdict is a JSON line. */
+  const logged = (r: Run) => JSON.parse(verdict(r)) as { code: string; message: string };
+
+  it('a --tickscripts that is missing or a file: exit 2, the flag and the path named, with the fix', async () => {
+    // Discovery is configured but never reached: the tickscripts are read first.
+    const env = { INFLUXDB_URL: `http://127.0.0.1:${await closedPort()}` };
+    const missing = await run(['kapacitor', 'sync', '--tickscripts', path.join(dir, 'no-tickscripts')], { env });
+    expect(missing.code).toBe(2);
+    expect(logged(missing)).toMatchObject({
+      code: 'PATH_INVALID',
+      message: `--tickscripts ${dir}/no-tickscripts: no such file or directory: check the path (ENOENT)`,
+    });
+    const notDir = await run(['kapacitor', 'sync', '--tickscripts', file('a.tick', '')], { env });
+    expect(notDir.code).toBe(2);
+    expect(logged(notDir)).toMatchObject({
+      code: 'PATH_INVALID',
+      message: `--tickscripts ${dir}/a.tick: is a file: give the directory of the *.tick files (ENOTDIR)`,
+    });
+    for (const r of [missing, notDir]) expect(r.stderr).not.toContain('scandir');
+  });
+
+  it('kapacitor.sync.tickscripts missing: a config error naming the key, the file and the path', async () => {
+    const cfg = file('sync.yaml', `kapacitor:\n  sync:\n    tickscripts: ${dir}/none\n    databases: [db]\n`);
+    const r = await run(['kapacitor', 'sync', '-c', cfg]);
+    expect(r.code).toBe(2);
+    expect(logged(r)).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: `${cfg}: kapacitor.sync.tickscripts: ${dir}/none: no such file or directory: check the path (ENOENT)`,
+    });
+  });
+});
