@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, nearestKey, parseConfigText, parseDurationMs } from './config.js';
+import { loadConfigFile, parseConfigText, parseDurationMs } from './config.js';
+import { nearestKey } from './nearest-key.js';
 import { ConfigError } from './errors.js';
 
 function catchError(fn: () => unknown): ConfigError {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import winston from 'winston';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { Metrics, startMetricsServer, startStatusLine, statusFields, type MetricsServer } from './metrics.js';
+import { Metrics, startStatusLine, statusFields } from './metrics.js';
+import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 
 let server: MetricsServer | undefined;
 afterEach(async () => {

@@ -12,7 +12,8 @@ import { KapacitorClient } from './kapacitor/client.js';
 import { DRAIN_SIGNAL, isAlive, looksLikeSidecar, notifySystemd, readPid, removeOwnPid, waitForExit, writePid } from './upgrade.js';
 import { describeSystemError, SidecarError } from './errors.js';
 import type { Logger } from './log.js';
-import { Metrics, startMetricsServer, startStatusLine, type MetricsServer } from './metrics.js';
+import { Metrics, startStatusLine } from './metrics.js';
+import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 
 export interface ServeOptions {
   functions: ServedFunction[];

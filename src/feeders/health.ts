@@ -10,7 +10,7 @@
  * server is there, not whether the feeder's credentials work; refused writes are counted by the writer.
  */
 import { connect } from 'node:net';
-import type { Health } from '../metrics.js';
+import type { Health } from '../metrics-server.js';
 
 export interface Target {
   /** `source` or `influxdb`. */
