@@ -18,7 +18,7 @@ import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from 
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
 import { decodeSnapshot, SnapshotBuilder } from './snapshot.js';
 import { ProtocolError, SnapshotError } from './errors.js';
-import { FramePoint } from './point-codec.js';
+import { groupKey } from './wire/frame-point.js';
 
 export interface ResponseSink {
   push(r: Response): void;
@@ -405,7 +405,7 @@ export class Session {
     const logic = this.ready('point');
     const groups = this.groups as GroupStates<unknown>;
     if (this.fn.edge === 'stream') {
-      const state = p instanceof FramePoint ? groups.getByBytes(p.buf, p.groupAt, p.groupEnd, p) : groups.get(p.group);
+      const state = groups.get(groupKey(p));
       logic.point(p, state, this.emitStream);
       groups.measureLast();
       return;
