@@ -105,11 +105,6 @@ export class FramePoint implements Point, GroupBytes {
     return this.whole().fieldsBool;
   }
 
-  /** Whether the whole point has been decoded (its maps are at hand). */
-  get isDecoded(): boolean {
-    return this.decoded !== undefined;
-  }
-
   /**
    * The value of field `name`, whatever its type (double, then int, string, bool when a name is in several maps; the
    * last entry of a map wins), or undefined: read from the frame, no map built. With intsAsNumbers, an int within
