@@ -2,12 +2,11 @@ import { fileURLToPath } from 'node:url';
 import Long from 'long';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { bigIntToLong, decodeRequest, decodeResponse, encodeRequest, encodeRequestBody, longToBigInt, decodeRequestView, ResponseWriter } from './codec.js';
+import { bigIntToLong, decodeRequest, decodeResponse, encodeRequest, encodeRequestBody, longToBigInt, RequestDecoder, ResponseWriter } from './codec.js';
 import { DecodeError } from './errors.js';
 import { frame as delimit, FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
 import { exactNumericField, fieldValue, holdTime, keepPoint, nanosSince, plainPoint, pointLike, pointLikeDouble, withFields } from './points.js';
-import { readPointView } from './point-codec.js';
 
 const BIG_TIME = 1514979051065000001n * 3n; // > 2^53 (and < 2^63) with odd digits: lost by any trip through a double
 const point: Point = {
@@ -94,6 +93,11 @@ describe('codec', () => {
     expect(() => decodeRequest(new Uint8Array([0x8a, 0x01, 100, 1]))).toThrow(DecodeError);
   });
 
+  it('rejects a corrupt Response with DecodeError too', () => {
+    expect(() => decodeResponse(new Uint8Array([0x8a, 0x01, 100, 1]))).toThrow(DecodeError);
+    expect(() => decodeResponse(new Uint8Array(0))).toThrow(DecodeError);
+  });
+
   it('gives a decoded point fresh, writable maps even when the wire had none', () => {
     const bare = { ...point, tags: {}, fieldsDouble: {}, fieldsInt: {}, fieldsString: {}, fieldsBool: {} };
     const [f] = frames(encodeRequest({ kind: 'point', point: bare }));
@@ -130,8 +134,8 @@ function referenceDecode(body: Uint8Array): Point {
 }
 
 /** The writer's bytes for a Point Response are exactly the bytes protobufjs writes for it. */
-function expectProtobufjsBytes(p: Point): void {
-  const w = new ResponseWriter();
+function expectProtobufjsBytes(p: Point, answering?: RequestDecoder): void {
+  const w = new ResponseWriter(answering);
   w.push({ kind: 'point', point: p });
   const expected = ResponsePb.encodeDelimited({ point: referencePb(p) }).finish();
   expect(Buffer.from(w.take()).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
@@ -330,11 +334,13 @@ describe('codec: Point fast path', () => {
         });
       }
     }
+    // One decoder, and writers that answer it: the writers look strings up in what it read.
+    const decoder = new RequestDecoder({ views: false });
     for (const [i, p] of seq.entries()) {
       const [f] = frames(encodeRequest({ kind: 'point', point: p }));
-      expect(decodeRequest(f)).toEqual({ kind: 'point', point: p });
+      expect(decoder.decode(f)).toEqual({ kind: 'point', point: p });
       // Encode the point just decoded (its strings are what the caches hold) and the next one (they are not).
-      for (const q of [p, seq[(i + 1) % seq.length]]) expectProtobufjsBytes(q);
+      for (const q of [p, seq[(i + 1) % seq.length]]) expectProtobufjsBytes(q, decoder);
     }
   });
 
@@ -372,9 +378,10 @@ describe('codec: Point fast path', () => {
   });
 });
 
-/** The sidecar's decoding of a point Request: a view of the frame. */
+/** The sidecar's decoding of a point Request: a view of the frame, by one decoder (so views share its tables). */
+const viewDecoder = new RequestDecoder();
 function view(frame: Uint8Array): Point {
-  const r = decodeRequestView(frame);
+  const r = viewDecoder.decode(frame);
   if (r.kind !== 'point') throw new Error(`not a point: ${r.kind}`);
   return r.point;
 }
@@ -563,7 +570,7 @@ describe('point views (what the sidecar decodes)', () => {
       for (let at = 0; at < stream.length; ) {
         const end = Math.min(stream.length, at + 1 + Math.floor(random() * (trial < 20 ? 300 : 30_000)));
         decoder.pushRanges(stream.subarray(at, end), (buf, start, stop) => {
-          const p = readPointView(buf, start, stop) as Point;
+          const p = (viewDecoder.decode(buf, start, stop) as { point: Point }).point;
           expect(plainPoint(p)).toEqual(plainPoint(view(new Uint8Array(inputs[k]))));
           w.pushPoint(p);
           alone((one) => one.pushPoint(view(new Uint8Array(inputs[k])))); // the frame alone, at offset 0
@@ -655,7 +662,7 @@ describe('point views (what the sidecar decodes)', () => {
   it('check the whole frame on arrival and UTF-8 when a string is read', () => {
     const body = encodeRequestBody({ kind: 'point', point });
     for (let cut = 3; cut < body.length; cut++) {
-      expect(() => decodeRequestView(body.subarray(0, cut))).toThrow(DecodeError);
+      expect(() => viewDecoder.decode(body.subarray(0, cut))).toThrow(DecodeError);
     }
     const badTag = protobuf.Writer.create();
     badTag.uint32((5 << 3) | 2).string('host=a');

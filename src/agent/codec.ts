@@ -1,190 +1,92 @@
 /**
- * protobufjs at the edge: complete frames → Request, Response → length-delimited bytes. The schema is proto/udf.proto,
- * loaded once; protobufjs compiles encoders/decoders for it at load time, as fast as generated static code.
+ * The one door between bytes and messages. A connection decodes with a RequestDecoder and answers through a
+ * ResponseWriter made for it; test drivers, the replay command and the benchmark speak Kapacitor's side with
+ * encodeRequest and decodeResponse.
  *
- * int64 arrives from protobufjs as a Long ({low, high}) and becomes a bigint here; on the way out a bigint is split into
- * {low, high} again. No int64 ever passes through a JS number.
+ *   frame    := length varint | body                (the framer splits the stream; the codec sees complete bodies)
+ *   Request  := 1:info | 2:init | 3:keepalive | 4:snapshot | 5:restore | 16:begin | 17:point | 18:end
+ *   Response := 1:info | 2:init | 3:keepalive | 4:snapshot | 5:restore | 6:error | 16:begin | 17:point | 18:end
  *
- * Points are the whole of the traffic, so they have a hand-written fast path on both sides (point-codec.ts): same wire format, same results, without protobufjs's intermediate objects and Longs. Everything else goes
- * through protobufjs.
+ * Points are the whole of the traffic, so they have hand-written paths both ways (wire/): same wire format, same
+ * results, without protobufjs's intermediate objects and Longs. Everything else, and any point frame the
+ * hand-written path declines, goes through protobufjs, over the schema embedded in wire/schema.ts (proto/udf.proto,
+ * compiled by protobufjs at load into encoders and decoders as fast as generated static code). A body that cannot be
+ * decoded, either way, is a DecodeError. int64 becomes a bigint here and stays so.
  */
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError } from './errors.js';
-import { ByteSink, encodePointResponse, FramePoint, readPointPlain, readPointView, setSlowPointDecoder } from './point-codec.js';
-import type { BeginBatch, EdgeType, EndBatch, InitOption, OptionValue, Point, Request, Response, ValueType } from './messages.js';
+import type { InitOption, Point, Request, Response } from './messages.js';
+import { ByteSink } from './wire/byte-sink.js';
+import { FramePoint } from './wire/frame-point.js';
+import {
+  beginFromPb,
+  beginToPb,
+  bigIntToLong,
+  EDGE,
+  endFromPb,
+  endToPb,
+  longToBigInt,
+  optionValueFromPb,
+  optionValueToPb,
+  type Pb,
+  pointFromPb,
+  pointToPb,
+  VALUE_TYPES,
+} from './wire/pb.js';
+import { PointDecoder } from './wire/point-decoder.js';
+import { PointEncoder } from './wire/point-encoder.js';
+import { UDF_SCHEMA } from './wire/schema.js';
+import { StringTable } from './wire/strings.js';
 
-// src/agent/codec.ts and dist/agent/codec.js both sit two levels below the package root, beside proto/.
-const protoPath = fileURLToPath(new URL('../../proto/udf.proto', import.meta.url));
-const root = protobuf.loadSync(protoPath);
+export { bigIntToLong, longToBigInt } from './wire/pb.js';
+
+const root = protobuf.Root.fromJSON(UDF_SCHEMA);
 const RequestType = root.lookupType('agent.Request');
 const ResponseType = root.lookupType('agent.Response');
 
-interface LongLike {
-  low: number;
-  high: number;
-}
-
-const EDGE: EdgeType[] = ['stream', 'batch'];
-const VALUE_TYPES: ValueType[] = ['bool', 'int', 'double', 'string', 'duration'];
-
-export function longToBigInt(v: LongLike | number | null | undefined): bigint {
-  if (v == null) return 0n;
-  if (typeof v === 'number') return BigInt(v);
-  if (v.high === 0) return BigInt(v.low >>> 0);
-  return (BigInt(v.high) << 32n) | BigInt(v.low >>> 0);
-}
-
-export function bigIntToLong(v: bigint): LongLike {
-  // The common case (|v| < 2^31) skips the BigInt shifts.
-  if (v >= -0x80000000n && v <= 0x7fffffffn) {
-    const low = Number(v);
-    return { low, high: low < 0 ? -1 : 0 };
-  }
-  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)) };
-}
-
-// protobufjs decoded objects; typed loosely on purpose, this file is the only reader.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Pb = any;
-
-function intMap(m: Record<string, LongLike> | undefined): Record<string, bigint> {
-  const out: Record<string, bigint> = {};
-  if (m) for (const k of Object.keys(m)) out[k] = longToBigInt(m[k]);
-  return out;
-}
-
-function intMapOut(m: Record<string, bigint>): Record<string, LongLike> {
-  const out: Record<string, LongLike> = {};
-  for (const k of Object.keys(m)) out[k] = bigIntToLong(m[k]);
-  return out;
-}
-
-// Decoded maps that were absent on the wire are protobufjs's shared frozen empty object: replace them with fresh ones
-// so a function may build on them.
-function own<T>(m: Record<string, T> | undefined): Record<string, T> {
-  return m && Object.isFrozen(m) ? {} : (m ?? {});
-}
-
-function pointFromPb(p: Pb): Point {
-  return {
-    time: longToBigInt(p.time),
-    name: p.name,
-    database: p.database,
-    retentionPolicy: p.retentionPolicy,
-    group: p.group,
-    dimensions: p.dimensions,
-    byName: p.byName,
-    tags: own(p.tags),
-    fieldsDouble: own(p.fieldsDouble),
-    fieldsInt: intMap(p.fieldsInt),
-    fieldsString: own(p.fieldsString),
-    fieldsBool: own(p.fieldsBool),
-  };
-}
-
-function pointToPb(p: Point): Pb {
-  return {
-    time: bigIntToLong(p.time),
-    name: p.name,
-    database: p.database,
-    retentionPolicy: p.retentionPolicy,
-    group: p.group,
-    dimensions: p.dimensions,
-    byName: p.byName,
-    tags: p.tags,
-    fieldsDouble: p.fieldsDouble,
-    fieldsInt: intMapOut(p.fieldsInt),
-    fieldsString: p.fieldsString,
-    fieldsBool: p.fieldsBool,
-  };
-}
-
-function beginFromPb(b: Pb): BeginBatch {
-  return { name: b.name, group: b.group, tags: own(b.tags), size: longToBigInt(b.size), byName: b.byName };
-}
-
-function beginToPb(b: BeginBatch): Pb {
-  return { name: b.name, group: b.group, tags: b.tags, size: bigIntToLong(b.size), byName: b.byName };
-}
-
-function endFromPb(e: Pb): EndBatch {
-  return { name: e.name, group: e.group, tmax: longToBigInt(e.tmax), tags: own(e.tags), byName: e.byName };
-}
-
-function endToPb(e: EndBatch): Pb {
-  return { name: e.name, group: e.group, tmax: bigIntToLong(e.tmax), tags: e.tags, byName: e.byName };
-}
-
-function optionValueFromPb(v: Pb): OptionValue {
-  switch (v.value) {
-    case 'boolValue':
-      return { type: 'bool', value: v.boolValue };
-    case 'intValue':
-      return { type: 'int', value: longToBigInt(v.intValue) };
-    case 'doubleValue':
-      return { type: 'double', value: v.doubleValue };
-    case 'stringValue':
-      return { type: 'string', value: v.stringValue };
-    case 'durationValue':
-      return { type: 'duration', value: longToBigInt(v.durationValue) };
-    default:
-      // Kapacitor always sets the oneof; fall back on the declared type with its zero value.
-      return zeroValue(VALUE_TYPES[v.type] ?? 'string');
-  }
-}
-
-function zeroValue(type: ValueType): OptionValue {
-  switch (type) {
-    case 'bool':
-      return { type, value: false };
-    case 'int':
-    case 'duration':
-      return { type, value: 0n };
-    case 'double':
-      return { type, value: 0 };
-    case 'string':
-      return { type, value: '' };
-  }
-}
-
-function optionValueToPb(v: OptionValue): Pb {
-  const type = VALUE_TYPES.indexOf(v.type);
-  switch (v.type) {
-    case 'bool':
-      return { type, boolValue: v.value };
-    case 'int':
-      return { type, intValue: bigIntToLong(v.value) };
-    case 'double':
-      return { type, doubleValue: v.value };
-    case 'string':
-      return { type, stringValue: v.value };
-    case 'duration':
-      return { type, durationValue: bigIntToLong(v.value) };
-  }
-}
-
-/** Decodes one complete frame (the framer guarantees completeness, so a RangeError here means a corrupt body). */
-export function decodeRequest(frame: Uint8Array): Request {
-  const fast = readPointPlain(frame);
-  return fast !== null ? { kind: 'point', point: fast } : decodeRequestSlow(frame);
-}
-
-/**
- * What the sidecar decodes with: as decodeRequest, but a point is a view of its frame (point-codec.ts's FramePoint),
- * read as far as the function looks at it. The frame is buf[start, end); buf must not be reused while the point
- * lives, and Node's socket chunks never are.
- */
-export function decodeRequestView(buf: Uint8Array, start = 0, end = buf.length): Request {
-  const view = readPointView(buf, start, end);
-  return view !== null ? { kind: 'point', point: view } : decodeRequestSlow(buf.subarray(start, end));
-}
-
-setSlowPointDecoder((frame) => {
+function slowPoint(frame: Uint8Array): Point {
   const r = decodeRequestSlow(frame);
   if (r.kind !== 'point') throw new DecodeError(`Request of ${frame.length} bytes is not a point`);
   return r.point;
-});
+}
+
+export interface RequestDecoderOptions {
+  /**
+   * Points as views of their frames (the default: what the sidecar reads, as far as the function looks), or as plain
+   * objects with their own maps (tools and tests that compare or change points).
+   */
+  views?: boolean;
+}
+
+/**
+ * Complete Request bodies → Requests, for one connection (it owns the tables its points are read with). A point is
+ * a view of buf by default: buf must not be reused while the point lives, and Node's socket chunks never are.
+ */
+export class RequestDecoder {
+  private readonly points: PointDecoder;
+  private readonly views: boolean;
+
+  constructor(options: RequestDecoderOptions = {}) {
+    this.points = new PointDecoder(slowPoint);
+    this.views = options.views ?? true;
+  }
+
+  /** The strings its points are read with; the ResponseWriter answering this connection writes with them too. */
+  get strings(): StringTable {
+    return this.points.strings;
+  }
+
+  /** The Request whose body is buf[start, end); a DecodeError when it is not one. */
+  decode(buf: Uint8Array, start = 0, end = buf.length): Request {
+    const point = this.views ? this.points.view(buf, start, end) : this.points.plain(buf, start, end);
+    return point !== null ? { kind: 'point', point } : decodeRequestSlow(buf.subarray(start, end));
+  }
+}
+
+/** One complete Request body, points as plain objects (tools and tests; a connection keeps a RequestDecoder). */
+export function decodeRequest(frame: Uint8Array): Request {
+  return new RequestDecoder({ views: false }).decode(frame);
+}
 
 function decodeRequestSlow(frame: Uint8Array): Request {
   let m: Pb;
@@ -255,13 +157,18 @@ function responseToPb(r: Response): Pb {
  * Accumulates length-delimited Responses into one buffer, so a burst of output leaves in a single socket write.
  * Only typed Responses can be pushed: a Response with no message set (which crashes kapacitord) cannot be built.
  *
- * Bytes are written into a slab shared by successive takes: take() hands out a view of what was pushed since the last
- * take (no copy; the socket may hold it as long as it likes) and later pushes continue after it. A full slab is left to
- * the views that still use it and a new one is started.
+ * Bytes are written into a slab shared by successive takes (wire/byte-sink.ts): take() hands out a view of what was
+ * pushed since the last take, and later pushes continue after it.
  */
 export class ResponseWriter {
   private readonly out = new ByteSink();
+  private readonly points: PointEncoder;
   private count = 0;
+
+  /** `answering`: the decoder of the connection answered, whose strings the writer finds bytes in. */
+  constructor(answering?: RequestDecoder) {
+    this.points = new PointEncoder(answering?.strings ?? new StringTable());
+  }
 
   push(r: Response): void {
     if (r.kind === 'point') {
@@ -284,7 +191,7 @@ export class ResponseWriter {
     this.out.settle(); // the mark must come after every byte pushed before
     const mark = this.out.pos - this.out.start;
     try {
-      encodePointResponse(this.out, point);
+      this.points.encode(this.out, point);
     } catch (err) {
       this.out.pos = this.out.start + mark;
       throw err;
@@ -342,11 +249,17 @@ export function encodeRequestBody(r: Request): Uint8Array {
   return RequestType.encode(requestToPb(r)).finish();
 }
 
+/** One complete Response body; a DecodeError when it is not one. */
 export function decodeResponse(frame: Uint8Array): Response {
-  const m: Pb = ResponseType.decode(frame);
+  let m: Pb;
+  try {
+    m = ResponseType.decode(frame);
+  } catch (err) {
+    throw new DecodeError(`cannot decode Response (${frame.length} bytes): ${(err as Error).message}`, err);
+  }
   switch (m.message) {
     case 'info': {
-      const options: Record<string, ValueType[]> = {};
+      const options: Record<string, (typeof VALUE_TYPES)[number][]> = {};
       for (const [name, info] of Object.entries(m.info.options as Record<string, Pb>)) {
         options[name] = (info.valueTypes as number[]).map((t) => VALUE_TYPES[t]);
       }

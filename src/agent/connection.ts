@@ -17,10 +17,9 @@
  * connection.
  */
 import type { Readable, Writable } from 'node:stream';
-import { decodeRequest, ResponseWriter } from './codec.js';
+import { RequestDecoder, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { AnswerPacer } from './pacer.js';
-import { readPointView } from './point-codec.js';
 import type { ServedFunction } from './handler.js';
 import { Session, type SessionOptions } from './session.js';
 import type { ConnectionState, StateStore } from './state-store.js';
@@ -42,7 +41,8 @@ const BIG_READ = 16 * 1024;
 export class UdfConnection {
   readonly session: Session;
   private readonly framer: FrameDecoder;
-  private readonly writer = new ResponseWriter();
+  private readonly decoder = new RequestDecoder();
+  private readonly writer = new ResponseWriter(this.decoder);
   private ended = false;
   private readonly pacer: AnswerPacer;
   private readonly holdAnswers: number;
@@ -183,19 +183,17 @@ export class UdfConnection {
     else go();
   }
 
-  /** A frame of the current read: points, nearly all the traffic, skip the Request wrapper. */
+  /** A frame of the current read: points, nearly all the traffic, go to the session's point path. */
   private readonly onFrame = (buf: Uint8Array, start: number, end: number): void => {
     const session = this.session;
     if (session.failed) return;
-    const point = readPointView(buf, start, end);
-    if (point !== null) {
+    const req = this.decoder.decode(buf, start, end);
+    if (req.kind === 'point') {
       this.pointsIn++;
-      session.handlePoint(point);
+      session.handlePoint(req.point);
       return;
     }
-    const req = decodeRequest(buf.subarray(start, end));
-    if (req.kind === 'point') this.pointsIn++;
-    else this.urgent = true;
+    this.urgent = true;
     session.handle(req);
     const chunk = this.logChunk;
     if (chunk !== null && this.logFrom === 0 && this.persist?.logging) this.logFrom = buf === chunk ? end : this.bodyMissing;

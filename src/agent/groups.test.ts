@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { GroupStates } from './groups.js';
+import type { GroupKey } from './wire/group-key.js';
+
+/** The key of a group whose UTF-8 bytes are buf[start, end), its string read from `named` (as a view reads its own). */
+const bytesKey = (buf: Uint8Array, start: number, end: number, named: { readonly group: string }): GroupKey => ({
+  buf,
+  groupAt: start,
+  groupEnd: end,
+  get group() {
+    return named.group;
+  },
+});
 
 describe('GroupStates', () => {
   it('keeps at most maxGroups, evicting a group not seen since it reached the front', () => {
@@ -36,12 +47,14 @@ describe('GroupStates', () => {
     const utf8 = (s: string) => Buffer.from(`..${s}..`, 'utf8'); // the bytes sit inside a larger buffer
     const byBytes = (name: string, lookups = { count: 0 }) => {
       const b = utf8(name);
-      return g.getByBytes(b, 2, b.length - 2, {
-        get group() {
-          lookups.count++;
-          return name;
-        },
-      });
+      return g.get(
+        bytesKey(b, 2, b.length - 2, {
+          get group() {
+            lookups.count++;
+            return name;
+          },
+        }),
+      );
     };
     // ASCII groups and others: compared as UTF-8 bytes either way.
     const names = Array.from({ length: 400 }, (_, i) => (i % 2 ? `host=h${i},région=ü` : `host=h${i}`));
@@ -61,11 +74,11 @@ describe('GroupStates', () => {
     const g = new GroupStates(() => 'fresh', 10);
     const b = Buffer.from('host=a');
     const named = { group: 'host=a' };
-    expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
+    expect(g.get(bytesKey(b, 0, b.length, named))).toBe('fresh');
     g.replaceAll([['host=a', 'restored']]);
-    expect(g.getByBytes(b, 0, b.length, named)).toBe('restored');
+    expect(g.get(bytesKey(b, 0, b.length, named))).toBe('restored');
     g.replaceAll([]);
-    expect(g.getByBytes(b, 0, b.length, named)).toBe('fresh');
+    expect(g.get(bytesKey(b, 0, b.length, named))).toBe('fresh');
   });
 
   it("under random traffic past the bound, never loses a group nor hands out another group's state", () => {
@@ -78,7 +91,7 @@ describe('GroupStates', () => {
     for (let op = 0; op < 20_000; op++) {
       const name = `host=h${Math.floor(random() * random() * 300)}${op % 7 === 0 ? ',zone=ü' : ''}`;
       const bytes = Buffer.from(`#${name}#`, 'utf8');
-      const state = random() < 0.5 ? g.get(name) : g.getByBytes(bytes, 1, bytes.length - 1, { group: name });
+      const state = random() < 0.5 ? g.get(name) : g.get(bytesKey(bytes, 1, bytes.length - 1, { group: name }));
       state.name ??= name;
       expect(state.name).toBe(name);
       state.hits++;
@@ -90,7 +103,7 @@ describe('GroupStates', () => {
     for (const [name, state] of entries) {
       expect(state.name).toBe(name);
       const bytes = Buffer.from(name, 'utf8');
-      expect(g.getByBytes(bytes, 0, bytes.length, { group: name })).toBe(state);
+      expect(g.get(bytesKey(bytes, 0, bytes.length, { group: name }))).toBe(state);
       expect(g.get(name)).toBe(state);
     }
     expect(created).toBe(g.size + g.evicted); // the lookups above found every group: nothing new was made
@@ -100,20 +113,24 @@ describe('GroupStates', () => {
     const g = new GroupStates(() => ({}), 10);
     let reads = 0;
     const ascii = Buffer.from('host=a,region=eu');
-    g.getByBytes(ascii, 0, ascii.length, {
-      get group(): string {
-        reads++;
-        return 'host=a,region=eu';
-      },
-    });
+    g.get(
+      bytesKey(ascii, 0, ascii.length, {
+        get group(): string {
+          reads++;
+          return 'host=a,region=eu';
+        },
+      }),
+    );
     expect(reads).toBe(0);
     const invalid = Buffer.from([0x68, 0x3d, 0xc3]); // 'h=' and half a character
     expect(() =>
-      g.getByBytes(invalid, 0, invalid.length, {
-        get group(): string {
-          throw new Error('not UTF-8');
-        },
-      }),
+      g.get(
+        bytesKey(invalid, 0, invalid.length, {
+          get group(): string {
+            throw new Error('not UTF-8');
+          },
+        }),
+      ),
     ).toThrow('not UTF-8');
     expect(g.size).toBe(1);
     expect([...g.entries()].map(([name]) => name)).toEqual(['host=a,region=eu']); // made from the bytes when asked
@@ -125,7 +142,7 @@ describe('GroupStates', () => {
     for (const round of [0, 1]) {
       for (const name of names) {
         const bytes = Buffer.from(`<${name}>`, 'utf8');
-        const state = round === 0 ? g.getByBytes(bytes, 1, bytes.length - 1, { group: name }) : g.get(name);
+        const state = round === 0 ? g.get(bytesKey(bytes, 1, bytes.length - 1, { group: name })) : g.get(name);
         state.name ??= name;
         expect(state.name).toBe(name);
       }

@@ -15,6 +15,7 @@
  */
 import { MemoryBoundError } from './errors.js';
 import { DEFAULT_STATE_BYTES, GROUP_OVERHEAD_BYTES, type MemoryBudget } from './memory.js';
+import type { GroupBytes, GroupKey } from './wire/group-key.js';
 
 export const DEFAULT_MAX_GROUPS = 100_000;
 
@@ -31,11 +32,6 @@ interface Slot<State> {
   name: string | undefined;
   /** What the group is counted for in the memory budget: overhead, key and state. */
   bytes: number;
-}
-
-/** What getByBytes reads when a group is new and not ASCII: the group as a string (checks that the bytes are UTF-8). */
-export interface Named {
-  readonly group: string;
 }
 
 const encoder = new TextEncoder();
@@ -114,21 +110,18 @@ export class GroupStates<State> {
     return this.count;
   }
 
-  get(group: string): State {
-    let r = encoder.encodeInto(group, this.scratch);
-    if (r.read < group.length) {
-      this.scratch = Buffer.alloc(group.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
-      r = encoder.encodeInto(group, this.scratch);
+  /** The state of the group (a new one made for a group not seen, or evicted, before). */
+  get(key: GroupKey): State {
+    if (typeof key !== 'string') return this.slotOf(key.buf, key.groupAt, key.groupEnd, undefined, key).state;
+    let r = encoder.encodeInto(key, this.scratch);
+    if (r.read < key.length) {
+      this.scratch = Buffer.alloc(key.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+      r = encoder.encodeInto(key, this.scratch);
     }
-    return this.slotOf(this.scratch, 0, r.written, group, null).state;
+    return this.slotOf(this.scratch, 0, r.written, key, null).state;
   }
 
-  /** The state of the group whose UTF-8 bytes are buf[start, end); `named.group` is read only for a new group. */
-  getByBytes(buf: Uint8Array, start: number, end: number, named: Named): State {
-    return this.slotOf(buf, start, end, undefined, named).state;
-  }
-
-  private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: Named | null): Slot<State> {
+  private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: GroupBytes | null): Slot<State> {
     const n = end - start;
     // Points of one group often come in a row: the group found last is compared first, before any hashing.
     const last = this.last;

@@ -1,16 +1,18 @@
 /**
  * What a function does with points: read a field, make an output point that keeps the input's envelope, keep a point
- * past the call. These work on every Point, and on the sidecar's views of received frames (point-codec.ts) without
+ * past the call. These work on every Point, and on the sidecar's views of received frames (wire/frame-point.ts) without
  * decoding what the function does not look at.
  */
 import { HELD_POINT_OVERHEAD_BYTES } from './memory.js';
 import type { Fields, Point } from './messages.js';
-import { DerivedPoint, FramePoint, type HeldTime, plainFieldValue, splitInt64 } from './point-codec.js';
+import { DerivedPoint } from './wire/derived-point.js';
+import { FramePoint } from './wire/frame-point.js';
+import { type HeldTime, plainFieldValue, splitInt64 } from './wire/plain.js';
 
-export type { HeldTime } from './point-codec.js';
-export { splitInt64 } from './point-codec.js';
+export type { HeldTime } from './wire/plain.js';
+export { splitInt64 } from './wire/plain.js';
 
-export { plainPoint } from './point-codec.js';
+export { plainPoint } from './wire/plain.js';
 
 export type FieldValue = number | bigint | string | boolean;
 

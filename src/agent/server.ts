@@ -208,7 +208,7 @@ export class UdfServer {
   /** Tasks with a live connection that sent Init (a probe that never did is no task's). */
   liveTaskIds(): Set<string> {
     const ids = new Set<string>();
-    for (const { conn } of this.connections) if (conn.session.attached && !conn.session.failed) ids.add(conn.session.taskId);
+    for (const { conn } of this.connections) if (conn.session.initialized && !conn.session.failed) ids.add(conn.session.taskId);
     return ids;
   }
 

@@ -16,9 +16,9 @@ import { pointBytes } from './points.js';
 import type { ServedFunction, UdfLogic } from './handler.js';
 import type { BeginBatch, EndBatch, InitOption, Point, Request, Response } from './messages.js';
 import { infoOptions, optionsFingerprint, parseOptions } from './options.js';
-import { decodeSnapshot, SnapshotBuilder } from './snapshot.js';
-import { ProtocolError, SnapshotError } from './errors.js';
-import { FramePoint } from './point-codec.js';
+import { ProtocolError } from './errors.js';
+import { type BatchGroup, fittingGroups, readRestore, SnapshotJob } from './session-snapshot.js';
+import { groupKey } from './wire/frame-point.js';
 
 export interface ResponseSink {
   push(r: Response): void;
@@ -47,9 +47,6 @@ export interface SessionPersistence {
   admitRestore(session: Session, snapshotTakenAt: number | undefined): boolean;
 }
 
-/** Groups a snapshot takes in one step: a few milliseconds of work. */
-export const SNAPSHOT_SLICE = 2000;
-
 export interface SessionOptions {
   maxGroups?: number;
   /** Bytes this connection's groups and open batch may hold (estimated); DEFAULT_MAX_CONNECTION_MEMORY. */
@@ -73,16 +70,6 @@ interface OpenBatch {
   bytes: number;
 }
 
-/**
- * A batch function's group state, with the newest point time it has processed. Batch queries usually overlap
- * (`.period(1h).every(10s)` sees each point 360 times); each point is processed once, so an edge, an average or a
- * rate is not recomputed from points the function already saw.
- */
-interface BatchGroup {
-  seen: bigint | null;
-  state: unknown;
-}
-
 export class Session {
   private logic: UdfLogic<unknown> | null = null;
   private groups: GroupStates<unknown> | null = null;
@@ -92,7 +79,7 @@ export class Session {
   private readonly emitBatch: (p: Point) => void;
   private pointsOut = 0;
   /** A snapshot being built, a slice of groups per step; no request is handled until it is answered. */
-  private building: { builder: SnapshotBuilder; entries: Iterator<[string, unknown]>; at: number } | null = null;
+  private building: SnapshotJob | null = null;
   /** Everything this connection keeps for its task, counted towards the process's budget too. */
   readonly memory: MemoryBudget;
   taskId = '';
@@ -143,21 +130,11 @@ export class Session {
 
   /** Builds the next slice of the pending snapshot; returns true once it is answered (or none was pending). */
   continueSnapshot(): boolean {
-    const b = this.building;
-    if (b === null) return true;
-    const slice: [string, unknown][] = [];
-    for (;;) {
-      const r = b.entries.next();
-      if (r.done) break;
-      slice.push(r.value);
-      if (slice.length === SNAPSHOT_SLICE) {
-        b.builder.add(slice);
-        return false;
-      }
-    }
-    b.builder.add(slice);
+    const job = this.building;
+    if (job === null) return true;
+    const bytes = job.step(this.fn.definition.name, this.fingerprint);
+    if (bytes === null) return false;
     this.building = null;
-    const bytes = b.builder.finish(this.fn.definition.name, this.fingerprint, b.at);
     this.options.observer?.snapshot?.(this.fn.name, bytes.length);
     this.sink.push({ kind: 'snapshot', snapshot: bytes });
     return true;
@@ -289,11 +266,6 @@ export class Session {
     this.sink.push({ kind: 'init', success: true, error: '' });
   }
 
-  /** Init succeeded: the connection belongs to a task. */
-  get attached(): boolean {
-    return this.logic !== null;
-  }
-
   /** The fingerprint of the options of the last successful Init ('' before). */
   get optionsFingerprint(): string {
     return this.fingerprint;
@@ -315,7 +287,7 @@ export class Session {
       this.sink.push({ kind: 'snapshot', snapshot: new Uint8Array(0) });
       return;
     }
-    this.building = { builder: new SnapshotBuilder(), entries: this.groups.entries(), at: Date.now() };
+    this.building = new SnapshotJob(this.groups.entries());
     this.continueSnapshot();
   }
 
@@ -326,16 +298,9 @@ export class Session {
     };
     if (!this.groups) return answer(false, `${this.fn.name}: Restore before a successful Init`);
     if (bytes.length === 0) return answer(true);
-    let contents;
-    try {
-      contents = decodeSnapshot(bytes);
-    } catch (err) {
-      return answer(false, `${this.fn.name}: ${(err as Error).message}`);
-    }
-    if (contents.function !== this.fn.definition.name) {
-      return answer(false, `${this.fn.name}: snapshot was taken by ${contents.function}, not ${this.fn.definition.name}`);
-    }
-    if (contents.options !== this.fingerprint) {
+    const reading = readRestore(bytes, this.fn.name, this.fn.definition.name, this.fingerprint);
+    if (reading.kind === 'refused') return answer(false, reading.error);
+    if (reading.kind === 'other-options') {
       // The task was redefined with other options: the old state does not describe the new computation. Starting
       // fresh is what the operator wants; refusing would block the task on every restart.
       this.options.log?.warn('snapshot taken under other options; starting fresh', {
@@ -345,6 +310,7 @@ export class Session {
       });
       return answer(true);
     }
+    const { contents } = reading;
     if (this.options.persistence?.admitRestore(this, contents.takenAt) === false) return answer(true);
     const groups = this.validGroups(contents.groups);
     try {
@@ -363,37 +329,17 @@ export class Session {
    * keeping the state would fail it at the group's first point.
    */
   private validGroups(entries: [string, unknown][]): [string, unknown][] {
-    const logic = this.logic as UdfLogic<unknown>;
-    const restored = logic.restored?.bind(logic) ?? ((s: unknown) => s);
-    const out: [string, unknown][] = [];
-    let dropped = 0;
-    let reason = '';
-    for (const [group, s] of entries) {
-      try {
-        if (this.fn.edge === 'stream') {
-          out.push([group, restored(s)]);
-          continue;
-        }
-        const b = s as Partial<BatchGroup> | null;
-        if (b === null || typeof b !== 'object' || !('state' in b) || (b.seen !== null && typeof b.seen !== 'bigint')) {
-          throw new SnapshotError('state is not a batch group ({seen, state})');
-        }
-        out.push([group, { seen: b.seen, state: restored(b.state) }]);
-      } catch (err) {
-        dropped++;
-        reason ||= `group '${group}': ${(err as Error).message}`;
-      }
-    }
+    const { groups, dropped, first } = fittingGroups(entries, this.fn.edge, this.logic as UdfLogic<unknown>);
     if (dropped > 0) {
       this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', {
         function: this.fn.name,
         task: this.taskId,
         node: this.nodeId,
         groups: dropped,
-        first: reason,
+        first,
       });
     }
-    return out;
+    return groups;
   }
 
   private ready(what: string): UdfLogic<unknown> {
@@ -405,7 +351,7 @@ export class Session {
     const logic = this.ready('point');
     const groups = this.groups as GroupStates<unknown>;
     if (this.fn.edge === 'stream') {
-      const state = p instanceof FramePoint ? groups.getByBytes(p.buf, p.groupAt, p.groupEnd, p) : groups.get(p.group);
+      const state = groups.get(groupKey(p));
       logic.point(p, state, this.emitStream);
       groups.measureLast();
       return;

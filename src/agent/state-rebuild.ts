@@ -5,11 +5,10 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { decodeRequest } from './codec.js';
+import { RequestDecoder } from './codec.js';
 import { FrameDecoder } from './framer.js';
 import type { ServedFunction } from './handler.js';
 import type { InitOption, Response } from './messages.js';
-import { readPointView } from './point-codec.js';
 import { Session, type SessionPersistence } from './session.js';
 import { decodeSnapshot } from './snapshot.js';
 import { fromJson, REC_BYTES, REC_HEAD, REC_SKIPPED_RESTORE, type Recovered, STATE_FORMAT, StateFileError, type TaskHeader } from './state-files.js';
@@ -123,18 +122,19 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
  * never came (the connection died inside it) was never answered, and Kapacitor's next query brings its points again.
  */
 function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): void {
+  const decoder = new RequestDecoder();
   const apply = (frame: Uint8Array) => {
     if (session.failed) return;
-    const point = readPointView(frame, 0, frame.length);
-    if (point !== null) session.handlePoint(point);
-    else session.handle(decodeRequest(frame));
+    const req = decoder.decode(frame);
+    if (req.kind === 'point') session.handlePoint(req.point);
+    else session.handle(req);
   };
   framer.pushRanges(bytes, (buf, start, end) => {
     const frame = buf.subarray(start, end);
     if (session.fn.edge === 'stream') return apply(frame);
-    if (openBatch.length > 0 || (readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'begin')) {
+    if (openBatch.length > 0 || decoder.decode(frame).kind === 'begin') {
       openBatch.push(frame);
-      if (openBatch.length > 1 && readPointView(buf, start, end) === null && decodeRequest(frame).kind === 'end') {
+      if (openBatch.length > 1 && decoder.decode(frame).kind === 'end') {
         for (const f of openBatch.splice(0)) apply(f);
       }
       return;

@@ -96,7 +96,7 @@ ${targetLines(rows)}
 
 ### Where the time goes in the bulk runs (CPU profiles, 2026-11-23)
 
-The sidecar reads each point as a view of its frame (src/agent/point-codec.ts). On arrival the frame is checked whole,
+The sidecar reads each point as a view of its frame (src/agent/wire/frame-point.ts). On arrival the frame is checked whole,
 but only the time and byName are read; a field a function asks for is found in place; the group's state is found by
 a hash of the group's bytes, with no string decoded. A point emitted unchanged leaves as the bytes it came in, and
 the points of one input chunk passed through one after another leave as one run of that chunk, copied once. A

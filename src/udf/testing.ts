@@ -6,7 +6,7 @@
  * its frame — and every response is encoded and decoded again, so a test of a function tests what Kapacitor sees.
  * `{ wire: false }` hands the session plain objects instead (the path of frames only protobufjs can decode).
  */
-import { decodeRequestView, decodeResponse, encodeRequestBody, ResponseWriter } from '../agent/codec.js';
+import { decodeResponse, encodeRequestBody, RequestDecoder, ResponseWriter } from '../agent/codec.js';
 import { FrameDecoder } from '../agent/framer.js';
 import type { ServedFunction } from '../agent/handler.js';
 import type { BeginBatch, EndBatch, InitOption, OptionValue, Point, Response } from '../agent/messages.js';
@@ -53,12 +53,13 @@ export interface RunnerOptions extends SessionOptions {
 export class FunctionRunner {
   readonly fn: ServedFunction;
   private readonly responses: Response[] = [];
+  private readonly decoder = new RequestDecoder();
   private readonly writer: ResponseWriter | null;
   private readonly session: Session;
 
   constructor(name: string, options: RunnerOptions = {}) {
     this.fn = findFunction(name);
-    this.writer = options.wire === false ? null : new ResponseWriter();
+    this.writer = options.wire === false ? null : new ResponseWriter(this.decoder);
     this.session = new Session(this.fn, this.writer ?? this.responses, options);
   }
 
@@ -69,7 +70,7 @@ export class FunctionRunner {
       while (!this.session.continueSnapshot());
       return this.responses.splice(0);
     }
-    this.session.handle(decodeRequestView(encodeRequestBody(req)));
+    this.session.handle(this.decoder.decode(encodeRequestBody(req)));
     while (!this.session.continueSnapshot());
     const out: Response[] = [];
     new FrameDecoder().push(this.writer.take(), (f) => out.push(decodeResponse(f)));
