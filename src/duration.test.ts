@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from './duration.js';
+import { Duration, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it('reads TICKscript duration literals to exact nanoseconds', () => {
@@ -15,5 +15,15 @@ describe('parseDuration', () => {
 
   it('rejects what is not a literal', () => {
     for (const bad of ['', '10', '1.5s', 'soon', '5m garbage', '-1s']) expect(() => parseDuration(bad)).toThrow(/not a duration literal/);
+  });
+});
+
+describe('Duration', () => {
+  it('is exact in ns, a number for arithmetic, and prints as the literal that wrote it', () => {
+    const d = Duration.of('90s');
+    expect(d.ns).toBe(90_000_000_000n);
+    expect(d.nanos).toBe(90e9);
+    expect([d, Duration.of('1h'), Duration.of('1500ms'), new Duration(7n), new Duration(0n)].map(String)).toEqual(['90s', '1h', '1500ms', '7ns', '0s']);
+    expect(JSON.stringify({ d })).toBe('{"d":"90000000000"}');
   });
 });

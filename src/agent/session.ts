@@ -41,8 +41,8 @@ export interface SessionObserver {
  * belong to, so what they decide is answered in order.
  */
 export interface SessionPersistence {
-  /** After a successful Init: the group states to continue from, or null to start fresh. */
-  attach(session: Session, options: InitOption[]): [string, unknown][] | null;
+  /** After a successful Init: the group states to continue from (their shape's version too), or null to start fresh. */
+  attach(session: Session, options: InitOption[]): { groups: [string, unknown][]; stateVersion: number } | null;
   /** A Restore that matches function and options: false keeps the session's own state (the hook logs why). */
   admitRestore(session: Session, snapshotTakenAt: number | undefined): boolean;
 }
@@ -157,7 +157,7 @@ export class Session {
     }
     b.builder.add(slice);
     this.building = null;
-    const bytes = b.builder.finish(this.fn.definition.name, this.fingerprint, b.at);
+    const bytes = b.builder.finish(this.fn.definition.name, this.fingerprint, b.at, this.stateVersion);
     this.options.observer?.snapshot?.(this.fn.name, bytes.length);
     this.sink.push({ kind: 'snapshot', snapshot: bytes });
     return true;
@@ -264,7 +264,7 @@ export class Session {
       const kept = this.options.persistence?.attach(this, options);
       if (kept) {
         try {
-          this.groups.replaceAll(this.validGroups(kept));
+          this.groups.replaceAll(this.validGroups(kept.groups, kept.stateVersion));
         } catch (err) {
           // Over the memory bound: the task starts fresh rather than failing its Init.
           this.groups.replaceAll([]);
@@ -297,6 +297,11 @@ export class Session {
   /** The fingerprint of the options of the last successful Init ('' before). */
   get optionsFingerprint(): string {
     return this.fingerprint;
+  }
+
+  /** The version of the function's state shape (1 before Init). */
+  get stateVersion(): number {
+    return this.logic?.stateVersion ?? 1;
   }
 
   /** Inside BeginBatch … EndBatch. */
@@ -346,7 +351,7 @@ export class Session {
       return answer(true);
     }
     if (this.options.persistence?.admitRestore(this, contents.takenAt) === false) return answer(true);
-    const groups = this.validGroups(contents.groups);
+    const groups = this.validGroups(contents.groups, contents.stateVersion ?? 1);
     try {
       this.groups.replaceAll(groups);
     } catch (err) {
@@ -362,9 +367,9 @@ export class Session {
    * that does not fit starts fresh, and is logged: refusing the Restore would fail the task on every start, and
    * keeping the state would fail it at the group's first point.
    */
-  private validGroups(entries: [string, unknown][]): [string, unknown][] {
+  private validGroups(entries: [string, unknown][], version: number): [string, unknown][] {
     const logic = this.logic as UdfLogic<unknown>;
-    const restored = logic.restored?.bind(logic) ?? ((s: unknown) => s);
+    const restored = (s: unknown) => logic.restored(s, version);
     const out: [string, unknown][] = [];
     let dropped = 0;
     let reason = '';
@@ -435,6 +440,8 @@ export class Session {
     }
     const batch = this.batch;
     if (!batch) throw new ProtocolError(`${this.fn.name}: EndBatch without BeginBatch`);
+    const end = { ...e, name: e.name || batch.begin.name, group: e.group || batch.begin.group, byName: batch.begin.byName };
+    this.logic?.end?.(batch.group.state, this.emitBatch, end);
     this.batch = null;
     this.memory.add(-batch.bytes);
     // The output batch goes out whole: its size is known only now, and an EndBatch never leaves without its
@@ -447,7 +454,7 @@ export class Session {
     for (const point of batch.out) this.sink.push({ kind: 'point', point });
     this.sink.push({
       kind: 'end',
-      end: { name: e.name || begin.name, group: e.group || begin.group, tmax: e.tmax, tags: e.tags, byName: begin.byName },
+      end,
     });
   }
 }

@@ -224,6 +224,8 @@ class TaskState {
     readonly taskId: string,
     readonly nodeId: string,
     private readonly fnName: string,
+    /** The version of the function's state shape, written with every base. */
+    private readonly stateVersion: number,
   ) {}
 
   /** Starts the segment after the ones on disk. */
@@ -284,7 +286,7 @@ class TaskState {
   private compact(entries: [string, unknown][], following: number, at: number): Promise<void> {
     // Encoded now: the states go on changing while the file is written.
     const head = Buffer.from(`${JSON.stringify({ format: STATE_FORMAT, version: 1, segment: following, at })}\n`);
-    const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries })]);
+    const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries, stateVersion: this.stateVersion })]);
     return this.store.serialize(this.dir, () => this.writeBase(body, following));
   }
 
@@ -379,12 +381,12 @@ export class ConnectionState implements SessionPersistence {
     return this.task !== null;
   }
 
-  attach(session: Session, options: InitOption[]): [string, unknown][] | null {
+  attach(session: Session, options: InitOption[]): { groups: [string, unknown][]; stateVersion: number } | null {
     const { taskId, nodeId } = session;
     if (taskId === '' || this.task !== null) return null;
     const key = `${taskId}\0${nodeId}`;
     const dir = this.store.dirOf(taskId, nodeId);
-    const t = new TaskState(this.store, dir, taskId, nodeId, session.fn.name);
+    const t = new TaskState(this.store, dir, taskId, nodeId, session.fn.name, session.stateVersion);
     const log = this.store.log;
     if (!this.store.claim(key, t)) {
       log?.warn('another connection holds this task node; this one is not persisted', { function: session.fn.name, task: taskId, node: nodeId });
@@ -417,7 +419,8 @@ export class ConnectionState implements SessionPersistence {
     this.hadOwnState = true;
     this.ownAt = recovered.at;
     log?.info('state continued from the state dir', { function: session.fn.name, task: taskId, node: nodeId, groups: recovered.entries.length });
-    return recovered.entries;
+    // Rebuilt by a session of this build: in its states' version.
+    return { groups: recovered.entries, stateVersion: session.stateVersion };
   }
 
   admitRestore(session: Session, takenAt: number | undefined): boolean {
@@ -527,6 +530,7 @@ export function readTaskDir(
 
 function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string, options: InitOption[]): Recovered {
   let base: [string, unknown][] = [];
+  let baseVersion = 1;
   let first = 0;
   let at = 0;
   const stateFile = path.join(dir, 'state.json');
@@ -541,7 +545,9 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
       throw new StateFileError(`${stateFile}: header is not JSON`, err);
     }
     if (head.format !== STATE_FORMAT || !Number.isSafeInteger(head.segment)) throw new StateFileError(`${stateFile}: not a ${STATE_FORMAT} base`);
-    base = decodeSnapshot(text.subarray(nl + 1)).groups;
+    const snapshot = decodeSnapshot(text.subarray(nl + 1));
+    base = snapshot.groups;
+    baseVersion = snapshot.stateVersion ?? 1;
     first = head.segment as number;
     at = typeof head.at === 'number' ? head.at : statSync(stateFile).mtimeMs;
   }
@@ -555,7 +561,7 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
 
   let skipNextRestore = false;
   const replay: SessionPersistence = {
-    attach: () => base,
+    attach: () => ({ groups: base, stateVersion: baseVersion }),
     admitRestore: () => {
       const admit = !skipNextRestore;
       skipNextRestore = false;
