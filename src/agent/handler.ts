@@ -63,8 +63,11 @@ export interface UdfSpec<S extends OptionSchema> {
   /** One line for `--help`, the README and the InfoResponse log. */
   doc: string;
   options: S;
-  /** The handler for one task's options; written `return handler({ state, point })` so the state's type is inferred. */
-  create(options: ParsedOptions<S>): Handler<unknown>;
+  /**
+   * The handler for one task's options, served as `edge` (a function whose options mean something else for a stream
+   * than for a batch can tell); written `return handler({ state, point })` so the state's type is inferred.
+   */
+  create(options: ParsedOptions<S>, edge: EdgeType): Handler<unknown>;
 }
 
 /** A handler, its state's type inferred from `state.create`. */
@@ -83,11 +86,16 @@ export interface UdfLogic<State = unknown> {
   stateBytes?(state: State): number;
 }
 
-/** A function as the agent serves it. */
+/** A function as declared: served as a stream and as a batch function. */
 export interface UdfDefinition {
   name: string;
   doc: string;
   options: OptionSchema;
+  create(options: ParsedOptions<OptionSchema>, edge: EdgeType): UdfLogic;
+}
+
+/** A function as one socket serves it, its edge fixed. */
+export interface ServedDefinition extends Omit<UdfDefinition, 'create'> {
   create(options: ParsedOptions<OptionSchema>): UdfLogic;
 }
 
@@ -97,7 +105,7 @@ export function defineUdf<const S extends OptionSchema>(spec: UdfSpec<S>): UdfDe
     name: spec.name,
     doc: spec.doc,
     options: spec.options,
-    create: (options) => logicOf(spec.name, spec.create(options as ParsedOptions<S>)) as UdfLogic,
+    create: (options, edge) => logicOf(spec.name, spec.create(options as ParsedOptions<S>, edge)) as UdfLogic,
   };
 }
 
@@ -123,34 +131,42 @@ function logicOf<S>(name: string, h: Handler<S>): UdfLogic<S> {
   };
 }
 
-/** Replaces every view of a frame that `x` references (to a small depth) with its own copy. */
-function detachIn(x: unknown, copies: WeakSet<object>, depth: number): void {
-  if (x === null || typeof x !== 'object' || x instanceof Time) return;
-  const o = x as Record<string, unknown>;
-  for (const k in o) {
-    const v = o[k];
-    if (v === null || typeof v !== 'object') continue;
-    const copy = detachedCopy(v, copies);
-    if (copy !== undefined) o[k] = copy;
-    else if (depth > 0 && !copies.has(v)) detachIn(v, copies, depth - 1);
+/** The copies made for one connection's states: a view is copied once, and a copy is not copied again. */
+class Detacher {
+  private readonly copyOf = new WeakMap<object, Point>();
+  private readonly copies = new WeakSet<object>();
+
+  /** Replaces every view of a frame that `x` references (to a small depth) with its copy. */
+  detachIn(x: unknown, depth = 3): void {
+    if (x === null || typeof x !== 'object' || x instanceof Time) return;
+    const o = x as Record<string, unknown>;
+    for (const k in o) {
+      const v = o[k];
+      if (v === null || typeof v !== 'object' || this.copies.has(v)) continue;
+      let copy = this.copyOf.get(v);
+      if (copy === undefined) {
+        copy = detachedCopy(v, this.copies);
+        if (copy !== undefined) this.copyOf.set(v, copy);
+      }
+      if (copy !== undefined) o[k] = copy;
+      else if (depth > 0) this.detachIn(v, depth - 1);
+    }
   }
 }
 
-const DETACH_DEPTH = 3;
-
 function holding<S>(point: Handler<S>['point']): Handler<S>['point'] {
-  const copies = new WeakSet<object>();
+  const d = new Detacher();
   return (p, s, emit) => {
     point(p, s, emit);
-    detachIn(s, copies, DETACH_DEPTH);
+    d.detachIn(s);
   };
 }
 
 function holdingEnd<S>(end: NonNullable<Handler<S>['end']>): NonNullable<Handler<S>['end']> {
-  const copies = new WeakSet<object>();
+  const d = new Detacher();
   return (s, emit, batch) => {
     end(s, emit, batch);
-    detachIn(s, copies, DETACH_DEPTH);
+    d.detachIn(s);
   };
 }
 
@@ -158,12 +174,13 @@ function holdingEnd<S>(end: NonNullable<Handler<S>['end']>): NonNullable<Handler
 export interface ServedFunction {
   name: string;
   edge: EdgeType;
-  definition: UdfDefinition;
+  definition: ServedDefinition;
 }
 
 export function servedVariants(def: UdfDefinition): ServedFunction[] {
+  const served = (edge: EdgeType): ServedDefinition => ({ ...def, create: (options) => def.create(options, edge) });
   return [
-    { name: def.name, edge: 'stream', definition: def },
-    { name: `${def.name}Batch`, edge: 'batch', definition: def },
+    { name: def.name, edge: 'stream', definition: served('stream') },
+    { name: `${def.name}Batch`, edge: 'batch', definition: served('batch') },
   ];
 }
