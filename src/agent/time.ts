@@ -4,6 +4,11 @@
  * an allocation the size of a point's fields, and a double cannot hold a nanosecond timestamp (they pass 2^53).
  * Elapsed times come out as numbers of nanoseconds (`since`), exact up to 2^53 ns (104 days): a duration, never a
  * timestamp. In snapshots a Time is {"$time": "<ns>"} (snapshot.ts).
+ *
+ * A Time is a value, with one exception for the hot path: a time a state keeps from point to point (a group's last
+ * time) is moved in place (`copyInto`), and the point's time read into a Time the handler reuses (`timeOf(p, into)`
+ * in points.ts). A new Time per point, kept in a state until the group's next point, is an allocation that outlives
+ * the young generation at thousands of groups: measured, it costs the rate at 10,000 groups a fifth of its speed.
  */
 import type { Duration } from '../duration.js';
 
@@ -12,9 +17,9 @@ const TWO_32 = 4294967296;
 export class Time {
   constructor(
     /** The high 32 bits, signed. */
-    readonly hi: number,
+    public hi = 0,
     /** The low 32 bits, unsigned. */
-    readonly lo: number,
+    public lo = 0,
   ) {}
 
   static of(ns: bigint): Time {
@@ -43,6 +48,14 @@ export class Time {
     const ns = this.ns;
     const r = ns % d.ns;
     return Time.of(ns - (r < 0n ? r + d.ns : r));
+  }
+
+  /** This time in `target` (moved in place), or in a new Time when there is none yet; returns it. */
+  copyInto(target: Time | null): Time {
+    if (target === null) return new Time(this.hi, this.lo);
+    target.hi = this.hi;
+    target.lo = this.lo;
+    return target;
   }
 
   equals(t: Time): boolean {

@@ -11,7 +11,7 @@ import { OptionError } from '../agent/errors.js';
 import { defineUdf, handler } from '../agent/handler.js';
 import { nonEmpty, option, positive } from '../agent/options.js';
 import { batchPoint, difference, type Numeric, numericField, pointLikeDouble, timeOf } from '../agent/points.js';
-import { isTime, type Time } from '../agent/time.js';
+import { isTime, Time } from '../agent/time.js';
 
 interface IncreaseState {
   /** The group's last point: its time (null before the first) and value. */
@@ -42,6 +42,7 @@ export const increase = defineUdf({
       const d = difference(v, prev);
       return d >= 0 ? d : max === undefined ? Number(v) : max - Number(prev) + Number(v) + 1;
     };
+    const now = new Time(); // each point's time, read into one Time: nothing allocated per point
     return handler({
       state: {
         version: 1,
@@ -55,7 +56,7 @@ export const increase = defineUdf({
       point(p, s, emit) {
         const v = numericField(p, field);
         if (v === undefined) return;
-        const t = timeOf(p);
+        const t = timeOf(p, now);
         if (s.at !== null && t.since(s.at) <= 0) return; // a duplicate or out-of-order point: not part of the counter's path
         if (window !== undefined && s.open !== null && t.since(s.open) >= 0) {
           emit(pointLikeDouble(p, as, s.sum, s.open)); // the window closed: its increase, at its end
@@ -64,8 +65,8 @@ export const increase = defineUdf({
         }
         if (s.at !== null) s.sum += grown(v, s.value);
         if (window !== undefined) s.open ??= t.floor(window).plus(window);
-        else s.open = t;
-        s.at = t;
+        else s.open = t.copyInto(s.open);
+        s.at = t.copyInto(s.at);
         s.value = v;
       },
       end(s, emit, batch) {

@@ -33,6 +33,7 @@ export const rate = defineUdf({
     if (o.max !== undefined && !o.counter) throw new OptionError('max', 'applies only to counters; drop counter(false)');
     const { field, as, counter, max } = o;
     const unit = o.unit.nanos;
+    const now = new Time(); // each point's time, read into one Time: nothing allocated per point
     return handler({
       state: {
         version: 2,
@@ -46,7 +47,7 @@ export const rate = defineUdf({
       point(p, s, emit) {
         const v = numericField(p, field);
         if (v === undefined) return;
-        const t = timeOf(p);
+        const t = timeOf(p, now);
         if (s.at !== null) {
           const elapsed = t.since(s.at);
           if (elapsed <= 0) return; // a duplicate or out-of-order point says nothing about the rate
@@ -54,7 +55,7 @@ export const rate = defineUdf({
           if (counter && increase < 0) increase = max === undefined ? Number(v) : max - Number(s.value) + Number(v) + 1;
           emit(pointLikeDouble(p, as, (increase * unit) / elapsed));
         }
-        s.at = t;
+        s.at = t.copyInto(s.at);
         s.value = v;
       },
     });
