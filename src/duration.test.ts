@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { influxqlDuration, parseDuration } from './duration.js';
+import { Duration, influxqlDuration, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it('reads TICKscript duration literals to exact nanoseconds', () => {
@@ -31,5 +31,15 @@ describe('influxqlDuration', () => {
       expect(influxqlDuration(lenient)).toBeUndefined();
     }
     for (const bad of ['', '10', '10 s', '1.5h', '-1s', 'soon']) expect(influxqlDuration(bad)).toBeUndefined();
+  });
+});
+
+describe('Duration', () => {
+  it('is exact in ns, a number for arithmetic, and prints as the literal that wrote it', () => {
+    const d = Duration.of('90s');
+    expect(d.ns).toBe(90_000_000_000n);
+    expect(d.nanos).toBe(90e9);
+    expect([d, Duration.of('1h'), Duration.of('1500ms'), new Duration(7n), new Duration(0n)].map(String)).toEqual(['90s', '1h', '1500ms', '7ns', '0s']);
+    expect(JSON.stringify({ d })).toBe('{"d":"90000000000"}');
   });
 });

@@ -40,3 +40,35 @@ export function parseDuration(text: string): bigint {
 export function influxqlDuration(text: string): bigint | undefined {
   return INFLUXQL_LITERAL.test(text) ? nanos(text) : undefined;
 }
+
+/**
+ * A length of time, exact in nanoseconds: what a `duration` option is. `nanos` is the same as a number, exact up to
+ * 2^53 ns (104 days), for arithmetic with elapsed times (Time.since); `ns` stays exact at any length.
+ */
+export class Duration {
+  readonly nanos: number;
+
+  constructor(readonly ns: bigint) {
+    this.nanos = Number(ns);
+  }
+
+  /** From a literal: `Duration.of('90s')`. */
+  static of(text: string): Duration {
+    return new Duration(parseDuration(text));
+  }
+
+  /** As a literal in the largest unit that divides it exactly: '90s', '1h', '1500ms'. */
+  toString(): string {
+    if (this.ns === 0n) return '0s';
+    for (const unit of ['w', 'd', 'h', 'm', 's', 'ms', 'us', 'ns']) {
+      const n = UNITS[unit];
+      if (this.ns % n === 0n) return `${this.ns / n}${unit}`;
+    }
+    return `${this.ns}ns`;
+  }
+
+  /** Nanoseconds as a string, as option fingerprints (and so snapshots) have always written a duration. */
+  toJSON(): string {
+    return this.ns.toString();
+  }
+}

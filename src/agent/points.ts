@@ -1,48 +1,87 @@
 /**
- * What a function does with points: read a field, make an output point that keeps the input's envelope, keep a point
- * past the call. These work on every Point, and on the sidecar's views of received frames (wire/frame-point.ts) without
- * decoding what the function does not look at.
+ * What a function does with points: read a field, read the time, make an output point that keeps the input's
+ * envelope. These work on every Point, and on the sidecar's views of received frames (wire/frame-point.ts) without
+ * decoding what the function does not look at: `kindOf` is the one place that tells them apart.
  */
 import { HELD_POINT_OVERHEAD_BYTES } from './memory.js';
-import type { Fields, Point } from './messages.js';
+import type { EndBatch, Fields, Point } from './messages.js';
 import { DerivedPoint } from './wire/derived-point.js';
 import { FramePoint } from './wire/frame-point.js';
-import { type HeldTime, plainFieldValue, splitInt64 } from './wire/plain.js';
-
-export type { HeldTime } from './wire/plain.js';
-export { splitInt64 } from './wire/plain.js';
+import { plainFieldValue } from './wire/plain.js';
+import { Time } from './time.js';
 
 export { plainPoint } from './wire/plain.js';
 
 export type FieldValue = number | bigint | string | boolean;
+/** A numeric field's value: a number where that is exact, a bigint for an int beyond ±2^53. */
+export type Numeric = number | bigint;
+
+const PLAIN = 0;
+const FRAME = 1;
+const DERIVED = 2;
+
+function kindOf(p: Point): typeof PLAIN | typeof FRAME | typeof DERIVED {
+  return p instanceof FramePoint ? FRAME : p instanceof DerivedPoint ? DERIVED : PLAIN;
+}
 
 /** The value of field `name` whatever its type, or undefined when the point lacks it. */
 export function fieldValue(p: Point, name: string): FieldValue | undefined {
-  return p instanceof FramePoint ? p.field(name) : plainFieldValue(p, name);
+  return kindOf(p) === FRAME ? (p as FramePoint).field(name) : plainFieldValue(p, name);
 }
 
 /**
- * A numeric field as a number where that is exact — a float, an int within ±2^53 — and an int beyond as a bigint;
- * undefined when absent or not numeric. No BigInt is made for the usual int (a counter), which a function then keeps
- * in its state as a plain number.
+ * A numeric field, exact: a float as it is, an int within ±2^53 as a number, an int beyond as a bigint; undefined when
+ * absent or not numeric. No BigInt is made for the usual int (a counter), so a state keeps plain numbers; `difference`
+ * subtracts two of them exactly, and `Number(v)` is the value as a float.
  */
-export function exactNumericField(p: Point, name: string): number | bigint | undefined {
-  const v = p instanceof FramePoint ? p.field(name, true) : plainFieldValue(p, name, true);
+export function numericField(p: Point, name: string): Numeric | undefined {
+  const v = kindOf(p) === FRAME ? (p as FramePoint).field(name, true) : plainFieldValue(p, name, true);
   return typeof v === 'number' || typeof v === 'bigint' ? v : undefined;
 }
 
-/** A numeric field (double or int) as a number, or undefined when absent or not numeric. */
-export function numericField(p: Point, name: string): number | undefined {
-  const v = exactNumericField(p, name);
-  return typeof v === 'bigint' ? Number(v) : v;
+const integral = (x: Numeric): boolean => typeof x === 'bigint' || Number.isInteger(x);
+
+/**
+ * a - b as a number: exact for two integers whose difference is within ±2^53 (however large they are), as floats
+ * otherwise (a field that changed type).
+ */
+export function difference(a: Numeric, b: Numeric): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return integral(a) && integral(b) ? Number(BigInt(a) - BigInt(b)) : Number(a) - Number(b);
 }
 
+/**
+ * The point's time as a value (no BigInt made for a view of a received frame). Given `into`, a Time the handler reuses
+ * for every point, the time is written there instead of into a new one: the hot path of a function that only compares
+ * times (`since`) and keeps them with `copyInto`.
+ */
+export function timeOf(p: Point, into?: Time): Time {
+  let hi: number;
+  let lo: number;
+  if (kindOf(p) === FRAME) {
+    hi = (p as FramePoint).timeHi | 0;
+    lo = (p as FramePoint).timeLo;
+  } else {
+    const t = Time.of(p.time);
+    if (into === undefined) return t;
+    hi = t.hi;
+    lo = t.lo;
+  }
+  if (into === undefined) return new Time(hi, lo);
+  into.hi = hi;
+  into.lo = lo;
+  return into;
+}
+
+const nanosOf = (t: Time | bigint): bigint => (typeof t === 'bigint' ? t : t.ns);
+
 /** A point with the envelope of `like` (name, database, rp, group, dimensions, byName, tags) and the given fields. */
-export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): Point {
-  if (like instanceof FramePoint) return new DerivedPoint(like, time, fields);
-  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, time, fields);
+export function pointLike(like: Point, time: Time | bigint, fields: Partial<Fields>): Point {
+  const kind = kindOf(like);
+  const ns = nanosOf(time);
+  if (kind !== PLAIN) return new DerivedPoint(kind === FRAME ? (like as FramePoint) : (like as DerivedPoint).source, ns, fields);
   return {
-    time,
+    time: ns,
     name: like.name,
     database: like.database,
     retentionPolicy: like.retentionPolicy,
@@ -61,34 +100,12 @@ export function pointLike(like: Point, time: bigint, fields: Partial<Fields>): P
  * pointLike with one float field — what most functions emit (an average, a rate) — at the time of `like` unless
  * `time` is given. In the sidecar no map is built and no BigInt made: the value goes straight to the encoder.
  */
-export function pointLikeDouble(like: Point, name: string, value: number, time?: bigint): Point {
-  const own = time ?? null;
-  if (like instanceof FramePoint) return new DerivedPoint(like, own, null, name, value);
-  if (like instanceof DerivedPoint) return new DerivedPoint(like.source, own ?? like.ownTime, null, name, value);
-  return pointLike(like, time ?? like.time, { double: { [name]: value } });
-}
-
-/**
- * Keeps p's time in `held` (a group's state) as two 32-bit numbers. A function that remembers the last time of every
- * group (a rate, a window) would otherwise keep a fresh BigInt per point; halves are plain data, snapshots included.
- */
-export function holdTime(held: HeldTime, p: Point): void {
-  if (p instanceof FramePoint) {
-    held.timeLo = p.timeLo;
-    held.timeHi = p.timeHi | 0;
-  } else splitInt64(p.time, held);
-}
-
-const scratch: HeldTime = { timeHi: 0, timeLo: 0 };
-
-/**
- * p's time minus the held one, in nanoseconds, as a number: a duration, exact up to 2^53 ns (104 days), rounded to
- * double precision beyond — never a timestamp.
- */
-export function nanosSince(held: HeldTime, p: Point): number {
-  if (p instanceof FramePoint) return ((p.timeHi | 0) - held.timeHi) * 4294967296 + (p.timeLo - held.timeLo);
-  splitInt64(p.time, scratch);
-  return (scratch.timeHi - held.timeHi) * 4294967296 + (scratch.timeLo - held.timeLo);
+export function pointLikeDouble(like: Point, name: string, value: number, time?: Time | bigint): Point {
+  const own = time === undefined ? null : nanosOf(time);
+  const kind = kindOf(like);
+  if (kind === FRAME) return new DerivedPoint(like as FramePoint, own, null, name, value);
+  if (kind === DERIVED) return new DerivedPoint((like as DerivedPoint).source, own ?? (like as DerivedPoint).ownTime, null, name, value);
+  return pointLike(like, own ?? like.time, { double: { [name]: value } });
 }
 
 /** The point with all its fields and these added (or replaced). */
@@ -102,17 +119,53 @@ export function withFields(p: Point, add: Partial<Fields>): Point {
 }
 
 /**
- * The point, safe to keep in a group's state past the call: a view of a received frame gets its own copy of the
- * bytes (so it does not pin the socket chunk it arrived in); any other point is returned as it is.
+ * A point of an output batch, made at its end (a batch's total): Kapacitor takes a returned batch's name, tags and
+ * tmax from its EndBatch, and reads only time, group, tags and fields of the points in it.
  */
-export function keepPoint(p: Point): Point {
-  return p instanceof FramePoint ? p.kept() : p;
+export function batchPoint(end: EndBatch, time: Time | bigint, fields: Partial<Fields>): Point {
+  return {
+    time: nanosOf(time),
+    name: end.name,
+    database: '',
+    retentionPolicy: '',
+    group: end.group,
+    dimensions: [],
+    byName: end.byName,
+    tags: end.tags,
+    fieldsDouble: fields.double ?? {},
+    fieldsInt: fields.int ?? {},
+    fieldsString: fields.string ?? {},
+    fieldsBool: fields.bool ?? {},
+  };
+}
+
+/**
+ * `x` as a state may keep it past the call, when it is a view of a received frame (a FramePoint, or a DerivedPoint
+ * made from one): a copy over its own bytes, so that one held point does not pin the socket chunk it arrived in.
+ * Undefined for anything else (a plain point, a kept copy is kept as it is). The agent calls it (handler.ts).
+ */
+export function detachedCopy(x: unknown, copies: WeakSet<object>): Point | undefined {
+  if (x === null || typeof x !== 'object' || copies.has(x)) return undefined;
+  const kind = kindOf(x as Point);
+  if (kind === PLAIN) return undefined;
+  const copy =
+    kind === FRAME
+      ? (x as FramePoint).kept()
+      : new DerivedPoint((x as DerivedPoint).source.kept(), (x as DerivedPoint).time, {
+          double: (x as DerivedPoint).fieldsDouble,
+          int: (x as DerivedPoint).fieldsInt,
+          string: (x as DerivedPoint).fieldsString,
+          bool: (x as DerivedPoint).fieldsBool,
+        });
+  copies.add(copy);
+  return copy;
 }
 
 /** About how many bytes a point held past its call costs: its frame's bytes for a view, an estimate for an object. */
 export function pointBytes(p: Point): number {
-  if (p instanceof FramePoint) return HELD_POINT_OVERHEAD_BYTES + p.frameEnd - p.frameAt;
-  if (p instanceof DerivedPoint) return 2 * HELD_POINT_OVERHEAD_BYTES + p.source.frameEnd - p.source.frameAt;
+  const kind = kindOf(p);
+  if (kind === FRAME) return HELD_POINT_OVERHEAD_BYTES + (p as FramePoint).frameEnd - (p as FramePoint).frameAt;
+  if (kind === DERIVED) return 2 * HELD_POINT_OVERHEAD_BYTES + (p as DerivedPoint).source.frameEnd - (p as DerivedPoint).source.frameAt;
   return 4 * HELD_POINT_OVERHEAD_BYTES;
 }
 

@@ -31,7 +31,7 @@ export class SnapshotJob {
   constructor(private readonly entries: Iterator<[string, unknown]>) {}
 
   /** Adds the next slice: the snapshot's bytes once the last one is in, else null. */
-  step(fn: string, optionsFingerprint: string): Uint8Array | null {
+  step(fn: string, optionsFingerprint: string, stateVersion: number): Uint8Array | null {
     const slice: [string, unknown][] = [];
     for (;;) {
       const r = this.entries.next();
@@ -43,7 +43,7 @@ export class SnapshotJob {
       }
     }
     this.builder.add(slice);
-    return this.builder.finish(fn, optionsFingerprint, this.at);
+    return this.builder.finish(fn, optionsFingerprint, this.at, stateVersion);
   }
 }
 
@@ -67,15 +67,16 @@ export function readRestore(bytes: Uint8Array, fn: string, definition: string, f
 }
 
 /**
- * The groups whose state fits the function (UdfLogic.restored throws for one that does not), with how many did not
+ * The groups whose state fits the function, read as states of `version` (UdfLogic.restored throws for one that does not), with how many did not
  * and why the first did not.
  */
 export function fittingGroups(
   entries: [string, unknown][],
   edge: EdgeType,
   logic: UdfLogic<unknown>,
+  version: number,
 ): { groups: [string, unknown][]; dropped: number; first: string } {
-  const restored = logic.restored?.bind(logic) ?? ((s: unknown) => s);
+  const restored = (s: unknown) => logic.restored(s, version);
   const groups: [string, unknown][] = [];
   let dropped = 0;
   let first = '';

@@ -41,8 +41,8 @@ export interface SessionObserver {
  * belong to, so what they decide is answered in order.
  */
 export interface SessionPersistence {
-  /** After a successful Init: the group states to continue from, or null to start fresh. */
-  attach(session: Session, options: InitOption[]): [string, unknown][] | null;
+  /** After a successful Init: the group states to continue from (their shape's version too), or null to start fresh. */
+  attach(session: Session, options: InitOption[]): { groups: [string, unknown][]; stateVersion: number } | null;
   /** A Restore that matches function and options: false keeps the session's own state (the hook logs why). */
   admitRestore(session: Session, snapshotTakenAt: number | undefined): boolean;
 }
@@ -132,7 +132,7 @@ export class Session {
   continueSnapshot(): boolean {
     const job = this.building;
     if (job === null) return true;
-    const bytes = job.step(this.fn.definition.name, this.fingerprint);
+    const bytes = job.step(this.fn.definition.name, this.fingerprint, this.stateVersion);
     if (bytes === null) return false;
     this.building = null;
     this.options.observer?.snapshot?.(this.fn.name, bytes.length);
@@ -241,7 +241,7 @@ export class Session {
       const kept = this.options.persistence?.attach(this, options);
       if (kept) {
         try {
-          this.groups.replaceAll(this.validGroups(kept));
+          this.groups.replaceAll(this.validGroups(kept.groups, kept.stateVersion));
         } catch (err) {
           // Over the memory bound: the task starts fresh rather than failing its Init.
           this.groups.replaceAll([]);
@@ -269,6 +269,11 @@ export class Session {
   /** The fingerprint of the options of the last successful Init ('' before). */
   get optionsFingerprint(): string {
     return this.fingerprint;
+  }
+
+  /** The version of the function's state shape (1 before Init). */
+  get stateVersion(): number {
+    return this.logic?.stateVersion ?? 1;
   }
 
   /** Inside BeginBatch … EndBatch. */
@@ -312,7 +317,7 @@ export class Session {
     }
     const { contents } = reading;
     if (this.options.persistence?.admitRestore(this, contents.takenAt) === false) return answer(true);
-    const groups = this.validGroups(contents.groups);
+    const groups = this.validGroups(contents.groups, contents.stateVersion ?? 1);
     try {
       this.groups.replaceAll(groups);
     } catch (err) {
@@ -328,8 +333,8 @@ export class Session {
    * that does not fit starts fresh, and is logged: refusing the Restore would fail the task on every start, and
    * keeping the state would fail it at the group's first point.
    */
-  private validGroups(entries: [string, unknown][]): [string, unknown][] {
-    const { groups, dropped, first } = fittingGroups(entries, this.fn.edge, this.logic as UdfLogic<unknown>);
+  private validGroups(entries: [string, unknown][], version: number): [string, unknown][] {
+    const { groups, dropped, first } = fittingGroups(entries, this.fn.edge, this.logic as UdfLogic<unknown>, version);
     if (dropped > 0) {
       this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', {
         function: this.fn.name,
@@ -381,6 +386,8 @@ export class Session {
     }
     const batch = this.batch;
     if (!batch) throw new ProtocolError(`${this.fn.name}: EndBatch without BeginBatch`);
+    const end = { ...e, name: e.name || batch.begin.name, group: e.group || batch.begin.group, byName: batch.begin.byName };
+    this.logic?.end?.(batch.group.state, this.emitBatch, end);
     this.batch = null;
     this.memory.add(-batch.bytes);
     // The output batch goes out whole: its size is known only now, and an EndBatch never leaves without its
@@ -393,7 +400,7 @@ export class Session {
     for (const point of batch.out) this.sink.push({ kind: 'point', point });
     this.sink.push({
       kind: 'end',
-      end: { name: e.name || begin.name, group: e.group || begin.group, tmax: e.tmax, tags: e.tags, byName: begin.byName },
+      end,
     });
   }
 }

@@ -73,6 +73,8 @@ export class TaskState {
     readonly taskId: string,
     readonly nodeId: string,
     private readonly fnName: string,
+    /** The version of the function's state shape, written with every base. */
+    private readonly stateVersion: number,
   ) {}
 
   /** Starts the segment after the ones on disk. */
@@ -133,7 +135,7 @@ export class TaskState {
   private compact(entries: [string, unknown][], following: number, at: number): Promise<void> {
     // Encoded now: the states go on changing while the file is written.
     const head = Buffer.from(`${JSON.stringify({ format: STATE_FORMAT, version: 1, segment: following, at })}\n`);
-    const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries })]);
+    const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries, stateVersion: this.stateVersion })]);
     return this.store.serialize(this.dir, () => this.writeBase(body, following));
   }
 

@@ -59,6 +59,7 @@ export function readTaskDir(
 
 function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string, options: InitOption[]): Recovered {
   let base: [string, unknown][] = [];
+  let baseVersion = 1;
   let first = 0;
   let at = 0;
   const stateFile = path.join(dir, 'state.json');
@@ -73,7 +74,9 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
       throw new StateFileError(`${stateFile}: header is not JSON`, err);
     }
     if (head.format !== STATE_FORMAT || !Number.isSafeInteger(head.segment)) throw new StateFileError(`${stateFile}: not a ${STATE_FORMAT} base`);
-    base = decodeSnapshot(text.subarray(nl + 1)).groups;
+    const snapshot = decodeSnapshot(text.subarray(nl + 1));
+    base = snapshot.groups;
+    baseVersion = snapshot.stateVersion ?? 1;
     first = head.segment as number;
     at = typeof head.at === 'number' ? head.at : statSync(stateFile).mtimeMs;
   }
@@ -87,7 +90,7 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
 
   let skipNextRestore = false;
   const replay: SessionPersistence = {
-    attach: () => base,
+    attach: () => ({ groups: base, stateVersion: baseVersion }),
     admitRestore: () => {
       const admit = !skipNextRestore;
       skipNextRestore = false;

@@ -173,12 +173,12 @@ export class ConnectionState implements SessionPersistence {
     return this.task !== null;
   }
 
-  attach(session: Session, options: InitOption[]): [string, unknown][] | null {
+  attach(session: Session, options: InitOption[]): { groups: [string, unknown][]; stateVersion: number } | null {
     const { taskId, nodeId } = session;
     if (taskId === '' || this.task !== null) return null;
     const key = `${taskId}\0${nodeId}`;
     const dir = this.store.dirOf(taskId, nodeId);
-    const t = new TaskState(this.store, dir, taskId, nodeId, session.fn.name);
+    const t = new TaskState(this.store, dir, taskId, nodeId, session.fn.name, session.stateVersion);
     const log = this.store.log;
     if (!this.store.claim(key, t)) {
       log?.warn('another connection holds this task node; this one is not persisted', { function: session.fn.name, task: taskId, node: nodeId });
@@ -211,7 +211,8 @@ export class ConnectionState implements SessionPersistence {
     this.hadOwnState = true;
     this.ownAt = recovered.at;
     log?.info('state continued from the state dir', { function: session.fn.name, task: taskId, node: nodeId, groups: recovered.entries.length });
-    return recovered.entries;
+    // Rebuilt by a session of this build: in its states' version.
+    return { groups: recovered.entries, stateVersion: session.stateVersion };
   }
 
   admitRestore(session: Session, takenAt: number | undefined): boolean {

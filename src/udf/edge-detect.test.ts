@@ -105,7 +105,7 @@ describe.each([{ wire: true }, { wire: false }])('edgeDetect (%o)', ({ wire }) =
       const old = taken.groups.map(([g]): [string, unknown] => [g, { values: single ? ['UP'] : ['UP', 'x'], since: 0n, candidate: null }]);
       const g = new FunctionRunner('edgeDetect', { wire });
       g.init({ field, previousAs: 'was' });
-      expect(g.restore(encodeSnapshot({ ...taken, groups: old }))).toBe('');
+      expect(g.restore(encodeSnapshot({ ...taken, stateVersion: 1, groups: old }))).toBe('');
       expect(g.point(pt(2n, 'UP'))).toEqual([]);
       const [edge] = g.point(pt(3n, 'DOWN'));
       expect(single ? edge.fieldsString.was : edge.fieldsString.was_value).toBe('UP');

@@ -59,7 +59,7 @@ describe.each([{ wire: true }, { wire: false }])('movingAverage (%o)', ({ wire }
       const taken = decodeSnapshot(f.snapshot());
       const g = new FunctionRunner('movingAverage', { wire });
       g.init({ field: 'usage', size: 3n });
-      expect(g.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], old]] }))).toBe('');
+      expect(g.restore(encodeSnapshot({ ...taken, stateVersion: 1, groups: [[taken.groups[0][0], old]] }))).toBe('');
       const out = values.slice(seen).flatMap((v, i) => g.point(gauge(BigInt(seen + i), v)));
       expect(out.map((p) => p.fieldsDouble.movingAverage)).toEqual(expected.map((p) => p.fieldsDouble.movingAverage));
     }

@@ -61,11 +61,11 @@ describe.each([{ wire: true }, { wire: false }])('rate (%o)', ({ wire }) => {
     const g = new FunctionRunner('rate', { wire });
     g.init({ field: 'bytes' });
     const old = { time: t0 * S, value: 1000n };
-    expect(g.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], old]] }))).toBe('');
+    expect(g.restore(encodeSnapshot({ ...taken, stateVersion: 1, groups: [[taken.groups[0][0], old]] }))).toBe('');
     expect(rates(g, [counter(t0 + 10n, 1500n)])).toEqual([50]);
     const fresh = new FunctionRunner('rate', { wire }); // a group never seen: {time: null} starts over
     fresh.init({ field: 'bytes' });
-    expect(fresh.restore(encodeSnapshot({ ...taken, groups: [[taken.groups[0][0], { time: null, value: 0 }]] }))).toBe('');
+    expect(fresh.restore(encodeSnapshot({ ...taken, stateVersion: 1, groups: [[taken.groups[0][0], { time: null, value: 0 }]] }))).toBe('');
     expect(rates(fresh, [counter(t0, 100n), counter(t0 + 1n, 300n)])).toEqual([200]);
   });
 

@@ -1,11 +1,11 @@
 /** The only list of functions the sidecar serves. Each is served as `name` (stream) and `nameBatch` (batch). */
-import { servedVariants, type ServedFunction, type UdfDefinition } from '../agent/handler.js';
-import type { OptionSchema } from '../agent/options.js';
+import { type ServedFunction, servedVariants, type UdfDefinition } from '../agent/handler.js';
 import { edgeDetect } from './edge-detect.js';
+import { increase } from './increase.js';
 import { movingAverage } from './moving-average.js';
 import { rate } from './rate.js';
 
-export const definitions = [edgeDetect, movingAverage, rate] as unknown as UdfDefinition<OptionSchema, unknown>[];
+export const definitions: UdfDefinition[] = [edgeDetect, movingAverage, rate, increase];
 
 export const servedFunctions: ServedFunction[] = definitions.flatMap(servedVariants);
 

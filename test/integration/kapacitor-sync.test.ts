@@ -389,6 +389,7 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
               counter_rate_batch: { ...out, query: 'SELECT bytes_recv FROM "{db}"."{rp}"."net"' },
               edge_detect_batch: { ...out, query: 'SELECT value FROM "{db}"."{rp}"."adsl_connection"' },
               moving_average_batch: { ...out, query: 'SELECT usage FROM "{db}"."{rp}"."cpu"' },
+              energy_hourly: { ...out, query: 'SELECT metered_active_energy FROM "{db}"."{rp}"."electrical_busplug"' },
             },
           },
         },
@@ -399,7 +400,7 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
     expect(r.code).toBe(0);
     const all = await tasks();
     expect(all.map((t) => [t.id, t['template-id'], t.executing])).toEqual(
-      ['counter_rate', 'counter_rate_batch', 'edge_detect', 'edge_detect_batch', 'moving_average', 'moving_average_batch']
+      ['counter_rate', 'counter_rate_batch', 'edge_detect', 'edge_detect_batch', 'energy_hourly', 'moving_average', 'moving_average_batch']
         .map((t) => [`${t}.${db}.autogen`, t, true])
         .sort(([a], [b]) => String(a).localeCompare(String(b))),
     );
@@ -435,7 +436,7 @@ describe('kapacitor sync of the packaged tickscripts/', () => {
     expect(r.stderr).not.toMatch(/"level":"error"/);
     expect(r.code).toBe(0);
     const all = await tasks();
-    expect(all).toHaveLength(12);
+    expect(all).toHaveLength(14);
     expect(all.map((t) => [t.id, t.status, t.executing])).toEqual(all.map((t) => [t.id, 'enabled', true]));
     const varsOf = (id: string) => Object.fromEntries(Object.entries(all.find((t) => t.id === id)?.vars ?? {}).map(([k, v]) => [k, v.value]));
     expect(varsOf(`counter_rate_batch.${other}.autogen`)).toMatchObject({

@@ -101,7 +101,7 @@ describe('real kapacitord driving the sidecar', () => {
   it('asks every function for Info at start and lists them', async () => {
     // kapacitord refuses to start when a configured UDF does not answer Info; it logs each one it loaded.
     const log = readFileSync(k.logPath, 'utf8');
-    for (const fn of ['edgeDetect', 'edgeDetectBatch', 'movingAverage', 'movingAverageBatch', 'rate', 'rateBatch']) {
+    for (const fn of ['edgeDetect', 'edgeDetectBatch', 'movingAverage', 'movingAverageBatch', 'rate', 'rateBatch', 'increase', 'increaseBatch']) {
       expect(log).toMatch(new RegExp(`msg="loaded UDF info" service=udf udf=${fn}\\b`));
     }
     expect(sidecar.log()).not.toMatch(/"level":"error"/);
@@ -198,6 +198,76 @@ describe('real kapacitord driving the sidecar', () => {
     expect(avg.map((r) => r[0])).toEqual(gauge.map((l) => BigInt(l.split(' ')[2])));
     // InfluxDB returns ints as ints to the batch query: the same rates as the stream task.
     expect(rate.map((r) => r[1])).toEqual([10, 5, 10]);
+  });
+
+  it('sums hourly energy with increase (stream, per window) from a counter with a reset, as the function does alone', async () => {
+    // The stream form of tickscripts/energy_hourly.tick (docs/writing-a-function.md), on the telegraf database.
+    const tick = path.join(k.dir, 'energy_stream.tick');
+    writeFileSync(
+      tick,
+      [
+        'stream',
+        "    |from().measurement('electrical_busplug').groupBy('row', 'pod', 'rack', 'plug')",
+        "    @increase().field('metered_active_energy').window(1h).as('energy')",
+        "    |influxDBOut().database('telegraf').retentionPolicy('autogen').measurement('busplug_energy_stream').precision('ns')",
+      ].join('\n'),
+    );
+    await kapacitor(['define', 'energy_stream', '-tick', tick, '-dbrp', 'telegraf.autogen']);
+    await kapacitor(['enable', 'energy_stream']);
+    const M = 60_000_000_000n;
+    const H0 = 1_700_002_800_000_000_000n; // an hour boundary
+    const readings: [bigint, number][] = [
+      [0n, 1000],
+      [30n, 1200],
+      [65n, 1500],
+      [100n, 20], // the meter restarted
+      [110n, 80],
+      [130n, 100],
+      [180n, 150], // opens the fourth hour: the third is written
+    ];
+    const input = readings.map(([m, v]) => `electrical_busplug,row=R4,pod=PB,rack=C06,plug=A1 metered_active_energy=${v} ${H0 + m * M}`);
+    await writeToKapacitor('telegraf', 'autogen', input);
+    const rows = await waitForRows('telegraf', 'SELECT energy FROM busplug_energy_stream', (r) => r.length >= 3, 'energy_stream');
+    expect(rows).toEqual([
+      [H0 + 60n * M, 200],
+      [H0 + 120n * M, 300 + 20 + 60],
+      [H0 + 180n * M, 20], // 130 → 150 is in the fourth hour
+    ]);
+    const f = new FunctionRunner('increase');
+    expect(f.init({ field: 'metered_active_energy', window: '1h', as: 'energy' })).toBe('');
+    const alone = input.flatMap((l) => {
+      const p = parseLine(l);
+      return f.point(streamPoint(p.measurement, p.tags, p.time!, p, ['plug', 'pod', 'rack', 'row']));
+    });
+    expect(rows).toEqual(alone.map((p) => [p.time, p.fieldsDouble.energy]));
+    expect(await taskShow('energy_stream')).toMatch(/increase2 \[.*errors="0"/);
+  });
+
+  it('runs tickscripts/energy_hourly.tick (increaseBatch): one increase per batch, the reset compensated, none for a batch without new points', async () => {
+    const start = (BigInt(Date.now()) - 40n * 60_000n) * 1_000_000n;
+    const M = 60_000_000_000n;
+    const input = [100, 160, 10, 50].map(
+      (v, i) => `electrical_busplug,row=R1,pod=PA,rack=C01,plug=B2 metered_active_energy=${v} ${start + BigInt(i) * 5n * M}`,
+    );
+    await influxWriteLP('telegraf', 'autogen', input);
+    // The packaged script on this database, queried every 10 s rather than every hour: overlapping batches, each point
+    // counted once.
+    const tick = path.join(k.dir, 'energy_hourly_10s.tick');
+    writeFileSync(
+      tick,
+      readFileSync(path.join(tickscriptDir, 'energy_hourly.tick'), 'utf8')
+        .replace('"moc"."autogen"', '"telegraf"."autogen"')
+        .replace("var outputDB = 'moc'", "var outputDB = 'telegraf'")
+        .replace('var every = 1h', 'var every = 10s'),
+    );
+    await kapacitor(['define', 'energy_hourly', '-tick', tick, '-dbrp', 'telegraf.autogen']);
+    await kapacitor(['enable', 'energy_hourly']);
+    const q = "SELECT energy FROM busplug_energy_hourly WHERE plug = 'B2'";
+    const rows = await waitForRows('telegraf', q, (r) => r.length >= 1, 'energy_hourly');
+    expect(rows.map((r) => r[1])).toEqual([60 + 10 + 40]);
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect((await influxQuery('telegraf', q))[0].values).toHaveLength(1);
+    expect(await taskShow('energy_hourly')).toMatch(/increaseBatch2 \[.*errors="0"/);
   });
 
   it('records a stream, replays it through Kapacitor, and udf-sidecar replay reads the same recording', async () => {

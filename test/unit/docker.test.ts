@@ -320,7 +320,9 @@ describe('docker-compose.yml, checked as far as it can be without an engine', ()
     expect(readRouterConfig(router).routers.map((r) => `${r.host}:${r.port}`)).toEqual(['router-sim:2222', 'router-sim:2222', 'router-sim:2222']);
     expect(readInfluxConfig(router.section('influxdb')).target.url).toBe(`http://telegraf:${listener}`);
     const reachKapacitor = new Set([...inputs.filter((i) => i !== 'influxdb_v2_listener'), 'adsl_connection']);
-    const inInfluxDB = new Set([...reachKapacitor, 'redis families', 'maas_notification']);
+    const { root: redis } = loadConfigFile(join(dockerDir, 'config/redis.yaml'), { FEEDERS_INFLUXDB_TOKEN: 't' });
+    const redisMeasurements = readRedisConfig(redis).families.map((f) => f.measurement);
+    const inInfluxDB = new Set([...reachKapacitor, ...redisMeasurements, 'maas_notification']);
 
     const { root: sync } = loadConfigFile(join(dockerDir, 'config/sync.yaml'), { INFLUXDB_URL: 'http://influxdb:8086' });
     const options = syncOptionsFromConfig(sync, {}, {});

@@ -29,6 +29,8 @@ const OPTIONS: Record<string, Record<string, string | bigint | boolean>> = {
   edgeDetect: { field: 'v', previousAs: 'was', durationAs: 'lasted', minDuration: '2s' },
   movingAverage: { field: 'v', size: 3n },
   rate: { field: 'v' },
+  increase: { field: 'v', window: '10s' },
+  increaseBatch: { field: 'v' },
 };
 
 /** Valid requests of every kind for function `fn`, the bodies the mutations start from. */
@@ -49,12 +51,12 @@ function validRequests(fn: string, r: () => number): Request[] {
   const begin: Request = { kind: 'begin', begin: beginBatch };
   const end: Request = { kind: 'end', end: endBatch };
   const runner = new FunctionRunner(fn);
-  runner.init(OPTIONS[base]);
+  runner.init(OPTIONS[fn] ?? OPTIONS[base]);
   if (batch) runner.batch(beginBatch, [pointOf(1), pointOf(2)], endBatch);
   else [pointOf(1), pointOf(2)].forEach((q) => runner.point(q));
   return [
     { kind: 'info' },
-    { kind: 'init', taskId: 'fuzz', nodeId: `${fn}1`, options: initOptions(served, OPTIONS[base]) },
+    { kind: 'init', taskId: 'fuzz', nodeId: `${fn}1`, options: initOptions(served, OPTIONS[fn] ?? OPTIONS[base]) },
     { kind: 'keepalive', time: BigInt(Math.floor(r() * 2 ** 53)) },
     { kind: 'snapshot' },
     { kind: 'restore', snapshot: runner.snapshot() },

@@ -38,6 +38,20 @@ describe('replay', () => {
     ]);
   });
 
+  it('reads a stream recording of busplug meters and gives each hour its energy, a reset compensated', async () => {
+    // Kapacitor's .srpl format (database, retention policy, line protocol), the Redis feeder's electrical_busplug.
+    const out = await replayFile('increase', rec('busplug-energy.srpl'), { options: { field: 'metered_active_energy', window: '1h', as: 'energy' } });
+    const H0 = 1_700_002_800_000_000_000n;
+    const H = 3_600_000_000_000n;
+    const at = (plug: string, energy: number, t: bigint) => `electrical_busplug,plug=${plug},pod=PB,rack=C06,row=R4 energy=${energy} ${t}`;
+    expect(out).toEqual([
+      at('A1', 200, H0 + H), // 1000 → 1100 → 1200
+      at('A2', 25, H0 + H), // 4294967290 → 5 (a reset: +5) → 25
+      at('A1', 230, H0 + 2n * H), // → 1300 → 1400 → 30 (a reset: +30)
+      at('A1', 300, H0 + 3n * H), // → 130 → 230 → 330; 430 opens the fourth hour
+    ]);
+  });
+
   it('refuses a recording of the wrong kind for the function', async () => {
     await expect(replayFile('edgeDetect', rec('adsl-batch.brpl'), { options: { field: 'value' } })).rejects.toThrow(/use edgeDetectBatch/);
     await expect(replayFile('edgeDetectBatch', rec('adsl-stream.srpl'), { options: { field: 'value' } })).rejects.toThrow(/give a batch recording/);

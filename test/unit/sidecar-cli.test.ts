@@ -208,7 +208,7 @@ describe('udf-sidecar serve', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ ok: true, sockets: 6 });
+    expect(await health.json()).toMatchObject({ ok: true, sockets: 8 });
 
     const c = await UdfClient.connect(path.join(dir, 'rate.sock'));
     c.send(init('rate', { field: 'n' }));
