@@ -42,8 +42,9 @@ export function redisGlobToRegExp(glob: string): RegExp {
       // As Redis does, a class runs to the next `]` or, unclosed, to the end of the pattern.
       for (; j < glob.length && glob[j] !== ']'; j++) {
         if (glob[j] === '\\' && j + 1 < glob.length) members += escapeRegExp(glob[++j]);
-        else if (glob[j + 1] === '-' && j + 2 < glob.length && glob[j + 2] !== ']') {
-          // Redis accepts a range written backwards (`[z-a]`) as the same range.
+        else if (glob[j + 1] === '-' && j + 2 < glob.length) {
+          // As Redis does: the character after `-` ends the range even if it is `]`, and a range written backwards
+          // (`[z-a]`) is the same range.
           const [lo, hi] = [glob[j], glob[j + 2]].sort();
           members += `${escapeRegExp(lo)}-${escapeRegExp(hi)}`;
           j += 2;

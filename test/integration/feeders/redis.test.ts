@@ -76,7 +76,7 @@ describe('redis feeder against real Redis and InfluxDB', () => {
 
   it("one SCAN sorts keys into patterns exactly as Redis's own MATCH does", async () => {
     const keys = generateMoc({ pass: 0, timestamp: TS }).map((k) => k.key);
-    const odd = ['glob:a*b', 'glob:a?b', 'glob:[x]', 'glob:a\\b', 'glob:ab', 'glob:a-b', 'glob:z', 'glob:]'];
+    const odd = ['glob:a*b', 'glob:a?b', 'glob:[x]', 'glob:a\\b', 'glob:ab', 'glob:a-b', 'glob:a^b', 'glob:z', 'glob:]', 'glob:_'];
     await redis.mset(Object.fromEntries([...keys, ...odd].map((k) => [k, '1'])));
     const patterns = [
       ...compileDefaults().flatMap((f) => f.shards),
@@ -87,28 +87,33 @@ describe('redis feeder against real Redis and InfluxDB', () => {
       'glob:\\[x\\]',
       'glob:a\\\\b',
       'glob:a[b-]b',
+      'glob:a[-b]b',
+      'glob:[^a-y]',
       'glob:[z-a]',
       'glob:[]]',
       'glob:*',
       'status:*',
     ];
     const families = patterns.map((p, i) => ({ ...compileDefaults()[0], name: `f${i}`, shards: [p] }));
-    const units = await scanUnits(redis, families, 100, () => true);
-    for (const [i, pattern] of patterns.entries()) {
-      const byRedis = new Set<string>();
-      let cursor = '0';
-      do {
-        const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        for (const k of batch) byRedis.add(k);
-        cursor = next;
-      } while (cursor !== '0');
-      expect(units[i].keys, pattern).toEqual([...byRedis].sort());
-      expect(
-        [...byRedis].every((k) => redisGlobToRegExp(pattern).test(k)),
-        pattern,
-      ).toBe(true);
+    try {
+      const units = await scanUnits(redis, families, 100, () => true);
+      for (const [i, pattern] of patterns.entries()) {
+        const byRedis = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          for (const k of batch) byRedis.add(k);
+          cursor = next;
+        } while (cursor !== '0');
+        expect(units[i].keys, pattern).toEqual([...byRedis].sort());
+        expect(
+          [...byRedis].every((k) => redisGlobToRegExp(pattern).test(k)),
+          pattern,
+        ).toBe(true);
+      }
+    } finally {
+      await redis.flushdb();
     }
-    await redis.flushdb();
   });
 
   it('writes every usable key of the MOC layout, scaled, with source times, and counts the rest', async () => {
