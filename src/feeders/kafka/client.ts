@@ -1,0 +1,33 @@
+import { logLevel, type logCreator } from 'kafkajs';
+import { SidecarError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+
+/** kafkajs logs through the feeder's logger (give it a child with component `kafkajs`), so stderr keeps one format. */
+export function kafkaLogCreator(log: Logger): logCreator {
+  const levels: Record<number, string> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+  // kafkajs adds the error's stack to its entries: a log line keeps the message, never a stack trace.
+  return () =>
+    ({ namespace, level, log: { message, stack: _stack, ...extra } }) =>
+      log.log(levels[level] ?? 'info', message, { namespace, ...extra });
+}
+
+/**
+ * Why the start failed, naming the brokers and the key to look at. A broker not reachable (after kafkajs' own
+ * retries) is retriable; a certificate not verified or a SASL login refused is not: waiting does not fix a config.
+ */
+export function kafkaStartError(err: unknown, brokers: string[]): SidecarError | undefined {
+  const chain: Array<Error & { code?: unknown }> = [];
+  for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
+  const where = `Kafka at ${brokers.join(',')}`;
+  const sasl = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  if (sasl) return new SidecarError('KAFKA_REFUSED', `${where}: ${sasl.message}; check kafka.sasl.username and its password`, { cause: err });
+  const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test(e.name));
+  if (network === undefined) return undefined;
+  // kafkajs keeps the socket's code: E… for the network, a TLS verification code (SELF_SIGNED_CERT_IN_CHAIN…) otherwise.
+  if (typeof network.code === 'string' && !/^E[A-Z]+$/.test(network.code)) {
+    return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, {
+      cause: err,
+    });
+  }
+  return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
+}
