@@ -72,6 +72,9 @@ export interface KafkaSetup {
   expected: ReturnType<typeof expectedKafkaCounts>;
   high: Map<number, string>;
   batchSize: number;
+  /** The feeder's chunksInFlight, and the writer's batchSize (lines per request) for feeders and Telegraf. */
+  chunksInFlight: number;
+  influxBatchSize: number;
   feederNodeArgs: string[];
   telegraf?: string;
   dir: string;
@@ -113,14 +116,15 @@ function feederConfig(s: KafkaSetup, group: string, db: string): string {
   groupId: ${group}
   sessionTimeout: 30s
 batchSize: ${s.batchSize}
+chunksInFlight: ${s.chunksInFlight}
 statusInterval: 10m
 tenants: ["${BENCH_TENANT}"]
 influxdb:
   url: ${influxUrl}
   database: ${db}
   retentionPolicy: autogen
-  batchSize: ${Math.max(1000, s.batchSize)}
-  maxBufferLines: ${Math.max(100_000, 4 * s.batchSize)}
+  batchSize: ${s.influxBatchSize}
+  maxBufferLines: ${Math.max(100_000, 4 * s.batchSize * s.chunksInFlight)}
   flushInterval: 100ms
 `,
   );
@@ -185,7 +189,7 @@ function telegrafConfig(s: KafkaSetup, group: string, db: string): string {
     `[agent]
   interval = "10s"
   flush_interval = "100ms"
-  metric_batch_size = ${Math.max(1000, s.batchSize)}
+  metric_batch_size = ${s.influxBatchSize}
   metric_buffer_limit = 100000
   omit_hostname = true
   quiet = true

@@ -18,7 +18,7 @@
  * fails on a wrong one.
  *
  *   npm run bench:feeders [-- --messages 1000000 --reps 3 --redis-keys 100000 --redis-reps 5 --only kafka|redis
- *                            --batch-size 500 --no-telegraf --variants bare,feeder1,feeder3,telegraf
+ *                            --batch-size 500 --chunks-in-flight 8 --influx-batch-size 1000 --no-telegraf --variants bare,feeder1,feeder3,telegraf
  *                            --out docs/benchmarks.md]   (--out - : print only)
  *   --feeder-node-arg=ARG  (repeatable) a Node option for the feeder processes, e.g. --cpu-prof --cpu-prof-dir=DIR
  */
@@ -53,6 +53,8 @@ async function main(): Promise<void> {
       'redis-keys': { type: 'string', default: '100000' },
       'redis-reps': { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '500' },
+      'chunks-in-flight': { type: 'string', default: '8' },
+      'influx-batch-size': { type: 'string', default: '1000' },
       only: { type: 'string' },
       variants: { type: 'string', default: 'bare,feeder1,feeder3,telegraf' },
       'no-telegraf': { type: 'boolean', default: false },
@@ -70,6 +72,8 @@ async function main(): Promise<void> {
   const redisKeys = positive('redis-keys', values['redis-keys']);
   const redisReps = positive('redis-reps', values['redis-reps']);
   const batchSize = positive('batch-size', values['batch-size']);
+  const chunksInFlight = positive('chunks-in-flight', values['chunks-in-flight']);
+  const influxBatchSize = positive('influx-batch-size', values['influx-batch-size']);
   const only = values.only;
   if (only !== undefined && only !== 'kafka' && only !== 'redis') throw new Error(`--only ${only}: give kafka or redis`);
   const startedAt = new Date();
@@ -104,6 +108,8 @@ async function main(): Promise<void> {
         expected: expectedKafkaCounts(total),
         high: await highWatermarks(admin, topic),
         batchSize,
+        chunksInFlight,
+        influxBatchSize,
         feederNodeArgs: values['feeder-node-arg'] ?? [],
         telegraf,
         dir,
@@ -132,7 +138,7 @@ async function main(): Promise<void> {
       const targets = kafkaTargets(k);
       failed ||= targets.some((t) => t.includes('missed'));
       sections.push(
-        `### Kafka → InfluxDB\n\n${fmt(total)} messages (${fmt(s.expected.valid)} valid, ${fmt(s.expected.filtered)} another tenant's, ${fmt(s.expected.unparsable)} unparsable) in ${PARTITIONS} partitions; ${reps} repetitions, interleaved; feeder \`batchSize\` ${batchSize}.\n\n${kafkaTable(k)}\n\n${targets.join('\n')}`,
+        `### Kafka → InfluxDB\n\n${fmt(total)} messages (${fmt(s.expected.valid)} valid, ${fmt(s.expected.filtered)} another tenant's, ${fmt(s.expected.unparsable)} unparsable) in ${PARTITIONS} partitions; ${reps} repetitions, interleaved; feeder \`batchSize\` ${batchSize}, \`chunksInFlight\` ${chunksInFlight}; InfluxDB writes of ${fmt(influxBatchSize)} lines (the feeders' \`influxdb.batchSize\`, Telegraf's \`metric_batch_size\`).\n\n${kafkaTable(k)}\n\n${targets.join('\n')}`,
       );
     } finally {
       await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);

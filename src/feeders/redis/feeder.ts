@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import { type FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
 import { nowNs, type FeedPoint } from '../point.js';
 import type { RedisFeederConfig } from './config.js';
-import { fetchValues, scanUnits, type Unit } from './keyspace.js';
+import { fetchRounds, scanUnits, type Unit } from './keyspace.js';
 import { transformValue } from './transform.js';
 
 /** Shard `index` (1-based) of `count`: the keys whose hash falls in it. */
@@ -118,19 +118,21 @@ export class RedisFeeder {
   private async readUnit(unit: Unit, problems: ProblemLog, now: bigint): Promise<FeedPoint[]> {
     const points: FeedPoint[] = [];
     this.counters.add('read', unit.keys.length);
-    for (const item of await fetchValues(this.redis, unit.keys, this.config.mgetBatch, this.config.pipelineDepth)) {
-      if (item.kind !== 'string') {
-        this.counters.drop(item.kind);
-        problems.add(item.kind, item.kind === 'not_string' ? `${item.key} (${item.type})` : item.key);
-        continue;
-      }
-      const r = transformValue(unit.family, item.key, item.value, now);
-      if (r.ok) {
-        points.push(r.point);
-        if (r.timeFallback) problems.add('no source timestamp: time is now(), with time_fallback=true', item.key, 'written');
-      } else {
-        this.counters.drop(r.reason);
-        problems.add(r.reason, r.detail);
+    for await (const round of fetchRounds(this.redis, unit.keys, this.config.mgetBatch, this.config.pipelineDepth)) {
+      for (const item of round) {
+        if (item.kind !== 'string') {
+          this.counters.drop(item.kind);
+          problems.add(item.kind, item.kind === 'not_string' ? `${item.key} (${item.type})` : item.key);
+          continue;
+        }
+        const r = transformValue(unit.family, item.key, item.value, now);
+        if (r.ok) {
+          points.push(r.point);
+          if (r.timeFallback) problems.add('no source timestamp: time is now(), with time_fallback=true', item.key, 'written');
+        } else {
+          this.counters.drop(r.reason);
+          problems.add(r.reason, r.detail);
+        }
       }
     }
     return points;

@@ -76,30 +76,47 @@ function commonPrefix(texts: string[]): string {
  */
 export async function scanUnits(redis: Redis, families: FamilyConfig[], count: number, keep: (key: string) => boolean): Promise<Unit[]> {
   const units: Unit[] = [];
-  const matchers: Array<{ unit: Unit; prefix: string; re: RegExp }> = [];
+  const prefixes: string[] = [];
+  // Matchers by the length and text of their literal prefix: a key is tried only against the patterns whose prefix
+  // it starts with (a slice and a lookup per distinct prefix length), not against all of them.
+  const byPrefix = new Map<number, Map<string, Array<{ unit: Unit; re: RegExp }>>>();
   for (const family of families) {
     for (const pattern of family.shards) {
       const unit: Unit = { family, pattern, keys: [] };
       units.push(unit);
-      matchers.push({ unit, prefix: literalPrefix(pattern), re: redisGlobToRegExp(pattern) });
+      const prefix = literalPrefix(pattern);
+      prefixes.push(prefix);
+      let ofLength = byPrefix.get(prefix.length);
+      if (ofLength === undefined) byPrefix.set(prefix.length, (ofLength = new Map()));
+      const list = ofLength.get(prefix) ?? [];
+      list.push({ unit, re: redisGlobToRegExp(pattern) });
+      ofLength.set(prefix, list);
     }
   }
-  const prefix = commonPrefix(matchers.map((m) => m.prefix));
-  const match = prefix === '' ? undefined : `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  const lengths = [...byPrefix.keys()];
+  const common = commonPrefix(prefixes);
+  const match = common === '' ? undefined : `${common.replace(/[*?[\]\\]/g, '\\$&')}*`;
   const seen = new Set<string>();
   let cursor = '0';
   do {
     const [next, batch] = match === undefined ? await redis.scan(cursor, 'COUNT', count) : await redis.scan(cursor, 'MATCH', match, 'COUNT', count);
     for (const key of batch) {
-      if (seen.has(key)) continue;
       let wanted = false;
-      for (const m of matchers) {
-        if (!key.startsWith(m.prefix) || !m.re.test(key)) continue;
-        if (!wanted && !keep(key)) break;
-        wanted = true;
-        m.unit.keys.push(key);
+      for (const length of lengths) {
+        if (key.length < length) continue;
+        const candidates = byPrefix.get(length)!.get(key.slice(0, length));
+        if (candidates === undefined) continue;
+        for (const m of candidates) {
+          if (!m.re.test(key)) continue;
+          if (!wanted) {
+            if (seen.has(key) || !keep(key)) break;
+            seen.add(key);
+            wanted = true;
+          }
+          m.unit.keys.push(key);
+        }
+        if (!wanted && seen.has(key)) break;
       }
-      if (wanted) seen.add(key);
     }
     cursor = next;
   } while (cursor !== '0');
@@ -108,32 +125,56 @@ export async function scanUnits(redis: Redis, families: FamilyConfig[], count: n
 }
 
 /**
- * MGET in pipelines of `depth` commands of `batch` keys. MGET answers nil both for a key that vanished and for one
- * that is not a string, so the nil ones are asked their TYPE to tell which.
+ * MGET in pipelines of `depth` commands of `batch` keys, one round trip per pipeline, yielded round by round with
+ * the next round already asked for: Redis answers it while the caller transforms this one. MGET answers nil both for
+ * a key that vanished and for one that is not a string, so the nil ones are asked their TYPE to tell which.
  */
+export async function* fetchRounds(redis: Redis, keys: string[], batch: number, depth: number): AsyncGenerator<Fetched[]> {
+  const perRound = batch * depth;
+  const ask = (from: number): Promise<Fetched[]> | undefined => {
+    if (from >= keys.length) return undefined;
+    const round = fetchRound(redis, keys.slice(from, from + perRound), batch);
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    round.catch(() => undefined);
+    return round;
+  };
+  let next = ask(0);
+  for (let from = 0; next !== undefined; ) {
+    const current = next;
+    from += perRound;
+    next = ask(from);
+    yield await current;
+  }
+}
+
+/** Every value of `keys`, in rounds as fetchRounds reads them. */
 export async function fetchValues(redis: Redis, keys: string[], batch: number, depth: number): Promise<Fetched[]> {
   const out: Fetched[] = [];
-  for (let i = 0; i < keys.length; i += batch * depth) {
-    const pipeline = redis.pipeline();
-    const round: string[][] = [];
-    for (let j = i; j < Math.min(keys.length, i + batch * depth); j += batch) {
-      const chunk = keys.slice(j, Math.min(keys.length, j + batch));
-      round.push(chunk);
-      pipeline.mget(...chunk);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const nil: string[] = [];
-    round.forEach((chunk, c) => {
-      const [err, values] = results[c] ?? [new Error('no reply')];
-      if (err) throw err;
-      chunk.forEach((key, k) => {
-        const v = (values as Array<string | null>)[k];
-        if (v === null || v === undefined) nil.push(key);
-        else out.push({ key, kind: 'string', value: v });
-      });
-    });
-    if (nil.length > 0) out.push(...(await typesOf(redis, nil)));
+  for await (const round of fetchRounds(redis, keys, batch, depth)) out.push(...round);
+  return out;
+}
+
+async function fetchRound(redis: Redis, keys: string[], batch: number): Promise<Fetched[]> {
+  const pipeline = redis.pipeline();
+  const chunks: string[][] = [];
+  for (let j = 0; j < keys.length; j += batch) {
+    const chunk = keys.slice(j, j + batch);
+    chunks.push(chunk);
+    pipeline.mget(...chunk);
   }
+  const results = (await pipeline.exec()) ?? [];
+  const out: Fetched[] = [];
+  const nil: string[] = [];
+  chunks.forEach((chunk, c) => {
+    const [err, values] = results[c] ?? [new Error('no reply')];
+    if (err) throw err;
+    chunk.forEach((key, k) => {
+      const v = (values as Array<string | null>)[k];
+      if (v === null || v === undefined) nil.push(key);
+      else out.push({ key, kind: 'string', value: v });
+    });
+  });
+  if (nil.length > 0) out.push(...(await typesOf(redis, nil)));
   return out;
 }
 
