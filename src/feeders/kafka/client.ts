@@ -1,6 +1,7 @@
-import { logLevel, type logCreator } from 'kafkajs';
+import { type Admin, type KafkaMessage, logLevel, type logCreator, type Message } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { errorText } from '../feeder.js';
 
 /** kafkajs logs through the feeder's logger (give it a child with component `kafkajs`), so stderr keeps one format. */
 export function kafkaLogCreator(log: Logger): logCreator {
@@ -30,4 +31,32 @@ export function kafkaStartError(err: unknown, brokers: string[]): SidecarError |
     });
   }
   return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
+}
+
+/** Creates the dead-letter topic if it is missing; without the right to, the topic may still exist: say so, go on. */
+export async function ensureDeadLetterTopic(admin: Admin, topic: string, log: Logger): Promise<void> {
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) {
+      await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+      log.info('created dead-letter topic', { topic });
+    }
+  } catch (err) {
+    log.warn('could not check or create the dead-letter topic', { topic, error: errorText(err) });
+  }
+}
+
+/** Dead letters keep key, value and headers, and say why and where from. */
+export function deadLetters(items: Array<{ message: KafkaMessage; reason: string }>, topic: string, partition: number): Message[] {
+  return items.map(({ message, reason }) => ({
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...message.headers,
+      'dlq-reason': reason,
+      'dlq-source-topic': topic,
+      'dlq-source-partition': String(partition),
+      'dlq-source-offset': message.offset,
+    },
+  }));
 }

@@ -3,7 +3,7 @@ import { SidecarError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { isRetriable, retry } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
-import { kafkaLogCreator, kafkaStartError } from './client.js';
+import { deadLetters, ensureDeadLetterTopic, kafkaLogCreator, kafkaStartError } from './client.js';
 import { type Chunk, PartitionCommits } from './commits.js';
 import type { KafkaFeederConfig } from './config.js';
 import { type Classified, classify } from './transform.js';
@@ -129,25 +129,12 @@ export class KafkaFeeder {
   private async connect(): Promise<void> {
     try {
       await this.admin.connect();
-      await this.ensureDeadLetterTopic();
+      await ensureDeadLetterTopic(this.admin, this.config.deadLetterTopic, this.log);
       await this.producer.connect();
       await this.consumer.connect();
       await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
     } catch (err) {
       throw kafkaStartError(err, this.config.brokers) ?? err;
-    }
-  }
-
-  private async ensureDeadLetterTopic(): Promise<void> {
-    try {
-      const topics = await this.admin.listTopics();
-      if (!topics.includes(this.config.deadLetterTopic)) {
-        await this.admin.createTopics({ topics: [{ topic: this.config.deadLetterTopic }], waitForLeaders: true });
-        this.log.info('created dead-letter topic', { topic: this.config.deadLetterTopic });
-      }
-    } catch (err) {
-      // Without the right to create topics the topic may still exist or be created by an operator: say so, go on.
-      this.log.warn('could not check or create the dead-letter topic', { topic: this.config.deadLetterTopic, error: errorText(err) });
     }
   }
 
@@ -379,21 +366,7 @@ export class KafkaFeeder {
   }
 
   private async sendDeadLetters(items: Array<{ message: KafkaMessage; reason: string }>, topic: string, partition: number): Promise<void> {
-    await this.producer.send({
-      topic: this.config.deadLetterTopic,
-      acks: -1,
-      messages: items.map(({ message, reason }) => ({
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          'dlq-reason': reason,
-          'dlq-source-topic': topic,
-          'dlq-source-partition': String(partition),
-          'dlq-source-offset': message.offset,
-        },
-      })),
-    });
+    await this.producer.send({ topic: this.config.deadLetterTopic, acks: -1, messages: deadLetters(items, topic, partition) });
     this.counters.drop('dead_lettered', items.length);
   }
 
