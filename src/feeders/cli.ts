@@ -10,7 +10,8 @@ import { FeederCounters, shutdownSignal, StdoutSink, type PointSink } from './fe
 import { readExecConfig } from './exec/config.js';
 import { ExecFeeder } from './exec/feeder.js';
 import { checkInfluxPing, checkTcp, redisAddress, ReachabilityMonitor, type Target } from './health.js';
-import { InfluxWriter, readInfluxConfig } from './influx-writer.js';
+import { readInfluxConfig } from './influx-config.js';
+import { InfluxWriter } from './influx-writer.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { KafkaFeeder } from './kafka/feeder.js';
 import { readRedisConfig } from './redis/config.js';

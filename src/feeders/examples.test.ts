@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config.js';
 import { readExecConfig } from './exec/config.js';
 import { sampleConfig } from './cli.js';
-import { readInfluxConfig } from './influx-writer.js';
+import { readInfluxConfig } from './influx-config.js';
 import { readKafkaConfig } from './kafka/config.js';
 import { readRedisConfig } from './redis/config.js';
 import { readRouterConfig } from './router/config.js';

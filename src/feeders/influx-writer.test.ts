@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { FeederCounters } from './feeder.js';
-import { InfluxWriter, readInfluxConfig, type WriterTuning } from './influx-writer.js';
+import { readInfluxConfig, type WriterTuning } from './influx-config.js';
+import { InfluxWriter } from './influx-writer.js';
 import type { FeedPoint } from './point.js';
 
 const read = (yaml: string, env: NodeJS.ProcessEnv = {}) => readInfluxConfig(parseConfigText(yaml, 'f.yaml', env).root.section('influxdb'));

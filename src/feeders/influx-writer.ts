@@ -1,9 +1,9 @@
 import { HttpError, InfluxDB, setLogger, type SendOptions, type Transport } from '@influxdata/influxdb-client';
-import type { ConfigSection } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { backoffDelay } from '../retry.js';
 import type { FeederCounters, PointSink } from './feeder.js';
+import type { InfluxTarget, WriterTuning } from './influx-config.js';
 import { toLineProtocol, type FeedPoint } from './point.js';
 
 /**
@@ -24,79 +24,6 @@ import { toLineProtocol, type FeedPoint } from './point.js';
  * the partition moves), then the call rejects with INFLUX_WRITE_ABORTED and nothing is counted as lost: the caller
  * did not commit, so the source still has them.
  */
-
-const log = createLogger('influx-writer');
-
-// The client logs through its own console logger by default; route it through ours so stderr stays JSON lines.
-setLogger({
-  error: (message, err) => log.error(message, { error: err instanceof Error ? err.message : err }),
-  warn: (message, err) => log.warn(message, { error: err instanceof Error ? err.message : err }),
-});
-
-export interface InfluxTarget {
-  url: string;
-  org: string;
-  bucket: string;
-  token?: string;
-  timeoutMs: number;
-}
-
-export interface WriterTuning {
-  batchSize: number;
-  flushIntervalMs: number;
-  maxRetries: number;
-  maxRetryTimeMs: number;
-  maxBufferLines: number;
-  minRetryDelayMs: number;
-  maxRetryDelayMs: number;
-  /** Requests in flight at once (default 4). */
-  maxInFlight?: number;
-}
-
-/**
- * `influxdb:` section. v2: url, org, bucket, token. v1 compatibility (InfluxDB 1.8's /api/v2/write): database and
- * retentionPolicy make the bucket `db/rp`; username + password make the token `user:password`.
- */
-export function readInfluxConfig(section: ConfigSection): { target: InfluxTarget; tuning: WriterTuning } {
-  const url = section.requireString('url');
-  if (!/^https?:\/\//.test(url)) throw section.error('url', `expected an http(s) URL, got ${JSON.stringify(url)}`);
-  const database = section.string('database');
-  const bucketKey = section.string('bucket');
-  if (database !== undefined && bucketKey !== undefined) {
-    throw section.error('bucket', 'give either bucket (v2) or database/retentionPolicy (v1), not both');
-  }
-  let bucket: string;
-  if (database !== undefined) {
-    const rp = section.string('retentionPolicy', '');
-    bucket = rp === '' ? database : `${database}/${rp}`;
-  } else {
-    bucket = section.requireString('bucket');
-  }
-  let token = section.secret('token', 'INFLUXDB_TOKEN');
-  const username = section.string('username');
-  if (username !== undefined) {
-    if (token !== undefined) throw section.error('username', 'give either a token or username/password, not both');
-    token = `${username}:${section.secret('password', 'INFLUXDB_PASSWORD') ?? ''}`;
-  }
-  const target: InfluxTarget = {
-    url,
-    org: section.string('org', ''),
-    bucket,
-    token: token === '' ? undefined : token,
-    timeoutMs: section.durationMs('timeout', 10_000),
-  };
-  const tuning: WriterTuning = {
-    batchSize: section.number('batchSize', 1000, { min: 1, integer: true }),
-    flushIntervalMs: section.durationMs('flushInterval', 1000),
-    maxRetries: section.number('maxRetries', 10, { min: 0, integer: true }),
-    maxRetryTimeMs: section.durationMs('maxRetryTime', 300_000),
-    maxBufferLines: section.number('maxBufferLines', 100_000, { min: 1, integer: true }),
-    minRetryDelayMs: section.durationMs('minRetryDelay', 1000),
-    maxRetryDelayMs: section.durationMs('maxRetryDelay', 30_000),
-    maxInFlight: section.number('maxInFlight', 4, { min: 1, integer: true }),
-  };
-  return { target, tuning };
-}
 
 /** What a `writeConfirmed` caller waits on: its own, never shared with another call, even for identical lines. */
 interface Delivery {
@@ -125,7 +52,8 @@ interface Batch {
 export interface WriterOptions {
   /** The feeder's stop signal: once aborted, what is held gets one last attempt within the write timeout. */
   signal?: AbortSignal;
-  log?: Logger;
+  /** The feeder's logger; the client library's own messages go through it too. */
+  log: Logger;
 }
 
 /** Status codes worth another attempt: the server is busy, down or behind a proxy that is. Other 4xx are final. */
@@ -158,9 +86,14 @@ export class InfluxWriter implements PointSink {
     readonly target: InfluxTarget,
     private readonly tuning: WriterTuning,
     private readonly counters: FeederCounters,
-    private readonly options: WriterOptions = {},
+    private readonly options: WriterOptions,
   ) {
-    this.log = options.log ?? log;
+    this.log = options.log;
+    // The client logs through a console logger of its own (one per process) unless told otherwise: stderr stays JSON lines.
+    setLogger({
+      error: (message, err) => this.log.error(message, { error: err instanceof Error ? err.message : err }),
+      warn: (message, err) => this.log.warn(message, { error: err instanceof Error ? err.message : err }),
+    });
     this.transport = new InfluxDB({ url: target.url, token: target.token, timeout: target.timeoutMs }).transport;
     this.path = `/api/v2/write?org=${encodeURIComponent(target.org)}&bucket=${encodeURIComponent(target.bucket)}&precision=ns`;
     this.sendOptions = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, gzipThreshold: 1000 };

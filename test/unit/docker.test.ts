@@ -17,7 +17,7 @@ import { parse } from 'yaml';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli.js';
 import { loadConfigFile, parseConfigText } from '../../src/config.js';
-import { readInfluxConfig } from '../../src/feeders/influx-writer.js';
+import { readInfluxConfig } from '../../src/feeders/influx-config.js';
 import { readKafkaConfig } from '../../src/feeders/kafka/config.js';
 import { readRedisConfig } from '../../src/feeders/redis/config.js';
 import { readRouterConfig } from '../../src/feeders/router/config.js';

@@ -14,8 +14,10 @@ export interface KafkaFeederConfig {
   deadLetterTopic: string;
   ssl?: ConnectionOptions;
   sasl?: SASLOptions;
-  /** Messages per InfluxDB write; offsets are committed after each such write is accepted. */
+  /** Messages per chunk: the unit that is written, confirmed and committed. */
   batchSize: number;
+  /** Chunks written but not yet committed at once, over all partitions: reading goes on while they are out. */
+  chunksInFlight: number;
   statusIntervalMs: number;
   /** Allowed tenants; empty means all. */
   tenants: string[];
@@ -43,6 +45,7 @@ export function readKafkaConfig(root: ConfigSection): KafkaFeederConfig {
     ssl: readTls(k.section('ssl'), k.has('ssl')),
     sasl: readSasl(k.section('sasl'), k.has('sasl')),
     batchSize: root.number('batchSize', 500, { min: 1, integer: true }),
+    chunksInFlight: root.number('chunksInFlight', 8, { min: 1, integer: true }),
     statusIntervalMs: root.durationMs('statusInterval', 60_000),
     tenants: root.stringList('tenants') ?? [],
     tenantHeader: root.string('tenantHeader', 'tenantId'),

@@ -1,30 +1,28 @@
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
-import { createLogger, type Logger } from '../../log.js';
+import type { Logger } from '../../log.js';
 import { isRetriable, retry } from '../../retry.js';
 import { errorText, ProblemLog, type FeederCounters, type PointSink } from '../feeder.js';
-import type { FeedPoint } from '../point.js';
+import { deadLetters, ensureDeadLetterTopic, kafkaLogCreator, kafkaStartError } from './client.js';
+import { type Chunk, PartitionCommits } from './commits.js';
 import type { KafkaFeederConfig } from './config.js';
-import { summarize, tenantFromHeaders } from './transform.js';
+import { type Classified, classify } from './transform.js';
 import { WindowedCounts } from './windows.js';
-
-/** kafkajs logs through our winston logger (component `kafkajs`), so stderr keeps one format. */
-export function kafkaLogCreator(): logCreator {
-  const log = createLogger('kafkajs');
-  const levels: Record<number, string> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
-  // kafkajs adds the error's stack to its entries: a log line keeps the message, never a stack trace.
-  return () =>
-    ({ namespace, level, log: { message, stack: _stack, ...extra } }) =>
-      log.log(levels[level] ?? 'info', message, { namespace, ...extra });
-}
 
 /** Heartbeat answers that mean the group moved on: this member must rejoin before it can commit anything. */
 const GROUP_CHANGED = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
 
-interface Classified {
-  points: Array<{ point: FeedPoint; message: KafkaMessage }>;
-  deadLetters: Array<{ message: KafkaMessage; reason: string }>;
-  filtered: number;
+interface PartitionState {
+  partition: number;
+  commits: PartitionCommits;
+  /** Aborted when the feeder stops, the group changes or the partition starts over: its chunks are let go. */
+  owned: AbortController;
+  /** The fetch position its first batch began at: what the next owner reads from if nothing is committed. */
+  start: bigint;
+  committed?: bigint;
+  high: bigint;
+  /** Kafka timestamp of the message after the last chunk begun (or of that chunk's last message). */
+  nextUnseenMs: number;
 }
 
 export class KafkaFeeder {
@@ -33,10 +31,19 @@ export class KafkaFeeder {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly windows = new WindowedCounts();
-  /** Per partition owned: messages not committed yet (up to the high watermark), and the oldest one's timestamp (ms). */
-  private readonly lag = new Map<number, { messages: number; oldestPendingMs: number }>();
   private stopSignal: AbortSignal = new AbortController().signal;
-  /** Next offset to consume per partition, after the last accepted write. */
+  /** The partitions this member reads in the current generation of the group. */
+  private readonly partitions = new Map<number, PartitionState>();
+  /** Chunks whose delivery started and has not ended, over all partitions. */
+  private inFlight = 0;
+  private slotWaiters: Array<() => void> = [];
+  /** The offset to commit next, per partition, and the partition state it belongs to. */
+  private readonly wantedCommits = new Map<number, { offset: bigint; state: PartitionState }>();
+  /** The commit request being made, if one is, and the timer of the next try after one failed. */
+  private committing: Promise<void> | undefined;
+  private commitRetry?: NodeJS.Timeout;
+  private commitOffsets?: EachBatchPayload['commitOffsetsIfNecessary'];
+  /** Offset committed last per partition (the next one to read), for `--once`. */
   private readonly committed = new Map<number, bigint>();
   private problems = new ProblemLog();
 
@@ -52,7 +59,7 @@ export class KafkaFeeder {
       ssl: config.ssl,
       sasl: config.sasl,
       logLevel: process.env.LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN,
-      logCreator: kafkaLogCreator(),
+      logCreator: kafkaLogCreator(log.child({ component: 'kafkajs' })),
     });
     this.consumer = this.kafka.consumer({ groupId: config.groupId, sessionTimeout: config.sessionTimeoutMs, allowAutoTopicCreation: false });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
@@ -61,6 +68,7 @@ export class KafkaFeeder {
 
   async run(opts: { once: boolean; signal: AbortSignal }): Promise<void> {
     this.stopSignal = opts.signal;
+    opts.signal.addEventListener('abort', () => this.forgetPartitions(), { once: true });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.joined(payload));
     // A feeder started before Kafka (a host reboot, compose) waits for it, as the Redis feeder waits for Redis; a
     // --once run is a check and fails instead. Auth and config errors are not retriable and fail at once.
@@ -83,10 +91,9 @@ export class KafkaFeeder {
     const lagClock = setInterval(() => this.updateLag(), 1000);
     try {
       await this.consumer.run({
+        // Resolving moves the fetch position only; this feeder commits itself, in order, after InfluxDB accepted.
         eachBatchAutoResolve: false,
-        autoCommit: true,
-        // Offsets are resolved only after InfluxDB accepted the points; a threshold of 1 commits every resolve.
-        autoCommitThreshold: 1,
+        autoCommit: false,
         eachBatch: (payload) => this.handleBatch(payload),
       });
       await this.untilDone(opts.signal, target);
@@ -122,46 +129,12 @@ export class KafkaFeeder {
   private async connect(): Promise<void> {
     try {
       await this.admin.connect();
-      await this.ensureDeadLetterTopic();
+      await ensureDeadLetterTopic(this.admin, this.config.deadLetterTopic, this.log);
       await this.producer.connect();
       await this.consumer.connect();
       await this.consumer.subscribe({ topics: [this.config.topic], fromBeginning: this.config.fromBeginning });
     } catch (err) {
-      throw this.startError(err) ?? err;
-    }
-  }
-
-  /**
-   * Why the start failed, naming the brokers and the key to look at. A broker not reachable (after kafkajs' own
-   * retries) is retriable; a certificate not verified or a SASL login refused is not: waiting does not fix a config.
-   */
-  private startError(err: unknown): SidecarError | undefined {
-    const chain: Array<Error & { code?: unknown }> = [];
-    for (let e = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
-    const where = `Kafka at ${this.config.brokers.join(',')}`;
-    const sasl = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
-    if (sasl) return new SidecarError('KAFKA_REFUSED', `${where}: ${sasl.message}; check kafka.sasl.username and its password`, { cause: err });
-    const network = chain.find((e) => /^KafkaJS(ConnectionError|BrokerNotFound|RequestTimeoutError)$/.test(e.name));
-    if (network === undefined) return undefined;
-    // kafkajs keeps the socket's code: E… for the network, a TLS verification code (SELF_SIGNED_CERT_IN_CHAIN…) otherwise.
-    if (typeof network.code === 'string' && !/^E[A-Z]+$/.test(network.code)) {
-      return new SidecarError('KAFKA_REFUSED', `${where}: ${network.message}; check kafka.ssl.ca (the CA that signed the broker's certificate)`, {
-        cause: err,
-      });
-    }
-    return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
-  }
-
-  private async ensureDeadLetterTopic(): Promise<void> {
-    try {
-      const topics = await this.admin.listTopics();
-      if (!topics.includes(this.config.deadLetterTopic)) {
-        await this.admin.createTopics({ topics: [{ topic: this.config.deadLetterTopic }], waitForLeaders: true });
-        this.log.info('created dead-letter topic', { topic: this.config.deadLetterTopic });
-      }
-    } catch (err) {
-      // Without the right to create topics the topic may still exist or be created by an operator: say so, go on.
-      this.log.warn('could not check or create the dead-letter topic', { topic: this.config.deadLetterTopic, error: errorText(err) });
+      throw kafkaStartError(err, this.config.brokers) ?? err;
     }
   }
 
@@ -179,61 +152,163 @@ export class KafkaFeeder {
   }
 
   /**
-   * A batch is cut into chunks of `batchSize`; for each: points are written and confirmed, dead letters produced, and
-   * only then is the chunk's last offset resolved and committed. While InfluxDB is down the writer retries the chunk
-   * under its one policy for as long as this member owns the partition and the feeder runs; nothing is skipped.
+   * A batch is cut into chunks of `batchSize`. Each chunk is classified and its delivery started (points to the
+   * writer, dead letters to their topic), and the next chunk is read at once: up to `chunksInFlight` chunks of all
+   * partitions are on their way together, so reading and summarising overlap InfluxDB's answers. When that many are
+   * out, this waits (heartbeating) for one to finish. The kafkajs fetch position moves on as chunks begin
+   * (resolveOffset) but commits are this feeder's own (autoCommit off): a partition's offset is committed only past a
+   * prefix of chunks all delivered (PartitionCommits), whatever order their deliveries finish in.
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    const high = BigInt(batch.highWatermark);
-    const first = batch.messages[0];
-    const entry = { messages: first ? Number(high - BigInt(first.offset)) : 0, oldestPendingMs: first ? Number(first.timestamp) : Number.NaN };
-    this.lag.set(batch.partition, entry);
-    // Aborted when the feeder stops or this member loses the partition: the writer then stops retrying the chunk.
-    const owned = new AbortController();
-    const signal = owned.signal;
-    const onStop = () => owned.abort();
-    if (this.stopSignal.aborted) owned.abort();
-    else this.stopSignal.addEventListener('abort', onStop, { once: true });
-    // Keeps the membership alive while a write waits for InfluxDB (a session timeout would rebalance). When the group
-    // rebalances meanwhile, the chunk is let go (uncommitted) so this member rejoins at once instead of stalling the
-    // group until its rebalance timeout.
-    const keepAlive = setInterval(() => {
-      if (!isRunning() || isStale()) owned.abort();
-      else
-        heartbeat().catch((err: { type?: string }) => {
-          if (err.type !== undefined && GROUP_CHANGED.has(err.type)) owned.abort();
-        });
-    }, 3000);
-    try {
-      for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
-        if (!isRunning() || isStale() || signal.aborted) return;
-        const chunk = batch.messages.slice(i, i + this.config.batchSize);
-        const now = Date.now();
-        this.counters.add('read', chunk.length);
-        this.windows.add('consumed', chunk.length, now);
-        const work = this.classify(chunk);
-        if (!(await this.deliver(work, batch.topic, batch.partition, signal))) return;
-        const last = chunk[chunk.length - 1];
-        resolveOffset(last.offset);
-        await commitOffsetsIfNecessary();
-        this.committed.set(batch.partition, BigInt(last.offset) + 1n);
-        entry.messages = Math.max(0, Number(high - BigInt(last.offset) - 1n));
-        // Past this batch the next message is unseen; it is no older than the last one committed, whose age is the
-        // upper bound used until the next batch shows it.
-        entry.oldestPendingMs = Number((batch.messages[i + this.config.batchSize] ?? last).timestamp);
-        this.updateLag();
-        const done = Date.now();
-        this.windows.add('written', work.points.length, done);
-        this.windows.add('filtered', work.filtered, done);
-        this.windows.add('dead_lettered', work.deadLetters.length, done);
-        await heartbeat();
-      }
-    } finally {
-      clearInterval(keepAlive);
-      this.stopSignal.removeEventListener('abort', onStop);
+    const { batch, resolveOffset, isRunning, isStale } = payload;
+    this.commitOffsets = payload.commitOffsetsIfNecessary;
+    const state = this.partitionState(batch.partition, batch.messages[0]?.offset);
+    state.high = BigInt(batch.highWatermark);
+    for (let i = 0; i < batch.messages.length; i += this.config.batchSize) {
+      if (!(await this.slot(payload, state))) return;
+      const chunk = batch.messages.slice(i, i + this.config.batchSize);
+      const first = chunk[0];
+      const last = chunk[chunk.length - 1];
+      this.counters.add('read', chunk.length);
+      this.windows.add('consumed', chunk.length, Date.now());
+      const work = classify(chunk, this.config, this.problems);
+      this.counters.drop('filtered', work.filtered);
+      const ticket = state.commits.begin(BigInt(last.offset) + 1n, Number(first.timestamp));
+      state.nextUnseenMs = Number((batch.messages[i + this.config.batchSize] ?? last).timestamp);
+      this.inFlight++;
+      resolveOffset(last.offset);
+      void this.deliver(work, batch.topic, batch.partition, state.owned.signal).then(
+        (delivered) => this.finished(state, ticket, work, delivered ? undefined : 'aborted'),
+        (err: unknown) => this.finished(state, ticket, work, err),
+      );
+      if (!isRunning() || isStale()) break;
     }
     this.problems.report(this.log, { topic: batch.topic, partition: batch.partition });
+  }
+
+  /** This generation's view of a partition, made when its first batch arrives (at the fetch position, `start`). */
+  private partitionState(partition: number, start: string | undefined): PartitionState {
+    let state = this.partitions.get(partition);
+    if (state === undefined) {
+      const owned = new AbortController();
+      if (this.stopSignal.aborted) owned.abort();
+      state = { partition, commits: new PartitionCommits(), owned, start: BigInt(start ?? '0'), high: 0n, nextUnseenMs: Number.NaN };
+      this.partitions.set(partition, state);
+    }
+    return state;
+  }
+
+  /**
+   * Waits until fewer than `chunksInFlight` chunks are out, heartbeating so the group keeps this member while
+   * InfluxDB is slow or down. False when the chunk should not be read: the feeder stops, the partition moved or the
+   * group changed (the next owner, or this member after rejoining, reads from the last commit).
+   */
+  private async slot(payload: EachBatchPayload, state: PartitionState): Promise<boolean> {
+    const usable = () => payload.isRunning() && !payload.isStale() && !state.owned.signal.aborted;
+    while (usable() && this.inFlight >= this.config.chunksInFlight) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.slotWaiters = this.slotWaiters.filter((w) => w !== wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, 1000);
+        this.slotWaiters.push(wake);
+      });
+      await payload.heartbeat().catch((err: { type?: string }) => {
+        if (err.type !== undefined && GROUP_CHANGED.has(err.type)) this.forgetPartitions();
+      });
+    }
+    return usable();
+  }
+
+  /**
+   * A chunk's delivery ended. Delivered: the partition's commit moves past every delivered prefix. Not delivered
+   * because the feeder stops or the partition moved: nothing more of it commits (its state is aborted already). Not
+   * delivered for another reason (a dead letter could not be sent): the partition starts over from its last commit.
+   */
+  private finished(state: PartitionState, ticket: Chunk, work: Classified, outcome: unknown): void {
+    this.inFlight--;
+    this.slotWaiters[0]?.();
+    if (outcome === undefined) {
+      const done = Date.now();
+      this.windows.add('written', work.points.length, done);
+      this.windows.add('filtered', work.filtered, done);
+      this.windows.add('dead_lettered', work.deadLetters.length, done);
+      const next = state.commits.deliver(ticket);
+      if (next !== undefined && this.partitions.get(state.partition) === state) {
+        this.wantedCommits.set(state.partition, { offset: next, state });
+        this.flushCommits();
+      }
+      return;
+    }
+    state.commits.fail();
+    if (state.owned.signal.aborted || this.partitions.get(state.partition) !== state) return;
+    state.owned.abort();
+    this.partitions.delete(state.partition);
+    const from = (state.commits.committable ?? state.start).toString();
+    this.log.error('a chunk could not be delivered: reading the partition again from its last commit', {
+      topic: this.config.topic,
+      partition: state.partition,
+      offset: from,
+      error: errorText(outcome),
+    });
+    try {
+      this.consumer.seek({ topic: this.config.topic, partition: state.partition, offset: from });
+    } catch (err) {
+      // The consumer stopped meanwhile: nothing was committed past `from`, so the next start reads it again.
+      this.log.warn('could not seek the partition back', { partition: state.partition, error: errorText(err) });
+    }
+  }
+
+  /**
+   * Commits what is wanted, one request at a time (so a partition's commits reach Kafka in order), the latest offset
+   * of every partition together. A commit that fails is tried again a second later; until then the offsets stay
+   * uncommitted, which costs a re-read, never a loss.
+   */
+  private flushCommits(): void {
+    if (this.committing || this.commitRetry) return;
+    this.committing = this.commitWanted().finally(() => {
+      this.committing = undefined;
+      // Wanted while the last request was on its way (and after its loop looked): send it now.
+      if (this.wantedCommits.size > 0) this.flushCommits();
+    });
+  }
+
+  private async commitWanted(): Promise<void> {
+    while (this.wantedCommits.size > 0 && this.commitOffsets) {
+      const batch = [...this.wantedCommits].filter(([p, w]) => this.partitions.get(p) === w.state && !w.state.owned.signal.aborted);
+      this.wantedCommits.clear();
+      if (batch.length === 0) return;
+      const partitions = batch.map(([partition, w]) => ({ partition, offset: w.offset.toString() }));
+      try {
+        await this.commitOffsets({ topics: [{ topic: this.config.topic, partitions }] });
+      } catch (err) {
+        for (const [p, w] of batch) if (!this.wantedCommits.has(p)) this.wantedCommits.set(p, w);
+        this.log.warn('could not commit offsets: trying again', { partitions, error: errorText(err) });
+        if (this.stopSignal.aborted) this.wantedCommits.clear();
+        else
+          this.commitRetry = setTimeout(() => {
+            this.commitRetry = undefined;
+            this.flushCommits();
+          }, 1000);
+        return;
+      }
+      for (const [p, w] of batch) {
+        w.state.committed = w.offset;
+        this.committed.set(p, w.offset);
+      }
+      this.updateLag();
+    }
+  }
+
+  /** The group changed or the feeder stops: every chunk on its way is let go uncommitted. */
+  private forgetPartitions(): void {
+    clearTimeout(this.commitRetry);
+    this.commitRetry = undefined;
+    for (const state of this.partitions.values()) state.owned.abort();
+    this.partitions.clear();
+    this.wantedCommits.clear();
   }
 
   /**
@@ -243,8 +318,12 @@ export class KafkaFeeder {
   private updateLag(): void {
     const now = Date.now();
     let seconds = 0;
-    for (const { messages, oldestPendingMs } of this.lag.values()) {
-      if (messages > 0 && Number.isFinite(oldestPendingMs)) seconds = Math.max(seconds, (now - oldestPendingMs) / 1000);
+    for (const p of this.partitions.values()) {
+      if (p.high - (p.committed ?? p.start) <= 0n) continue;
+      // Past the chunks begun the next message is unseen; it is no older than the last one read, whose age is the
+      // upper bound used until the next batch shows it.
+      const oldest = p.commits.oldestPendingMs ?? p.nextUnseenMs;
+      if (Number.isFinite(oldest)) seconds = Math.max(seconds, (now - oldest) / 1000);
     }
     this.counters.setLag(Math.max(0, Math.round(seconds * 1000) / 1000));
   }
@@ -252,7 +331,8 @@ export class KafkaFeeder {
   /** A new generation of the group: log what this member owns (and how long joining took); forget other partitions. */
   private joined(payload: { duration: number; memberId: string; isLeader: boolean; memberAssignment: Record<string, number[]> }): void {
     const partitions = payload.memberAssignment[this.config.topic] ?? [];
-    for (const p of [...this.lag.keys()]) if (!partitions.includes(p)) this.lag.delete(p);
+    // A new generation starts every owned partition from its committed offset: what was on its way is let go.
+    this.forgetPartitions();
     this.log.info('joined the consumer group', {
       groupId: this.config.groupId,
       memberId: payload.memberId,
@@ -260,32 +340,6 @@ export class KafkaFeeder {
       partitions,
       rebalanceMs: payload.duration,
     });
-  }
-
-  private classify(messages: KafkaMessage[]): Classified {
-    const out: Classified = { points: [], deadLetters: [], filtered: 0 };
-    const allowed = this.config.tenants;
-    for (const message of messages) {
-      const headerTenant = tenantFromHeaders(message.headers, this.config.tenantHeader);
-      if (allowed.length > 0 && headerTenant !== undefined && !allowed.includes(headerTenant)) {
-        out.filtered++;
-        continue;
-      }
-      const r = summarize(message.value, message.timestamp, this.config.rules);
-      if (!r.ok) {
-        out.deadLetters.push({ message, reason: `${r.reason}: ${r.detail}` });
-        this.problems.add(r.reason, `offset ${message.offset}: ${r.detail}`);
-        continue;
-      }
-      if (allowed.length > 0 && headerTenant === undefined && (r.tenant === undefined || !allowed.includes(r.tenant))) {
-        out.filtered++;
-        continue;
-      }
-      if (!r.labelParsed) this.problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`, 'written');
-      out.points.push({ point: r.point, message });
-    }
-    this.counters.drop('filtered', out.filtered);
-    return out;
   }
 
   /**
@@ -300,7 +354,7 @@ export class KafkaFeeder {
       );
     } catch (err) {
       if (signal.aborted) return false;
-      // The writer retries until the signal aborts, so a retriable error here is unexpected: let kafkajs start over.
+      // The writer retries until the signal aborts, so a retriable error here is unexpected: the partition starts over.
       if (isRetriable(err)) throw err;
       // InfluxDB refused these points (a 4xx): retrying cannot help, so their messages become dead letters.
       this.log.error('InfluxDB refused a chunk: dead-lettering its messages', { topic, partition, error: errorText(err) });
@@ -312,21 +366,7 @@ export class KafkaFeeder {
   }
 
   private async sendDeadLetters(items: Array<{ message: KafkaMessage; reason: string }>, topic: string, partition: number): Promise<void> {
-    await this.producer.send({
-      topic: this.config.deadLetterTopic,
-      acks: -1,
-      messages: items.map(({ message, reason }) => ({
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          'dlq-reason': reason,
-          'dlq-source-topic': topic,
-          'dlq-source-partition': String(partition),
-          'dlq-source-offset': message.offset,
-        },
-      })),
-    });
+    await this.producer.send({ topic: this.config.deadLetterTopic, acks: -1, messages: deadLetters(items, topic, partition) });
     this.counters.drop('dead_lettered', items.length);
   }
 
@@ -335,12 +375,13 @@ export class KafkaFeeder {
     const c = this.counters.stats();
     this.log.info('kafka status', {
       windows: this.windows.summary(['consumed', 'written', 'filtered', 'dead_lettered'], now),
-      lag: [...this.lag.values()].reduce((sum, p) => sum + p.messages, 0),
+      lag: [...this.partitions.values()].reduce((sum, p) => sum + Number(p.high - (p.committed ?? p.start)), 0),
       totals: c,
     });
   }
 
   private async stop(): Promise<void> {
+    await this.committing;
     await this.consumer.disconnect().catch((err) => this.log.warn('consumer disconnect failed', { error: errorText(err) }));
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);

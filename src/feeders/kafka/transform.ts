@@ -1,3 +1,4 @@
+import type { KafkaMessage } from 'kafkajs';
 import { NS_PER_MS, type FeedPoint, type FieldValue } from '../point.js';
 
 /**
@@ -119,4 +120,49 @@ export function tenantFromHeaders(headers: Record<string, unknown> | undefined, 
   const first = Array.isArray(v) ? v[0] : v;
   if (first === undefined || first === null) return undefined;
   return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+}
+
+/** A chunk of messages sorted: points to write, messages for the dead-letter topic, and how many were filtered. */
+export interface Classified {
+  points: Array<{ point: FeedPoint; message: KafkaMessage }>;
+  deadLetters: Array<{ message: KafkaMessage; reason: string }>;
+  filtered: number;
+}
+
+export interface ClassifyRules {
+  /** Allowed tenants; empty means all. */
+  tenants: string[];
+  tenantHeader: string;
+  rules: SummaryRules;
+}
+
+/** Where per-message problems are told (the feeder's ProblemLog), to be logged once per batch. */
+export interface Problems {
+  add(reason: string, example: string, outcome?: 'skipped' | 'written'): void;
+}
+
+/** The tenant header decides before the value is parsed; without it, the parsed tenant does. */
+export function classify(messages: KafkaMessage[], rules: ClassifyRules, problems: Problems): Classified {
+  const out: Classified = { points: [], deadLetters: [], filtered: 0 };
+  const allowed = rules.tenants;
+  for (const message of messages) {
+    const headerTenant = tenantFromHeaders(message.headers, rules.tenantHeader);
+    if (allowed.length > 0 && headerTenant !== undefined && !allowed.includes(headerTenant)) {
+      out.filtered++;
+      continue;
+    }
+    const r = summarize(message.value, message.timestamp, rules.rules);
+    if (!r.ok) {
+      out.deadLetters.push({ message, reason: `${r.reason}: ${r.detail}` });
+      problems.add(r.reason, `offset ${message.offset}: ${r.detail}`);
+      continue;
+    }
+    if (allowed.length > 0 && headerTenant === undefined && (r.tenant === undefined || !allowed.includes(r.tenant))) {
+      out.filtered++;
+      continue;
+    }
+    if (!r.labelParsed) problems.add('entity label did not match labelPattern (tagged label_parse=failed)', `offset ${message.offset}`, 'written');
+    out.points.push({ point: r.point, message });
+  }
+  return out;
 }

@@ -3,61 +3,9 @@ import { SidecarError, systemReason } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type FeederCounters, ProblemLog, runEvery, type PointSink } from '../feeder.js';
 import { nowNs, type FeedPoint } from '../point.js';
-import type { FamilyConfig, RedisFeederConfig } from './config.js';
+import type { RedisFeederConfig } from './config.js';
+import { fetchRounds, scanUnits, type Unit } from './keyspace.js';
 import { transformValue } from './transform.js';
-
-/** What reading one listed key gave: its text, nothing (it vanished since SCAN), or a value of another type. */
-export type Fetched = { key: string; kind: 'string'; value: string } | { key: string; kind: 'vanished' } | { key: string; kind: 'not_string'; type: string };
-
-/** SCAN (never KEYS: it blocks the server) with MATCH; SCAN may repeat a key, so the result is de-duplicated. */
-export async function scanKeys(redis: Redis, pattern: string, count: number): Promise<string[]> {
-  const keys = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count);
-    for (const k of batch) keys.add(k);
-    cursor = next;
-  } while (cursor !== '0');
-  return [...keys].sort();
-}
-
-/**
- * MGET in pipelines of `depth` commands of `batch` keys. MGET answers nil both for a key that vanished and for one
- * that is not a string, so the nil ones are asked their TYPE to tell which.
- */
-export async function fetchValues(redis: Redis, keys: string[], batch: number, depth: number): Promise<Fetched[]> {
-  const out: Fetched[] = [];
-  const chunks: string[][] = [];
-  for (let i = 0; i < keys.length; i += batch) chunks.push(keys.slice(i, i + batch));
-  for (let i = 0; i < chunks.length; i += depth) {
-    const round = chunks.slice(i, i + depth);
-    const pipeline = redis.pipeline();
-    for (const chunk of round) pipeline.mget(...chunk);
-    const results = (await pipeline.exec()) ?? [];
-    const nil: string[] = [];
-    round.forEach((chunk, c) => {
-      const [err, values] = results[c] ?? [new Error('no reply')];
-      if (err) throw err;
-      chunk.forEach((key, k) => {
-        const v = (values as Array<string | null>)[k];
-        if (v === null || v === undefined) nil.push(key);
-        else out.push({ key, kind: 'string', value: v });
-      });
-    });
-    if (nil.length > 0) out.push(...(await typesOf(redis, nil)));
-  }
-  return out;
-}
-
-async function typesOf(redis: Redis, keys: string[]): Promise<Fetched[]> {
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.type(key);
-  const results = (await pipeline.exec()) ?? [];
-  return keys.map((key, i): Fetched => {
-    const type = String(results[i]?.[1] ?? 'none');
-    return type === 'none' ? { key, kind: 'vanished' } : { key, kind: 'not_string', type };
-  });
-}
 
 /** Shard `index` (1-based) of `count`: the keys whose hash falls in it. */
 export interface Shard {
@@ -134,38 +82,50 @@ export class RedisFeeder {
     return path ? `unix:${path}` : `${host}:${port}/${db ?? 0}`;
   }
 
+  /**
+   * One pass: one SCAN of the keyspace for every family (this shard's keys only), then unit by unit (a family's SCAN
+   * pattern) MGET, transform, and hand the points to the sink, so InfluxDB takes one unit's points while the next
+   * is read.
+   */
   async passAndWrite(): Promise<PassResult> {
     const started = Date.now();
     const result: PassResult = { points: [], byFamily: {} };
+    const fail = (err: unknown) => {
+      throw this.redis.status === 'ready' ? err : this.unreachable(err);
+    };
+    if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect().catch(fail);
+    const units = await scanUnits(this.redis, this.config.families, this.config.scanCount, (key) => this.mine(key)).catch(fail);
+    const now = nowNs();
     for (const family of this.config.families) {
-      const points = await this.readFamily(family, result).catch((err: unknown) => {
-        throw this.redis.status === 'ready' ? err : this.unreachable(err);
-      });
-      this.sink.write(points);
-      result.points.push(...points);
+      const problems = new ProblemLog();
+      const counts = { keys: 0, points: 0 };
+      for (const unit of units) {
+        if (unit.family !== family) continue;
+        const points = await this.readUnit(unit, problems, now).catch(fail);
+        counts.keys += unit.keys.length;
+        counts.points += points.length;
+        this.sink.write(points);
+        for (const p of points) result.points.push(p);
+      }
+      problems.report(this.log, { family: family.name });
+      result.byFamily[family.name] = counts;
     }
     this.log.info('redis pass done', { ms: Date.now() - started, points: result.points.length, families: result.byFamily });
     return result;
   }
 
-  /** One family, shard by shard; per-key problems are counted and logged once for the family, never thrown. */
-  private async readFamily(family: FamilyConfig, result: PassResult): Promise<FeedPoint[]> {
-    if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
-    const problems = new ProblemLog();
+  /** One unit's keys read and transformed; per-key problems are counted and told to the family's log, never thrown. */
+  private async readUnit(unit: Unit, problems: ProblemLog, now: bigint): Promise<FeedPoint[]> {
     const points: FeedPoint[] = [];
-    let keyCount = 0;
-    const now = nowNs();
-    for (const shard of family.shards) {
-      const keys = this.mine(await scanKeys(this.redis, shard, this.config.scanCount));
-      keyCount += keys.length;
-      this.counters.add('read', keys.length);
-      for (const item of await fetchValues(this.redis, keys, this.config.mgetBatch, this.config.pipelineDepth)) {
+    this.counters.add('read', unit.keys.length);
+    for await (const round of fetchRounds(this.redis, unit.keys, this.config.mgetBatch, this.config.pipelineDepth)) {
+      for (const item of round) {
         if (item.kind !== 'string') {
           this.counters.drop(item.kind);
           problems.add(item.kind, item.kind === 'not_string' ? `${item.key} (${item.type})` : item.key);
           continue;
         }
-        const r = transformValue(family, item.key, item.value, now);
+        const r = transformValue(unit.family, item.key, item.value, now);
         if (r.ok) {
           points.push(r.point);
           if (r.timeFallback) problems.add('no source timestamp: time is now(), with time_fallback=true', item.key, 'written');
@@ -175,16 +135,13 @@ export class RedisFeeder {
         }
       }
     }
-    problems.report(this.log, { family: family.name });
-    result.byFamily[family.name] = { keys: keyCount, points: points.length };
     return points;
   }
 
-  /** With `--shard i/n`: only the keys of shard i (every member still SCANs, and reads only its share). */
-  private mine(keys: string[]): string[] {
+  /** With `--shard i/n`: whether a key is of shard i (every member still SCANs, and reads only its share). */
+  private mine(key: string): boolean {
     const shard = this.options.shard;
-    if (!shard || shard.count === 1) return keys;
-    return keys.filter((key) => shardOf(key, shard.count) === shard.index);
+    return !shard || shard.count === 1 || shardOf(key, shard.count) === shard.index;
   }
 
   private unreachable(err: unknown): SidecarError {

@@ -44,14 +44,29 @@ function timeOf(value: unknown, unit: 's' | 'ms'): bigint | undefined {
   return Number.isSafeInteger(n) ? BigInt(n) * NS_PER_MS : secondsToNs(n / 1000);
 }
 
-function selected(family: FamilyConfig, name: string): boolean {
-  if (family.include && !family.include.some((re) => re.test(name))) return false;
-  return !family.exclude.some((re) => re.test(name));
+/**
+ * What a member name means for a family: undefined if it is not selected, else its divisor (1: not scaled). The
+ * globs are tried once per family and name, not once per key: a pass reads the same dozen names on every key.
+ */
+const fieldRules = new WeakMap<FamilyConfig, Map<string, number | undefined>>();
+/** Names beyond this many per family (documents with made-up member names) are matched each time, not remembered. */
+const MAX_REMEMBERED_NAMES = 10_000;
+
+function fieldRule(family: FamilyConfig, name: string): number | undefined {
+  let rules = fieldRules.get(family);
+  if (rules === undefined) fieldRules.set(family, (rules = new Map()));
+  if (rules.has(name)) return rules.get(name);
+  let rule: number | undefined;
+  if ((!family.include || family.include.some((re) => re.test(name))) && !family.exclude.some((re) => re.test(name))) {
+    rule = family.scale.find((s) => s.pattern.test(name))?.divisor ?? 1;
+  }
+  if (rules.size < MAX_REMEMBERED_NAMES) rules.set(name, rule);
+  return rule;
 }
 
 function scaled(family: FamilyConfig, name: string, value: number): number {
-  const rule = family.scale.find((s) => s.pattern.test(name));
-  return rule ? value / rule.divisor : value;
+  const divisor = fieldRule(family, name) ?? 1;
+  return divisor === 1 ? value : value / divisor;
 }
 
 /** Every selected member is a field: numbers (scaled) as floats, strings and booleans as they are. */
@@ -60,9 +75,11 @@ function documentFields(family: FamilyConfig, doc: Record<string, unknown>): Rec
     if (typeof doc[name] !== 'number') return `lacks numeric field ${name}`;
   }
   const fields: Record<string, FieldValue> = {};
-  for (const [name, value] of Object.entries(doc)) {
-    if (!selected(family, name)) continue;
-    if (typeof value === 'number' && Number.isFinite(value)) fields[name] = scaled(family, name, value);
+  for (const name in doc) {
+    const divisor = fieldRule(family, name);
+    if (divisor === undefined) continue;
+    const value = doc[name];
+    if (typeof value === 'number' && Number.isFinite(value)) fields[name] = divisor === 1 ? value : value / divisor;
     else if (typeof value === 'string' || typeof value === 'boolean') fields[name] = value;
   }
   return fields;

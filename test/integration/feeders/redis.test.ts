@@ -2,9 +2,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config.js';
 import { FeederCounters } from '../../../src/feeders/feeder.js';
-import { InfluxWriter, readInfluxConfig } from '../../../src/feeders/influx-writer.js';
-import { readRedisConfig } from '../../../src/feeders/redis/config.js';
-import { fetchValues, RedisFeeder } from '../../../src/feeders/redis/feeder.js';
+import { readInfluxConfig } from '../../../src/feeders/influx-config.js';
+import { InfluxWriter } from '../../../src/feeders/influx-writer.js';
+import { compileFamily, DEFAULT_FAMILIES, readRedisConfig } from '../../../src/feeders/redis/config.js';
+import { RedisFeeder } from '../../../src/feeders/redis/feeder.js';
+import { fetchValues, redisGlobToRegExp, scanUnits } from '../../../src/feeders/redis/keyspace.js';
 import { applyToRedis, generateMoc, type GeneratedKey } from '../../../src/feeders/redis/generator.js';
 import { createLogger } from '../../../src/log.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureRedis, influxQuery, startService, stopService } from '../stack.js';
@@ -26,6 +28,7 @@ async function count(measurement: string, field: string, where = ''): Promise<nu
 }
 
 const usable = (keys: GeneratedKey[], family: string) => keys.filter((k) => k.family === family && (k.kind === 'valid' || k.kind === 'no_timestamp'));
+const compileDefaults = () => DEFAULT_FAMILIES.map((f, i) => compileFamily(f, `default families[${i}]`));
 const ofKind = (keys: GeneratedKey[], kind: string) => keys.filter((k) => k.kind === kind).length;
 
 function makeFeeder(counters = new FeederCounters()) {
@@ -35,7 +38,7 @@ function makeFeeder(counters = new FeederCounters()) {
     {},
   );
   const { target, tuning } = readInfluxConfig(root.section('influxdb'));
-  const writer = new InfluxWriter(target, tuning, counters);
+  const writer = new InfluxWriter(target, tuning, counters, { log });
   return { feeder: new RedisFeeder(readRedisConfig(root), writer, counters, log), writer, counters };
 }
 
@@ -69,6 +72,48 @@ describe('redis feeder against real Redis and InfluxDB', () => {
       { key: 'probe:string', kind: 'string', value: '{"a":1}' },
     ]);
     await redis.del('probe:string', 'probe:hash');
+  });
+
+  it("one SCAN sorts keys into patterns exactly as Redis's own MATCH does", async () => {
+    const keys = generateMoc({ pass: 0, timestamp: TS }).map((k) => k.key);
+    const odd = ['glob:a*b', 'glob:a?b', 'glob:[x]', 'glob:a\\b', 'glob:ab', 'glob:a-b', 'glob:a^b', 'glob:z', 'glob:]', 'glob:_'];
+    await redis.mset(Object.fromEntries([...keys, ...odd].map((k) => [k, '1'])));
+    const patterns = [
+      ...compileDefaults().flatMap((f) => f.shards),
+      'electrical:busplug:R[1-3]-P[^B]-*:JSON',
+      'mechanical:irc:R?-PA-IRC0[13]:JSON',
+      'glob:a\\*b',
+      'glob:a\\?b',
+      'glob:\\[x\\]',
+      'glob:a\\\\b',
+      'glob:a[b-]b',
+      'glob:a[-b]b',
+      'glob:[^a-y]',
+      'glob:[z-a]',
+      'glob:[]]',
+      'glob:*',
+      'status:*',
+    ];
+    const families = patterns.map((p, i) => ({ ...compileDefaults()[0], name: `f${i}`, shards: [p] }));
+    try {
+      const units = await scanUnits(redis, families, 100, () => true);
+      for (const [i, pattern] of patterns.entries()) {
+        const byRedis = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          for (const k of batch) byRedis.add(k);
+          cursor = next;
+        } while (cursor !== '0');
+        expect(units[i].keys, pattern).toEqual([...byRedis].sort());
+        expect(
+          [...byRedis].every((k) => redisGlobToRegExp(pattern).test(k)),
+          pattern,
+        ).toBe(true);
+      }
+    } finally {
+      await redis.flushdb();
+    }
   });
 
   it('writes every usable key of the MOC layout, scaled, with source times, and counts the rest', async () => {
