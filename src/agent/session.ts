@@ -176,12 +176,7 @@ export class Session {
   fail(message: string): void {
     if (this.failed) return;
     this.failed = true;
-    (this.options.badConnectionLog ?? this.options.log)?.error('ending connection with ErrorResponse', {
-      function: this.fn.name,
-      task: this.taskId,
-      node: this.nodeId,
-      error: message,
-    });
+    (this.options.badConnectionLog ?? this.options.log)?.error('ending connection with ErrorResponse', { ...this.where, error: message });
     this.options.observer?.protocolError?.(this.fn.name, message);
     this.sink.push({ kind: 'error', error: message });
   }
@@ -246,9 +241,7 @@ export class Session {
           // Over the memory bound: the task starts fresh rather than failing its Init.
           this.groups.replaceAll([]);
           this.options.log?.warn('state dir: the kept states do not fit the memory bound; the task starts fresh', {
-            function: this.fn.name,
-            task: this.taskId,
-            node: this.nodeId,
+            ...this.where,
             error: (err as Error).message,
           });
         }
@@ -267,6 +260,11 @@ export class Session {
   }
 
   /** The fingerprint of the options of the last successful Init ('' before). */
+  /** Who a log line is about. */
+  private get where(): { function: string; task: string; node: string } {
+    return { function: this.fn.name, task: this.taskId, node: this.nodeId };
+  }
+
   get optionsFingerprint(): string {
     return this.fingerprint;
   }
@@ -308,11 +306,7 @@ export class Session {
     if (reading.kind === 'other-options') {
       // The task was redefined with other options: the old state does not describe the new computation. Starting
       // fresh is what the operator wants; refusing would block the task on every restart.
-      this.options.log?.warn('snapshot taken under other options; starting fresh', {
-        function: this.fn.name,
-        task: this.taskId,
-        node: this.nodeId,
-      });
+      this.options.log?.warn('snapshot taken under other options; starting fresh', this.where);
       return answer(true);
     }
     const { contents } = reading;
@@ -336,13 +330,7 @@ export class Session {
   private validGroups(entries: [string, unknown][], version: number): [string, unknown][] {
     const { groups, dropped, first } = fittingGroups(entries, this.fn.edge, this.logic as UdfLogic<unknown>, version);
     if (dropped > 0) {
-      this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', {
-        function: this.fn.name,
-        task: this.taskId,
-        node: this.nodeId,
-        groups: dropped,
-        first,
-      });
+      this.options.log?.warn('snapshot groups whose state does not fit the function start fresh', { ...this.where, groups: dropped, first });
     }
     return groups;
   }
