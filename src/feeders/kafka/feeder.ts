@@ -23,6 +23,7 @@ interface PartitionState {
   high: bigint;
   /** Kafka timestamp of the message after the last chunk begun (or of that chunk's last message). */
   nextUnseenMs: number;
+  written: Promise<unknown>; // its last chunk's delivery: the next is written after it, in offset order
 }
 
 export class KafkaFeeder {
@@ -152,12 +153,12 @@ export class KafkaFeeder {
   }
 
   /**
-   * A batch is cut into chunks of `batchSize`. Each chunk is classified and its delivery started (points to the
-   * writer, dead letters to their topic), and the next chunk is read at once: up to `chunksInFlight` chunks of all
-   * partitions are on their way together, so reading and summarising overlap InfluxDB's answers. When that many are
-   * out, this waits (heartbeating) for one to finish. The kafkajs fetch position moves on as chunks begin
-   * (resolveOffset) but commits are this feeder's own (autoCommit off): a partition's offset is committed only past a
-   * prefix of chunks all delivered (PartitionCommits), whatever order their deliveries finish in.
+   * A batch is cut into chunks of `batchSize`, each classified and its delivery started (points to the writer, dead
+   * letters to their topic) while the next is read: up to `chunksInFlight` chunks of all partitions are out together
+   * (when that many are out, this waits, heartbeating), a partition's written in offset order, each after the one
+   * before it was answered, so a stream task sees its points in that order. The kafkajs fetch position moves on as
+   * chunks begin (resolveOffset), but commits are this feeder's own (autoCommit off): a partition's offset is
+   * committed only past a prefix of chunks all delivered (PartitionCommits).
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, isRunning, isStale } = payload;
@@ -177,7 +178,8 @@ export class KafkaFeeder {
       state.nextUnseenMs = Number((batch.messages[i + this.config.batchSize] ?? last).timestamp);
       this.inFlight++;
       resolveOffset(last.offset);
-      void this.deliver(work, batch.topic, batch.partition, state.owned.signal).then(
+      const deliver = () => this.deliver(work, batch.topic, batch.partition, state.owned.signal);
+      state.written = state.written.then(deliver, deliver).then(
         (delivered) => this.finished(state, ticket, work, delivered ? undefined : 'aborted'),
         (err: unknown) => this.finished(state, ticket, work, err),
       );
@@ -192,7 +194,15 @@ export class KafkaFeeder {
     if (state === undefined) {
       const owned = new AbortController();
       if (this.stopSignal.aborted) owned.abort();
-      state = { partition, commits: new PartitionCommits(), owned, start: BigInt(start ?? '0'), high: 0n, nextUnseenMs: Number.NaN };
+      state = {
+        partition,
+        commits: new PartitionCommits(),
+        owned,
+        start: BigInt(start ?? '0'),
+        high: 0n,
+        nextUnseenMs: Number.NaN,
+        written: Promise.resolve(),
+      };
       this.partitions.set(partition, state);
     }
     return state;
