@@ -277,8 +277,10 @@ describe('a sidecar that heals its tasks and keeps their states (real kapacitord
           if (stateAt(n, h) !== prev) want.push(n);
           prev = stateAt(n, h);
         }
+        // Edges of points fed after `seen` was read are not in the reference.
+        const last = delivered[delivered.length - 1];
         expect(
-          (edges.get(h) ?? []).map((r) => Number(r[1])),
+          (edges.get(h) ?? []).map((r) => Number(r[1])).filter((n) => n <= last),
           `edges_${i} ${h}`,
         ).toEqual(want);
       }
