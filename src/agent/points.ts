@@ -29,6 +29,17 @@ export function fieldValue(p: Point, name: string): FieldValue | undefined {
   return kindOf(p) === FRAME ? (p as FramePoint).field(name) : plainFieldValue(p, name);
 }
 
+/** The values of several fields, in the order named, or undefined when the point lacks one of them. */
+export function fieldValues(p: Point, names: readonly string[]): FieldValue[] | undefined {
+  const values = new Array<FieldValue>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const v = fieldValue(p, names[i]);
+    if (v === undefined) return undefined;
+    values[i] = v;
+  }
+  return values;
+}
+
 /**
  * A numeric field, exact: a float as it is, an int within ±2^53 as a number, an int beyond as a bigint; undefined when
  * absent or not numeric. No BigInt is made for the usual int (a counter), so a state keeps plain numbers; `difference`
@@ -106,6 +117,21 @@ export function pointLikeDouble(like: Point, name: string, value: number, time?:
   if (kind === FRAME) return new DerivedPoint(like as FramePoint, own, null, name, value);
   if (kind === DERIVED) return new DerivedPoint((like as DerivedPoint).source, own ?? (like as DerivedPoint).ownTime, null, name, value);
   return pointLike(like, own ?? like.time, { double: { [name]: value } });
+}
+
+/**
+ * Fields by the type of each value, as fieldValue reads them: a number is a float, a bigint an int. For an output
+ * that carries values read from its input (a previous state) under new names.
+ */
+export function fieldsOf(values: Record<string, FieldValue>): Fields {
+  const fields: Fields = { double: {}, int: {}, string: {}, bool: {} };
+  for (const [name, v] of Object.entries(values)) {
+    if (typeof v === 'number') fields.double[name] = v;
+    else if (typeof v === 'bigint') fields.int[name] = v;
+    else if (typeof v === 'string') fields.string[name] = v;
+    else fields.bool[name] = v;
+  }
+  return fields;
 }
 
 /** The point with all its fields and these added (or replaced). */
