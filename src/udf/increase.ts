@@ -11,19 +11,18 @@ import { OptionError } from '../agent/errors.js';
 import { defineUdf, handler } from '../agent/handler.js';
 import { nonEmpty, option, positive } from '../agent/options.js';
 import { batchPoint, difference, type Numeric, numericField, pointLikeDouble, timeOf } from '../agent/points.js';
-import { isTime, Time } from '../agent/time.js';
+import { type Checked, is } from '../agent/shape.js';
+import { Time } from '../agent/time.js';
 
-interface IncreaseState {
+const isIncreaseState = is.record({
   /** The group's last point: its time (null before the first) and value. */
-  at: Time | null;
-  value: Numeric;
+  at: is.nullable(is.time),
+  value: is.numeric,
   /** The increase in the open period so far. */
-  sum: number;
+  sum: is.number,
   /** Stream: the end of the open window. Batch: the last point of the open batch. Null when none is open. */
-  open: Time | null;
-}
-
-const isNumeric = (v: unknown): v is Numeric => typeof v === 'number' || typeof v === 'bigint';
+  open: is.nullable(is.time),
+});
 
 export const increase = defineUdf({
   name: 'increase',
@@ -46,12 +45,8 @@ export const increase = defineUdf({
     return handler({
       state: {
         version: 1,
-        create: (): IncreaseState => ({ at: null, value: 0, sum: 0, open: null }),
-        valid: (s: unknown): s is IncreaseState => {
-          const r = s as IncreaseState | null;
-          const time = (t: unknown) => t === null || isTime(t);
-          return r !== null && typeof r === 'object' && time(r.at) && time(r.open) && isNumeric(r.value) && typeof r.sum === 'number';
-        },
+        create: (): Checked<typeof isIncreaseState> => ({ at: null, value: 0, sum: 0, open: null }),
+        valid: isIncreaseState,
       },
       point(p, s, emit) {
         const v = numericField(p, field);

@@ -6,17 +6,14 @@
 import { OptionError } from '../agent/errors.js';
 import { defineUdf, handler } from '../agent/handler.js';
 import { nonEmpty, option, positive } from '../agent/options.js';
-import { difference, type Numeric, numericField, pointLikeDouble, timeOf } from '../agent/points.js';
-import { isTime, Time } from '../agent/time.js';
+import { difference, numericField, pointLikeDouble, timeOf } from '../agent/points.js';
+import { type Checked, is } from '../agent/shape.js';
+import { Time } from '../agent/time.js';
 import { Duration } from '../duration.js';
+import { rateFromVersion1 } from './version-1.js';
 
 /** The group's last point: its time (null before the first) and value. */
-interface RateState {
-  at: Time | null;
-  value: Numeric;
-}
-
-const isNumeric = (v: unknown): v is Numeric => typeof v === 'number' || typeof v === 'bigint';
+const isRateState = is.record({ at: is.nullable(is.time), value: is.numeric });
 
 export const rate = defineUdf({
   name: 'rate',
@@ -37,12 +34,9 @@ export const rate = defineUdf({
     return handler({
       state: {
         version: 2,
-        create: (): RateState => ({ at: null, value: 0 }),
-        valid: (s: unknown): s is RateState => {
-          const r = s as RateState | null;
-          return r !== null && typeof r === 'object' && (r.at === null || isTime(r.at)) && isNumeric(r.value);
-        },
-        migrate: fromVersion1,
+        create: (): Checked<typeof isRateState> => ({ at: null, value: 0 }),
+        valid: isRateState,
+        migrate: rateFromVersion1,
       },
       point(p, s, emit) {
         const v = numericField(p, field);
@@ -61,16 +55,3 @@ export const rate = defineUdf({
     });
   },
 });
-
-/** Version 1 held the time as {primed, timeHi, timeLo} beside the value, or (its first form) as {time: bigint | null}. */
-function fromVersion1(old: unknown): unknown {
-  const s = old as Record<string, unknown> | null;
-  if (s === null || typeof s !== 'object') return null;
-  if ('primed' in s) {
-    const half = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
-    if (typeof s.primed !== 'boolean' || !half(s.timeHi, -(2 ** 31), 2 ** 31 - 1) || !half(s.timeLo, 0, 2 ** 32 - 1)) return null;
-    return { at: s.primed ? new Time(s.timeHi as number, s.timeLo as number) : null, value: s.value };
-  }
-  if (s.time != null && typeof s.time !== 'bigint') return null;
-  return { at: s.time == null ? null : Time.of(s.time), value: s.value };
-}
