@@ -36,7 +36,11 @@ export const movingAverage = defineUdf({
 const [SUM, NEXT, COUNT, VALUES] = [0, 1, 2, 3];
 
 function countAverage(field: string, as: string, size: number) {
-  const sumOf = (s: number[]) => s.reduce((sum, v, i) => (i < VALUES ? sum : sum + v), 0);
+  const sumOf = (s: number[]) => {
+    let sum = 0;
+    for (let i = VALUES; i < s.length; i++) sum += s[i];
+    return sum;
+  };
   return handler({
     state: {
       version: 2,
