@@ -6,9 +6,8 @@
  * Each check is a type guard, so the type it proves is the state's type: `Checked<typeof check>` names it, and a
  * check that disagrees with `create` fails to compile. A record may carry more keys than it names (they are ignored).
  */
-import type { Point } from './messages.js';
 import { isPlainPoint } from './points.js';
-import { isTime, type Time } from './time.js';
+import { isTime } from './time.js';
 
 export type Check<T> = (x: unknown) => x is T;
 /** The type a check proves. */
@@ -33,9 +32,9 @@ export const is = {
   numeric: (x: unknown): x is number | bigint => number(x) || bigint(x),
   /** Any field's value as fieldValue reads it. */
   fieldValue: (x: unknown): x is number | bigint | string | boolean => number(x) || bigint(x) || string(x) || boolean(x),
-  time: isTime as Check<Time>,
+  time: isTime,
   /** A point as a state holds it (the agent copied it out of its frame, and a snapshot reads it back whole). */
-  point: isPlainPoint as Check<Point>,
+  point: isPlainPoint,
   nullable:
     <T>(check: Check<T>): Check<T | null> =>
     (x): x is T | null =>

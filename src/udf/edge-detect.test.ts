@@ -112,6 +112,24 @@ describe.each([{ wire: true }, { wire: false }])('edgeDetect (%o)', ({ wire }) =
     }
   });
 
+  it('starts a group fresh when its restored state watches a different number of fields than the task', () => {
+    for (const [field, current] of [
+      ['value', ['UP', 'x']],
+      [['value', 'mode'], 'UP'],
+    ] as const) {
+      const f = new FunctionRunner('edgeDetect', { wire });
+      f.init({ field: field as string | string[], emitFirst: false });
+      const pt = (t: bigint, value: string) => streamPoint('adsl', { host: 'a' }, t * S, { fieldsString: { value, mode: 'x' } }, ['host']);
+      f.point(pt(1n, 'UP'));
+      const taken = decodeSnapshot(f.snapshot());
+      const g = new FunctionRunner('edgeDetect', { wire });
+      g.init({ field: field as string | string[], emitFirst: false });
+      g.restore(encodeSnapshot({ ...taken, groups: taken.groups.map(([k]): [string, unknown] => [k, { current, since: null, candidate: null }]) }));
+      // A fresh state: the first point sets the state and, with emitFirst(false), emits nothing.
+      expect(g.point(pt(2n, 'UP'))).toEqual([]);
+    }
+  });
+
   it('fails Init naming the option', () => {
     const cases: [Record<string, never | string | boolean | bigint>, RegExp][] = [
       [{}, /option field: is required/],

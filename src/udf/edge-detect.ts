@@ -8,7 +8,7 @@ import { defineUdf, handler } from '../agent/handler.js';
 import type { Point } from '../agent/messages.js';
 import { nonEmpty, nonNegative, option, positive } from '../agent/options.js';
 import { type FieldValue, fieldValue, fieldValues, fieldsOf, pointBytes, timeOf, withFields } from '../agent/points.js';
-import { type Checked, is } from '../agent/shape.js';
+import { type Check, type Checked, is } from '../agent/shape.js';
 import type { Time } from '../agent/time.js';
 import { Duration } from '../duration.js';
 import { edgeDetectFromVersion1 } from './version-1.js';
@@ -17,14 +17,19 @@ import { edgeDetectFromVersion1 } from './version-1.js';
  * The watched value of a state: the value itself when one field is watched (the usual case: at thousands of groups,
  * each object between a group and its value is a cache miss), an array of values for several.
  */
-const watched = is.either(is.fieldValue, is.arrayOf(is.fieldValue));
-type Watched = Checked<typeof watched>;
+type Watched = FieldValue | FieldValue[];
 /** `since`: when the current state began, kept only when durationAs or minDuration needs it. */
-const isEdgeState = is.record({
-  current: is.nullable(watched), // null before the group's first point
-  since: is.nullable(is.time),
-  candidate: is.nullable(is.record({ current: watched, point: is.point })), // a change not yet held for minDuration
-});
+const edgeState = (watched: Check<Watched>) =>
+  is.record({
+    current: is.nullable(watched), // null before the group's first point
+    since: is.nullable(is.time),
+    candidate: is.nullable(is.record({ current: watched, point: is.point })), // a change not yet held for minDuration
+  });
+type EdgeState = Checked<ReturnType<typeof edgeState>>;
+
+/** Several watched values: 16 bytes each, strings by their length; one value costs nothing beyond the state. */
+const watchedBytes = (w: Watched | null): number =>
+  typeof w === 'string' ? 2 * w.length : Array.isArray(w) ? w.reduce<number>((b, v) => b + 16 + (typeof v === 'string' ? 2 * v.length : 0), 0) : 0;
 
 const same = (a: Watched, b: Watched) => (Array.isArray(a) ? a.every((v, i) => Object.is(v, (b as FieldValue[])[i])) : Object.is(a, b));
 
@@ -44,15 +49,16 @@ export const edgeDetect = defineUdf({
     if (new Set(fields).size !== fields.length) throw new OptionError('field', `lists a field twice: ${fields.join(', ')}`);
     // When the current state began matters only to durationAs and minDuration; otherwise no time is read.
     const trackSince = durationAs !== undefined || minDuration.ns > 0n;
+    // One watched field: previousAs names the added field. Several: one added field per watched field, suffixed.
+    const names = previousAs === undefined ? [] : fields.length === 1 ? [previousAs] : fields.map((f) => `${previousAs}_${f}`);
     const edge = (p: Point, previous: Watched, lasted: number): Point => {
-      if (previousAs === undefined && durationAs === undefined) return p;
-      const add: Record<string, FieldValue> = durationAs === undefined ? {} : { [durationAs]: lasted / o.unit.nanos };
-      // One watched field: previousAs names the added field. Several: one added field per watched field, suffixed.
-      if (previousAs !== undefined)
-        fields.forEach((f, i) => (add[fields.length === 1 ? previousAs : `${previousAs}_${f}`] = Array.isArray(previous) ? previous[i] : previous));
+      if (names.length === 0 && durationAs === undefined) return p;
+      const add: Record<string, FieldValue> = {};
+      names.forEach((name, i) => (add[name] = Array.isArray(previous) ? previous[i] : previous));
+      if (durationAs !== undefined) add[durationAs] = lasted / o.unit.nanos;
       return withFields(p, fieldsOf(add));
     };
-    const change = (s: Checked<typeof isEdgeState>, to: Watched, at: Time | null) => {
+    const change = (s: EdgeState, to: Watched, at: Time | null) => {
       s.current = to;
       s.since = at;
       s.candidate = null;
@@ -60,11 +66,10 @@ export const edgeDetect = defineUdf({
     return handler({
       state: {
         version: 2,
-        create: (): Checked<typeof isEdgeState> => ({ current: null, since: null, candidate: null }),
-        valid: isEdgeState,
+        create: (): EdgeState => ({ current: null, since: null, candidate: null }),
+        valid: edgeState(fields.length === 1 ? is.fieldValue : is.arrayOf(is.fieldValue, fields.length)),
         migrate: (old) => edgeDetectFromVersion1(old, fields.length === 1),
-        // A watched string is shared with the connection's string table; a held point costs its frame.
-        bytes: (s) => 48 + (s.candidate === null ? 0 : pointBytes(s.candidate.point)),
+        bytes: (s) => 48 + watchedBytes(s.current) + (s.candidate === null ? 0 : pointBytes(s.candidate.point) + watchedBytes(s.candidate.current)),
       },
       // A change waiting out minDuration keeps its point (the agent copies it).
       holdsPoints: minDuration.ns > 0n,
