@@ -6,6 +6,7 @@
  * The common change: version 1 kept times as bigints, version 2 keeps them as Times.
  */
 import { Time } from '../agent/time.js';
+import { COUNT, NEXT, VALUES } from '../agent/windows.js';
 
 type Loose = Record<string, unknown> | null;
 const numbers = (a: unknown): a is number[] => Array.isArray(a) && a.every((v) => typeof v === 'number');
@@ -30,17 +31,18 @@ export function edgeDetectFromVersion1(old: unknown, single: boolean): unknown {
 }
 
 /**
- * movingAverage of `size` points: an array laid out as in version 2 (but at times with all `size` values kept from the
- * start), or in its first form {ring, next, sum}. The sum is added again: version 1 did not keep it exact.
+ * movingAverage of `size` points: an array laid out as a count window (agent/windows.ts), but at times with all `size`
+ * values kept from the start; or in its first form {ring, next, sum}. The sum is added again: version 1 did not keep
+ * it exact.
  */
 export function countAverageFromVersion1(old: unknown, size: number): unknown {
   let values: unknown;
   let next: unknown;
   if (Array.isArray(old)) {
-    const count = old[2];
-    if (!Number.isInteger(count) || count < 0 || old.length < 3 + count || old.length > 3 + size) return null;
-    values = old.slice(3, 3 + count);
-    next = old[1];
+    const count = old[COUNT];
+    if (!Number.isInteger(count) || count < 0 || old.length < VALUES + count || old.length > VALUES + size) return null;
+    values = old.slice(VALUES, VALUES + count);
+    next = old[NEXT];
   } else {
     values = (old as Loose)?.ring;
     next = (old as Loose)?.next;
