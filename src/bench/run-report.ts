@@ -145,6 +145,7 @@ npm run bench -- --feed kapacitor --out -         # Kapacitor's way of writing o
 npm run bench -- --groups 10000 --out - --sidecar-node-arg=--cpu-prof --sidecar-node-arg=--cpu-prof-dir=/tmp/prof
                                                 # a CPU profile of the sidecar, for Chrome DevTools
 npm run bench -- --compare-cli ../main/dist/cli.js   # A/B: another build interleaved with this one, paired ratios
+npm run bench -- --functions rate,edgeDetect --feed bulk --out -   # only these, in this order
 \`\`\`
 
 Numbers are wall-clock throughput on whatever machine ran them; compare ratios, not absolute points/s, across machines.

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       'sidecar-arg': { type: 'string', multiple: true, default: [] },
       'compare-cli': { type: 'string' },
       'compare-label': { type: 'string', default: 'baseline' },
+      functions: { type: 'string', default: BENCH_FUNCTIONS.map((f) => f.name).join(',') },
     },
   });
   const points = Number(values.points);
@@ -64,6 +65,11 @@ async function main(): Promise<void> {
   if (groupCounts.some((g) => !Number.isSafeInteger(g) || g <= 0)) throw new Error(`--groups ${values.groups} is not a list of positive integers`);
   const feeds = String(values.feed).split(',') as Feed[];
   if (feeds.some((f) => !FEEDS.includes(f))) throw new Error(`--feed ${values.feed}: each must be one of ${FEEDS.join(', ')}`);
+  const names = String(values.functions).split(',');
+  const unknown = names.filter((n) => !BENCH_FUNCTIONS.some((f) => f.name === n));
+  if (unknown.length) throw new Error(`--functions ${values.functions}: ${unknown.join(', ')} not among ${BENCH_FUNCTIONS.map((f) => f.name).join(', ')}`);
+  // In the order named: a run can put any function first or last.
+  const benched = names.map((n) => BENCH_FUNCTIONS.find((f) => f.name === n) as BenchFunction);
   const compareCli = values['compare-cli'] === undefined ? null : path.resolve(values['compare-cli']);
   const label = String(values['compare-label']);
   const loadavg = os
@@ -90,14 +96,15 @@ async function main(): Promise<void> {
 
     const movingAverage = BENCH_FUNCTIONS.find((f) => f.name === 'movingAverage') as BenchFunction;
     const variants = [
-      ...BENCH_FUNCTIONS.map((fn) => ({
+      ...benched.map((fn) => ({
         name: fn.name,
         socket: path.join(dir, `${fn.name}.sock`),
         baseSocket: compareCli === null ? null : path.join(baseDir, `${fn.name}.sock`),
         fn,
         unordered: false,
       })),
-      { name: GO_AGENT, socket: goPath, baseSocket: null, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true },
+      // The Go agent is movingAverage's counterpart: run beside it.
+      ...(benched.includes(movingAverage) ? [{ name: GO_AGENT, socket: goPath, baseSocket: null, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true }] : []),
     ];
     const rows: Row[] = [];
     let runs = 0;
@@ -171,6 +178,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  // A mistyped flag is one line; anything else is the benchmark's own failure, with its stack.
+  const usage = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') || /^--\w/.test((err as Error).message);
+  process.stderr.write(`bench: ${usage ? (err as Error).message : ((err as Error).stack ?? err)}\n`);
   process.exit(1);
 });
