@@ -104,7 +104,9 @@ async function main(): Promise<void> {
         unordered: false,
       })),
       // The Go agent is movingAverage's counterpart: run beside it.
-      ...(benched.includes(movingAverage) ? [{ name: GO_AGENT, socket: goPath, baseSocket: null, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true }] : []),
+      ...(benched.includes(movingAverage)
+        ? [{ name: GO_AGENT, socket: goPath, baseSocket: null, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true }]
+        : []),
     ];
     const rows: Row[] = [];
     let runs = 0;
