@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Duration } from '../duration.js';
-import type { Point } from './messages.js';
+import { streamPoint } from '../udf/testing.js';
 import { countWindow, timeWindow } from './windows.js';
 
 const S = 1_000_000_000n;
-const at = (seconds: bigint): Point => ({
-  time: seconds * S,
-  name: 'm',
-  database: '',
-  retentionPolicy: '',
-  group: '',
-  dimensions: [],
-  byName: false,
-  tags: {},
-  fieldsDouble: {},
-  fieldsInt: {},
-  fieldsString: {},
-  fieldsBool: {},
-});
+const at = (seconds: bigint) => streamPoint('m', {}, seconds * S, {});
 const freshSum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 describe('countWindow', () => {
