@@ -22,37 +22,39 @@ import { Tag } from './wire/tags.js';
 
 export const AGAIN_WINDOW_MS = 5000;
 export const AGAIN_MAX_BYTES = 1024 * 1024;
+const NONE = new Uint8Array(0);
 
 export class RecentAnswers {
   private writes: Uint8Array[] = [];
   private times: number[] = [];
-  private bytes = 0;
+  /** The oldest write still kept; those before it are cut off the arrays now and then, not at every write. */
+  private head = 0;
+  /** Bytes of the kept writes but the newest. */
+  private older = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** A write that left (a view the caller never writes again). */
   add(write: Uint8Array, at: number = this.now()): void {
+    const n = this.writes.length;
+    if (n > this.head) this.older += this.writes[n - 1].length;
     this.writes.push(write);
     this.times.push(at);
-    this.bytes += write.length;
-    let drop = 0;
-    let bytes = this.bytes;
-    const n = this.writes.length;
-    while (drop < n - 1 && (this.times[drop] < at - AGAIN_WINDOW_MS || bytes - this.writes[n - 1].length > AGAIN_MAX_BYTES)) {
-      bytes -= this.writes[drop].length;
-      drop++;
+    while (this.head < n && (this.times[this.head] < at - AGAIN_WINDOW_MS || this.older > AGAIN_MAX_BYTES)) {
+      this.older -= this.writes[this.head].length;
+      this.writes[this.head++] = NONE; // its slab may go
     }
-    if (drop > 0) {
-      this.writes.splice(0, drop);
-      this.times.splice(0, drop);
-      this.bytes = bytes;
+    if (this.head > 1024 && this.head * 2 > this.writes.length) {
+      this.writes.splice(0, this.head);
+      this.times.splice(0, this.head);
+      this.head = 0;
     }
   }
 
   /** The data frames of the writes made in the AGAIN_WINDOW_MS before `end`, in order; null when there are none. */
   dataFrames(end: number = this.now()): Uint8Array | null {
     const kept: Uint8Array[] = [];
-    for (let i = 0; i < this.writes.length; i++) {
+    for (let i = this.head; i < this.writes.length; i++) {
       if (this.times[i] >= end - AGAIN_WINDOW_MS) keptFrames(this.writes[i], kept);
     }
     return kept.length === 0 ? null : Buffer.concat(kept);

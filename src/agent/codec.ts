@@ -199,6 +199,12 @@ export class ResponseWriter {
     this.count++;
   }
 
+  /** Whole frames encoded earlier (answers sent again, answers-again.ts), as they are. */
+  frames(bytes: Uint8Array): void {
+    this.out.bytes(bytes);
+    this.count++;
+  }
+
   get pending(): number {
     return this.count;
   }

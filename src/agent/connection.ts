@@ -12,11 +12,15 @@
  * after any request that is not a point (a Keepalive's answer is never held: it is what Kapacitor's timeout watches),
  * after an error, and on input end or close.
  *
+ * With a state dir the connection keeps its recent answers, and a task node's next connection sends them again before
+ * its first answer to data (see answers-again.ts): Kapacitor drops what was in flight when it stopped the task.
+ *
  * Endings: Kapacitor stops a task by half-closing its side and waiting for our EOF, so on input end we flush and end
  * our side. After an ErrorResponse we flush it and end the connection; a frame that cannot be decoded ends only this
  * connection.
  */
 import type { Readable, Writable } from 'node:stream';
+import { joinAnswers, RecentAnswers } from './answers-again.js';
 import { RequestDecoder, ResponseWriter } from './codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder } from './framer.js';
 import { AnswerPacer } from './pacer.js';
@@ -62,6 +66,10 @@ export class UdfConnection {
   private logChunk: Buffer | null = null;
   private logFrom = 0;
   private bodyMissing = 0;
+  /** What this connection wrote lately (with a state dir). */
+  private readonly recent: RecentAnswers | null;
+  /** Until the first point or batch after a persisted Init: the task node's answers to send again are due. */
+  private againDue = false;
 
   constructor(
     readonly fn: ServedFunction,
@@ -70,6 +78,7 @@ export class UdfConnection {
     private readonly options: ConnectionOptions = {},
   ) {
     this.persist = options.stateStore?.forConnection() ?? null;
+    this.recent = this.persist === null ? null : new RecentAnswers();
     this.session = new Session(fn, this.writer, this.persist === null ? options : { ...options, persistence: this.persist });
     this.framer = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
     this.pacer = options.pacer ?? new AnswerPacer();
@@ -77,7 +86,8 @@ export class UdfConnection {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     void this.done.then(() => {
       this.session.release();
-      this.persist?.release();
+      // Answers never sent again are still due, before what this connection wrote.
+      this.persist?.release(joinAnswers(this.persist.takeAnswers(), this.recent?.dataFrames() ?? null));
     });
     input.on('data', (chunk: Buffer) => this.onChunk(chunk));
     input.on('end', () => this.onInputEnd());
@@ -189,16 +199,32 @@ export class UdfConnection {
     if (session.failed) return;
     const req = this.decoder.decode(buf, start, end);
     if (req.kind === 'point') {
+      if (this.againDue) this.sendAgain();
       this.pointsIn++;
       session.handlePoint(req.point);
       return;
     }
     this.urgent = true;
+    if (req.kind === 'begin' && this.againDue) this.sendAgain();
     session.handle(req);
+    if (req.kind === 'init') this.againDue = this.persist?.logging === true;
     const chunk = this.logChunk;
     if (chunk !== null && this.logFrom === 0 && this.persist?.logging) this.logFrom = buf === chunk ? end : this.bodyMissing;
     if (session.busy) this.framer.stop();
   };
+
+  private sendAgain(): void {
+    this.againDue = false;
+    const again = (this.persist as ConnectionState).takeAnswers();
+    if (again === null) return;
+    this.writer.frames(again);
+    this.options.log?.info('answers sent again: Kapacitor may have dropped them when the task stopped', {
+      function: this.fn.name,
+      task: this.session.taskId,
+      node: this.session.nodeId,
+      bytes: again.length,
+    });
+  }
 
   private readonly release = (): void => {
     this.waiting = false;
@@ -215,7 +241,9 @@ export class UdfConnection {
     }
     this.pointsIn = 0;
     if (this.writer.pending === 0) return;
-    const ok = this.output.write(this.writer.take());
+    const bytes = this.writer.take();
+    this.recent?.add(bytes);
+    const ok = this.output.write(bytes);
     if (!ok && !this.ended) {
       this.input.pause();
       this.output.once('drain', () => this.input.resume());

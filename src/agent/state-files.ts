@@ -3,8 +3,10 @@
  * and its records, the compacted base written beside it, and the atomic writes both need.
  *
  *   log.<n>     records [type:1][length:4 LE][payload]: 'B' input bytes starting at a frame boundary, 'D' "the next
- *               Restore of this segment was not applied"
- *   state.json  a line of JSON {format, version, segment, at} then the states as a snapshot
+ *               Restore of this segment was not applied", 'T' the time of the records after it (ms since the epoch,
+ *               float64 LE; written when TIME_MARK_MS have passed since the last, so a crash's answers can be dated)
+ *   state.json  a line of JSON {format, version, segment, at, answers?} then the states as a snapshot; `answers`:
+ *               base64 of the answers to send again (answers-again.ts)
  *   task.json   {format, version, function, task, node, options, init}
  */
 import { closeSync, fsync as fsyncCallback, fsyncSync, openSync, readdirSync, renameSync, writeFileSync, writevSync } from 'node:fs';
@@ -18,7 +20,10 @@ export const STATE_FORMAT = 'kapacitor-udf-sidecar/state';
 
 export const REC_BYTES = 0x42; // 'B'
 export const REC_SKIPPED_RESTORE = 0x44; // 'D'
+export const REC_TIME = 0x54; // 'T'
 export const REC_HEAD = 5;
+/** How often the log is dated: finer than answers-again.ts's window needs. */
+export const TIME_MARK_MS = 100;
 
 /** A state file that cannot be read as written. */
 export class StateFileError extends SidecarError {
@@ -47,6 +52,8 @@ export interface Recovered {
   /** When the states were last written (ms since the epoch). */
   at: number;
   nextSegment: number;
+  /** The answers to send again on the next connection (answers-again.ts). */
+  answers: Uint8Array | null;
 }
 
 /** What a task node's files need of the store: its threshold, its log, and one queue of jobs per directory. */
@@ -65,7 +72,9 @@ export class TaskState {
   private syncing = false;
   private compacting: Promise<void> | null = null;
   lastWrite = 0;
+  private lastMark = 0;
   readonly header = Buffer.alloc(REC_HEAD);
+  private readonly mark = Buffer.from([REC_TIME, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
   constructor(
     private readonly store: StateFilesHost,
@@ -92,7 +101,14 @@ export class TaskState {
   append(chunk: Uint8Array, from: number, skippedRestore: boolean): void {
     const n = chunk.length - from;
     if (n <= 0 && !skippedRestore) return;
+    const now = Date.now();
     const parts: Uint8Array[] = [];
+    if (now - this.lastMark >= TIME_MARK_MS) {
+      this.lastMark = now;
+      this.mark.writeDoubleLE(now, REC_HEAD);
+      parts.push(this.mark);
+      this.segmentBytes += this.mark.length;
+    }
     if (skippedRestore) parts.push(Buffer.from([REC_SKIPPED_RESTORE, 0, 0, 0, 0]));
     if (n > 0) {
       const h = this.header;
@@ -103,7 +119,7 @@ export class TaskState {
     writevSync(this.fd, parts);
     this.segmentBytes += n + REC_HEAD;
     this.unsynced = true;
-    this.lastWrite = Date.now();
+    this.lastWrite = now;
   }
 
   get wantsCompaction(): boolean {
@@ -124,17 +140,18 @@ export class TaskState {
   }
 
   /** After end(): the final states, as the base of the segments after the last one. */
-  compactFinal(entries: [string, unknown][], at: number): Promise<void> {
-    return this.compact(entries, this.segment + 1, at);
+  compactFinal(entries: [string, unknown][], at: number, answers: Uint8Array | null): Promise<void> {
+    return this.compact(entries, this.segment + 1, at, answers);
   }
 
   /**
    * Writes `entries` as the base that segment `following` continues; removes the segments before it. One at a time
    * per task node, also across its connections: a base never replaces a newer one.
    */
-  private compact(entries: [string, unknown][], following: number, at: number): Promise<void> {
+  private compact(entries: [string, unknown][], following: number, at: number, answers: Uint8Array | null = null): Promise<void> {
     // Encoded now: the states go on changing while the file is written.
-    const head = Buffer.from(`${JSON.stringify({ format: STATE_FORMAT, version: 1, segment: following, at })}\n`);
+    const again = answers === null ? {} : { answers: Buffer.from(answers).toString('base64') };
+    const head = Buffer.from(`${JSON.stringify({ format: STATE_FORMAT, version: 1, segment: following, at, ...again })}\n`);
     const body = Buffer.concat([head, encodeSnapshot({ function: this.fnName, options: '', groups: entries, stateVersion: this.stateVersion })]);
     return this.store.serialize(this.dir, () => this.writeBase(body, following));
   }

@@ -1,19 +1,20 @@
 /**
  * Reading a task node back from the state dir (see state-store.ts): its header checked against the Init, then its base
- * and the log segments after it run through a session of the function, answers discarded.
+ * and the log segments after it run through a session of the function. The answers are discarded, but for those made
+ * in the last AGAIN_WINDOW_MS of the log (by its time marks): a crash may have kept them from Kapacitor, so they are
+ * sent again (answers-again.ts).
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { RequestDecoder } from './codec.js';
+import { AGAIN_WINDOW_MS, joinAnswers, RecentAnswers } from './answers-again.js';
+import { RequestDecoder, ResponseWriter } from './codec.js';
 import { FrameDecoder } from './framer.js';
 import type { ServedFunction } from './handler.js';
 import type { InitOption, Response } from './messages.js';
 import { Session, type SessionPersistence } from './session.js';
 import { decodeSnapshot } from './snapshot.js';
-import { fromJson, REC_BYTES, REC_HEAD, REC_SKIPPED_RESTORE, type Recovered, STATE_FORMAT, StateFileError, type TaskHeader } from './state-files.js';
-
-const nullSink = { push(_r: Response): void {} };
+import { fromJson, REC_BYTES, REC_HEAD, REC_SKIPPED_RESTORE, REC_TIME, type Recovered, STATE_FORMAT, StateFileError, type TaskHeader } from './state-files.js';
 
 /**
  * What a task node has on disk, rebuilt; null when nothing usable (none, redefined, or damaged — then moved aside).
@@ -62,12 +63,13 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
   let baseVersion = 1;
   let first = 0;
   let at = 0;
+  let answers: Uint8Array | null = null;
   const stateFile = path.join(dir, 'state.json');
   if (existsSync(stateFile)) {
     const text = readFileSync(stateFile);
     const nl = text.indexOf(10);
     if (nl < 0) throw new StateFileError(`${stateFile} has no header line`);
-    let head: { format?: string; segment?: unknown; at?: unknown };
+    let head: { format?: string; segment?: unknown; at?: unknown; answers?: unknown };
     try {
       head = JSON.parse(text.subarray(0, nl).toString('utf8'));
     } catch (err) {
@@ -79,6 +81,7 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
     baseVersion = snapshot.stateVersion ?? 1;
     first = head.segment as number;
     at = typeof head.at === 'number' ? head.at : statSync(stateFile).mtimeMs;
+    if (typeof head.answers === 'string') answers = Buffer.from(head.answers, 'base64');
   }
   const segments = readdirSync(dir)
     .flatMap((f) => {
@@ -97,40 +100,78 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
       return admit;
     },
   };
-  const session = new Session(fn, nullSink, { persistence: replay });
+  const logs = segments.map((n) => {
+    const file = path.join(dir, `log.${n}`);
+    at = Math.max(at, statSync(file).mtimeMs);
+    return { file, bytes: readFileSync(file) };
+  });
+  // Answers are encoded only from the time the log's answers may be sent again.
+  const mark = lastMark(logs);
+  const since = mark === 0 ? Number.POSITIVE_INFINITY : mark - AGAIN_WINDOW_MS;
+  const decoder = new RequestDecoder();
+  const writer = new ResponseWriter(decoder);
+  let time = 0;
+  const sink = { push: (r: Response) => (time >= since ? writer.push(r) : undefined) };
+  const session = new Session(fn, sink, { persistence: replay });
   session.handle({ kind: 'init', options, taskId, nodeId });
   if (session.failed || session.optionsFingerprint === '') throw new StateFileError(`the Init options in ${dir}/task.json are refused now`);
-  for (const n of segments) {
-    const file = path.join(dir, `log.${n}`);
-    const bytes = readFileSync(file);
-    at = Math.max(at, statSync(file).mtimeMs);
+  writer.take();
+  const recent = new RecentAnswers();
+  let sentAgain = false;
+  for (const { file, bytes } of logs) {
     const framer = new FrameDecoder();
     const openBatch: Uint8Array[] = []; // a segment's unfinished batch is dropped with it
-    for (let i = 0; i + REC_HEAD <= bytes.length; ) {
-      const type = bytes[i];
-      const len = bytes.readUInt32LE(i + 1);
-      const start = i + REC_HEAD;
-      if (start + len > bytes.length) break; // torn tail: the write a crash interrupted
+    forRecords(bytes, file, (type, start, end) => {
       if (type === REC_SKIPPED_RESTORE) skipNextRestore = true;
-      else if (type === REC_BYTES) feed(session, framer, bytes.subarray(start, start + len), file, openBatch);
-      else throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
-      i = start + len;
-    }
+      else if (type === REC_TIME) time = bytes.readDoubleLE(start);
+      else {
+        if (feed(session, decoder, framer, bytes.subarray(start, end), file, openBatch)) sentAgain = true;
+        if (writer.pending > 0) recent.add(writer.take(), time);
+      }
+    });
   }
-  return { entries: session.stateEntries(), at, nextSegment: segments.length ? segments[segments.length - 1] + 1 : first };
+  return {
+    entries: session.stateEntries(),
+    at,
+    nextSegment: segments.length ? segments[segments.length - 1] + 1 : first,
+    // The base's answers were the next connection's to send before its first point or batch.
+    answers: sentAgain ? recent.dataFrames(mark) : joinAnswers(answers, recent.dataFrames(mark)),
+  };
+}
+
+/** Each whole record of a segment; a torn tail (the write a crash interrupted) ends it. */
+function forRecords(bytes: Buffer, file: string, onRecord: (type: number, start: number, end: number) => void): void {
+  for (let i = 0; i + REC_HEAD <= bytes.length; ) {
+    const type = bytes[i];
+    const start = i + REC_HEAD;
+    const end = start + bytes.readUInt32LE(i + 1);
+    if (end > bytes.length) return;
+    if (type !== REC_BYTES && type !== REC_SKIPPED_RESTORE && type !== REC_TIME) throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
+    onRecord(type, start, end);
+    i = end;
+  }
+}
+
+/** The time of the log's last mark; 0 when it has none (a log of an earlier build: nothing is sent again). */
+function lastMark(logs: { file: string; bytes: Buffer }[]): number {
+  let mark = 0;
+  for (const { file, bytes } of logs) forRecords(bytes, file, (type, start) => type === REC_TIME && (mark = bytes.readDoubleLE(start)));
+  return mark;
 }
 
 /**
- * The connection's frame loop, answers discarded. A batch is applied only once its EndBatch is read: a batch whose end
- * never came (the connection died inside it) was never answered, and Kapacitor's next query brings its points again.
+ * The connection's frame loop. A batch is applied only once its EndBatch is read: a batch whose end never came (the
+ * connection died inside it) was never answered, and Kapacitor's next query brings its points again. True when a
+ * point or a batch was applied (the connection then sent what it had to send again).
  */
-function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): void {
-  const decoder = new RequestDecoder();
+function feed(session: Session, decoder: RequestDecoder, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): boolean {
+  let data = false;
   const apply = (frame: Uint8Array) => {
     if (session.failed) return;
     const req = decoder.decode(frame);
     if (req.kind === 'point') session.handlePoint(req.point);
     else session.handle(req);
+    if (req.kind === 'point' || req.kind === 'begin') data = true;
   };
   framer.pushRanges(bytes, (buf, start, end) => {
     const frame = buf.subarray(start, end);
@@ -145,4 +186,5 @@ function feed(session: Session, framer: FrameDecoder, bytes: Uint8Array, file: s
     apply(frame);
   });
   if (session.failed) throw new StateFileError(`${file}: the logged input no longer runs through ${session.fn.name}`);
+  return data;
 }

@@ -10,16 +10,18 @@
  * a compacted base:
  *
  *   task.json   function, task, node, options fingerprint and Init options (written when the task is first seen)
- *   state.json  a line of JSON (which segment follows it) then the states as a snapshot; replaced atomically
- *               (write a temporary file, fsync, rename, fsync the directory)
+ *   state.json  a line of JSON (which segment follows it, the answers to send again) then the states as a snapshot;
+ *               replaced atomically (write a temporary file, fsync, rename, fsync the directory)
  *   log.<n>     records [type:1][length:4 LE][payload]: 'B' input bytes starting at a frame boundary, 'D' "the next
- *               Restore of this segment was not applied". A torn last record (a crash in mid-write) is ignored.
+ *               Restore of this segment was not applied", 'T' the time of the records after it. A torn last record (a
+ *               crash in mid-write) is ignored.
  *
  * Segments after the base are read in order, each with a fresh framer (a segment starts at a frame boundary and a
  * connection's last partial frame never completes). A segment grows until it passes `compactBytes` at a chunk end
  * that is between frames and batches; the session's states are then encoded (as for a Kapacitor snapshot), a new
  * segment begins, and the base is written in the background. When a connection closes its final states are kept in
- * memory and compacted, so the next Init of the task reads JSON, not the log. Open segments are fsynced at most every
+ * memory and compacted, so the next Init of the task reads JSON, not the log. Its last answers go with them, to be
+ * sent again by the next connection (answers-again.ts); after a crash the log's last seconds make them again. Open segments are fsynced at most every
  * `fsyncIntervalMs`, against a machine crash.
  *
  * Replaying a log is what an Init after a crash costs: the input since the last compaction (at most `compactBytes`,
@@ -112,11 +114,11 @@ export class StateStore {
   }
 
   /** @internal */
-  release(key: string, t: TaskState, final: { entries: [string, unknown][]; at: number } | null): void {
+  release(key: string, t: TaskState, final: { entries: [string, unknown][]; at: number; answers: Uint8Array | null } | null): void {
     if (this.claimed.get(key) !== t) return;
     this.claimed.delete(key);
     if (final === null) return;
-    const writing = t.compactFinal(final.entries, final.at).finally(() => {
+    const writing = t.compactFinal(final.entries, final.at, final.answers).finally(() => {
       if (this.released.get(key)?.writing === writing) this.released.delete(key);
     });
     this.released.set(key, { ...final, nextSegment: t.nextSegment, writing, task: t });
@@ -165,6 +167,7 @@ export class ConnectionState implements SessionPersistence {
   private hadOwnState = false;
   private restoreSkipped = false;
   private session: Session | null = null;
+  private answers: Uint8Array | null = null;
 
   constructor(private readonly store: StateStore) {}
 
@@ -208,6 +211,7 @@ export class ConnectionState implements SessionPersistence {
     }
     this.task = t;
     if (recovered === null) return null;
+    this.answers = recovered.answers;
     this.hadOwnState = true;
     this.ownAt = recovered.at;
     log?.info('state continued from the state dir', { function: session.fn.name, task: taskId, node: nodeId, groups: recovered.entries.length });
@@ -221,6 +225,7 @@ export class ConnectionState implements SessionPersistence {
     const meta = { function: session.fn.name, task: session.taskId, node: session.nodeId, snapshotAt: takenAt, stateDirAt: this.ownAt };
     if (takenAt !== undefined && takenAt > this.ownAt) {
       log?.info("Kapacitor's snapshot won: it is newer than the state dir's", meta);
+      this.answers = null; // made from the states that lost
       return true;
     }
     log?.info(
@@ -245,12 +250,19 @@ export class ConnectionState implements SessionPersistence {
       if (betweenFrames && !s.inBatch && t.wantsCompaction) t.cut(s.stateEntries());
     } catch (err) {
       this.store.log?.error('state dir write failed; this task is no longer persisted', { task: t.taskId, node: t.nodeId, error: (err as Error).message });
-      this.release(false);
+      this.release(null, false);
     }
   }
 
-  /** The connection closed: the final states are compacted (unless writing failed). */
-  release(keep = true): void {
+  /** After attach: the answers the task node's previous connection may not have delivered; taken once. */
+  takeAnswers(): Uint8Array | null {
+    const a = this.answers;
+    this.answers = null;
+    return a;
+  }
+
+  /** The connection closed: the final states are compacted (unless writing failed), with the answers to send again. */
+  release(answers: Uint8Array | null = null, keep = true): void {
     const t = this.task;
     if (t === null) return;
     this.task = null;
@@ -258,7 +270,7 @@ export class ConnectionState implements SessionPersistence {
     const s = this.session as Session;
     // Inside a batch the states hold points that were never answered: the next Init reads the log instead, which
     // leaves that batch out.
-    this.store.release(this.key, t, keep && !s.inBatch ? { entries: s.stateEntries(), at: t.lastWrite || Date.now() } : null);
+    this.store.release(this.key, t, keep && !s.inBatch ? { entries: s.stateEntries(), at: t.lastWrite || Date.now(), answers } : null);
   }
 }
 

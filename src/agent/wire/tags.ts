@@ -4,18 +4,21 @@
  *
  *   Request  := 17:point Point                    (every other message: protobufjs, see codec.ts)
  *   Response := 17:point Point                    (the same bytes: a point passed through is its own answer)
+ *             | 16:begin BeginBatch | 18:end EndBatch   (told apart from the other Responses by answers-again.ts)
  *   Point    := 1:time int64 | 2:name string | 3:database string | 4:retentionPolicy string | 5:group string
  *             | 6:dimensions string | 7:tags Entry<string> | 8:fieldsDouble Entry<double> | 9:fieldsInt Entry<int64>
  *             | 10:fieldsString Entry<string> | 11:byName bool | 12:fieldsBool Entry<bool>
  *   Entry<V> := 1:key string | 2:value V
  *
- * Field 17 takes a two-byte tag varint, PointFrame0 then PointFrame1.
+ * Fields 16, 17 and 18 take a two-byte tag varint: BeginFrame0, PointFrame0 or EndFrame0, then PointFrame1.
  */
 
 // biome-ignore lint/suspicious/noConstEnum: tsc writes the numbers into the code that uses them, so the hot loops compare literals
 export const enum Tag {
   PointFrame0 = 0x8a,
   PointFrame1 = 0x01,
+  BeginFrame0 = 0x82,
+  EndFrame0 = 0x92,
 
   Time = 0x08,
   Name = 0x12,
