@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,10 +6,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { findFunction } from '../udf/registry.js';
 import { initOptions, streamPoint } from '../udf/testing.js';
 import { AGAIN_MAX_BYTES, AGAIN_WINDOW_MS, RecentAnswers } from './answers-again.js';
-import { decodeResponse, encodeRequest, ResponseWriter } from './codec.js';
+import { decodeResponse, encodeRequest, RequestDecoder, ResponseWriter } from './codec.js';
 import { UdfConnection } from './connection.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
+import { REC_HEAD, TIME_MARK_MS } from './state-files.js';
 import { StateStore } from './state-store.js';
 
 const S = 1_000_000_000n;
@@ -82,19 +83,44 @@ describe('answers sent again on the next connection of a task node', () => {
   });
 
   it('from a process that died: rebuilt from the log, the answers of its last seconds only (by the log time marks)', async () => {
+    // The clock the log is dated by goes back a while; the log's last write (its file's time) is now.
+    const now = Date.now();
     vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(1_000_000);
+    vi.setSystemTime(now - 4 * AGAIN_WINDOW_MS);
     const dir = fresh();
     const a = connect(newStore(dir).store, 'edgeDetect');
     await a.init();
     await a.send({ kind: 'point', point: point(1n, 'SHOWTIME') });
-    vi.setSystemTime(1_000_000 + AGAIN_WINDOW_MS + 1000);
+    vi.setSystemTime(now - AGAIN_WINDOW_MS / 2);
     expect(read(await a.send({ kind: 'point', point: point(2n, 'TRAINING') }))).toBe('2');
     await a.send({ kind: 'point', point: point(3n, 'TRAINING') }, { kind: 'point', point: point(4n, 'SHOWTIME') });
     // kill -9: never closed; a new process reads the directory.
     const b = connect(newStore(dir).store, 'edgeDetect');
     await b.init();
     expect(read(await b.send({ kind: 'point', point: point(5n, 'TRAINING') }))).toBe('2 4 5');
+  });
+
+  it('dates the log with Keepalives between frames, so earlier builds read it (only B and D records, valid input)', async () => {
+    const dir = fresh();
+    const a = connect(newStore(dir).store, 'edgeDetect');
+    await a.init();
+    const before = BigInt(Date.now()) * 1_000_000n;
+    await a.send({ kind: 'point', point: point(1n, 'SHOWTIME') });
+    await new Promise((r) => setTimeout(r, TIME_MARK_MS + 20));
+    await a.send({ kind: 'point', point: point(2n, 'TRAINING') });
+    const log = readFileSync(path.join(dir, 'tasks', 'task1', 'edgeDetect2', 'log.0'));
+    const types = new Set<number>();
+    const input: Request[] = [];
+    const framer = new FrameDecoder();
+    const decoder = new RequestDecoder();
+    for (let i = 0; i < log.length; i = i + REC_HEAD + log.readUInt32LE(i + 1)) {
+      types.add(log[i]);
+      framer.push(log.subarray(i + REC_HEAD, i + REC_HEAD + log.readUInt32LE(i + 1)), (f) => input.push(decoder.decode(f)));
+    }
+    expect([...types]).toEqual([0x42]);
+    expect(input.map((r) => r.kind)).toEqual(['keepalive', 'point', 'keepalive', 'point']);
+    for (const r of input) if (r.kind === 'keepalive') expect(r.time >= before && r.time <= BigInt(Date.now()) * 1_000_000n).toBe(true);
+    await a.close();
   });
 
   it('waits for the first point: Init, Restore and Keepalive are answered alone (Kapacitor would not read further)', async () => {

@@ -3,8 +3,9 @@
  * and its records, the compacted base written beside it, and the atomic writes both need.
  *
  *   log.<n>     records [type:1][length:4 LE][payload]: 'B' input bytes starting at a frame boundary, 'D' "the next
- *               Restore of this segment was not applied", 'T' the time of the records after it (ms since the epoch,
- *               float64 LE; written when TIME_MARK_MS have passed since the last, so a crash's answers can be dated)
+ *               Restore of this segment was not applied". Between frames, once TIME_MARK_MS have passed since the
+ *               last, a 'B' record of one KeepaliveRequest carrying the time dates the records after it, so that a
+ *               crash's last answers can be told (state-rebuild.ts); any build replays it as the Keepalive it is
  *   state.json  a line of JSON {format, version, segment, at, answers?} then the states as a snapshot; `answers`:
  *               base64 of the answers to send again (answers-again.ts)
  *   task.json   {format, version, function, task, node, options, init}
@@ -14,15 +15,15 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { SidecarError } from '../errors.js';
+import { encodeRequest } from './codec.js';
 import { encodeSnapshot } from './snapshot.js';
 
 export const STATE_FORMAT = 'kapacitor-udf-sidecar/state';
 
 export const REC_BYTES = 0x42; // 'B'
 export const REC_SKIPPED_RESTORE = 0x44; // 'D'
-export const REC_TIME = 0x54; // 'T'
 export const REC_HEAD = 5;
-/** How often the log is dated: finer than answers-again.ts's window needs. */
+/** How often the log is dated at most: finer than answers-again.ts's window needs. */
 export const TIME_MARK_MS = 100;
 
 /** A state file that cannot be read as written. */
@@ -73,8 +74,9 @@ export class TaskState {
   private compacting: Promise<void> | null = null;
   lastWrite = 0;
   private lastMark = 0;
+  /** Whether the log ends between two frames: only there may a time mark go. */
+  private betweenFrames = true;
   readonly header = Buffer.alloc(REC_HEAD);
-  private readonly mark = Buffer.from([REC_TIME, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
   constructor(
     private readonly store: StateFilesHost,
@@ -97,18 +99,22 @@ export class TaskState {
     this.segmentBytes = 0;
   }
 
-  /** Appends the chunk bytes from `from`, preceded by a "Restore not applied" mark when one is due: one write. */
-  append(chunk: Uint8Array, from: number, skippedRestore: boolean): void {
+  /**
+   * Appends the chunk bytes from `from`, preceded by a time mark and a "Restore not applied" mark when they are due:
+   * one write. `betweenFrames`: the chunk ends between two frames.
+   */
+  append(chunk: Uint8Array, from: number, skippedRestore: boolean, betweenFrames: boolean): void {
     const n = chunk.length - from;
     if (n <= 0 && !skippedRestore) return;
     const now = Date.now();
     const parts: Uint8Array[] = [];
-    if (now - this.lastMark >= TIME_MARK_MS) {
+    if (this.betweenFrames && now - this.lastMark >= TIME_MARK_MS) {
       this.lastMark = now;
-      this.mark.writeDoubleLE(now, REC_HEAD);
-      parts.push(this.mark);
-      this.segmentBytes += this.mark.length;
+      const mark = encodeRequest({ kind: 'keepalive', time: BigInt(now) * 1_000_000n });
+      parts.push(Buffer.from([REC_BYTES, mark.length, 0, 0, 0]), mark);
+      this.segmentBytes += REC_HEAD + mark.length;
     }
+    if (n > 0) this.betweenFrames = betweenFrames;
     if (skippedRestore) parts.push(Buffer.from([REC_SKIPPED_RESTORE, 0, 0, 0, 0]));
     if (n > 0) {
       const h = this.header;

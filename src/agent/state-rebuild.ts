@@ -1,8 +1,8 @@
 /**
  * Reading a task node back from the state dir (see state-store.ts): its header checked against the Init, then its base
  * and the log segments after it run through a session of the function. The answers are discarded, but for those made
- * in the last AGAIN_WINDOW_MS of the log (by its time marks): a crash may have kept them from Kapacitor, so they are
- * sent again (answers-again.ts).
+ * in the last AGAIN_WINDOW_MS before the log's last write (dated by the Keepalives in it, the state store's marks and
+ * Kapacitor's own): a crash may have kept them from Kapacitor, so they are sent again (answers-again.ts).
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import type { ServedFunction } from './handler.js';
 import type { InitOption, Response } from './messages.js';
 import { Session, type SessionPersistence } from './session.js';
 import { decodeSnapshot } from './snapshot.js';
-import { fromJson, REC_BYTES, REC_HEAD, REC_SKIPPED_RESTORE, REC_TIME, type Recovered, STATE_FORMAT, StateFileError, type TaskHeader } from './state-files.js';
+import { fromJson, REC_BYTES, REC_HEAD, REC_SKIPPED_RESTORE, type Recovered, STATE_FORMAT, StateFileError, type TaskHeader } from './state-files.js';
 
 /**
  * What a task node has on disk, rebuilt; null when nothing usable (none, redefined, or damaged — then moved aside).
@@ -100,17 +100,19 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
       return admit;
     },
   };
+  let lastWrite = 0;
   const logs = segments.map((n) => {
     const file = path.join(dir, `log.${n}`);
-    at = Math.max(at, statSync(file).mtimeMs);
+    lastWrite = Math.max(lastWrite, statSync(file).mtimeMs);
     return { file, bytes: readFileSync(file) };
   });
-  // Answers are encoded only from the time the log's answers may be sent again.
-  const mark = lastMark(logs);
-  const since = mark === 0 ? Number.POSITIVE_INFINITY : mark - AGAIN_WINDOW_MS;
+  at = Math.max(at, lastWrite);
+  // Answers are encoded only from the time they may be sent again; `time` is the latest time the log has told.
+  const since = lastWrite - AGAIN_WINDOW_MS;
   const decoder = new RequestDecoder();
   const writer = new ResponseWriter(decoder);
   let time = 0;
+  const dated = (ns: bigint) => (time = Math.max(time, Number(ns / 1_000_000n)));
   const sink = { push: (r: Response) => (time >= since ? writer.push(r) : undefined) };
   const session = new Session(fn, sink, { persistence: replay });
   session.handle({ kind: 'init', options, taskId, nodeId });
@@ -123,9 +125,8 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
     const openBatch: Uint8Array[] = []; // a segment's unfinished batch is dropped with it
     forRecords(bytes, file, (type, start, end) => {
       if (type === REC_SKIPPED_RESTORE) skipNextRestore = true;
-      else if (type === REC_TIME) time = bytes.readDoubleLE(start);
       else {
-        if (feed(session, decoder, framer, bytes.subarray(start, end), file, openBatch)) sentAgain = true;
+        if (feed(session, decoder, framer, bytes.subarray(start, end), file, openBatch, dated)) sentAgain = true;
         if (writer.pending > 0) recent.add(writer.take(), time);
       }
     });
@@ -135,7 +136,7 @@ function rebuild(dir: string, fn: ServedFunction, taskId: string, nodeId: string
     at,
     nextSegment: segments.length ? segments[segments.length - 1] + 1 : first,
     // The base's answers were the next connection's to send before its first point or batch.
-    answers: sentAgain ? recent.dataFrames(mark) : joinAnswers(answers, recent.dataFrames(mark)),
+    answers: sentAgain ? recent.dataFrames(lastWrite) : joinAnswers(answers, recent.dataFrames(lastWrite)),
   };
 }
 
@@ -146,25 +147,27 @@ function forRecords(bytes: Buffer, file: string, onRecord: (type: number, start:
     const start = i + REC_HEAD;
     const end = start + bytes.readUInt32LE(i + 1);
     if (end > bytes.length) return;
-    if (type !== REC_BYTES && type !== REC_SKIPPED_RESTORE && type !== REC_TIME) throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
+    if (type !== REC_BYTES && type !== REC_SKIPPED_RESTORE) throw new StateFileError(`${file}: unknown record type ${type} at byte ${i}`);
     onRecord(type, start, end);
     i = end;
   }
 }
 
-/** The time of the log's last mark; 0 when it has none (a log of an earlier build: nothing is sent again). */
-function lastMark(logs: { file: string; bytes: Buffer }[]): number {
-  let mark = 0;
-  for (const { file, bytes } of logs) forRecords(bytes, file, (type, start) => type === REC_TIME && (mark = bytes.readDoubleLE(start)));
-  return mark;
-}
-
 /**
  * The connection's frame loop. A batch is applied only once its EndBatch is read: a batch whose end never came (the
  * connection died inside it) was never answered, and Kapacitor's next query brings its points again. True when a
- * point or a batch was applied (the connection then sent what it had to send again).
+ * point or a batch was applied (the connection then sent what it had to send again). A Keepalive's time goes to
+ * `dated`.
  */
-function feed(session: Session, decoder: RequestDecoder, framer: FrameDecoder, bytes: Uint8Array, file: string, openBatch: Uint8Array[]): boolean {
+function feed(
+  session: Session,
+  decoder: RequestDecoder,
+  framer: FrameDecoder,
+  bytes: Uint8Array,
+  file: string,
+  openBatch: Uint8Array[],
+  dated: (ns: bigint) => void,
+): boolean {
   let data = false;
   const apply = (frame: Uint8Array) => {
     if (session.failed) return;
@@ -172,6 +175,7 @@ function feed(session: Session, decoder: RequestDecoder, framer: FrameDecoder, b
     if (req.kind === 'point') session.handlePoint(req.point);
     else session.handle(req);
     if (req.kind === 'point' || req.kind === 'begin') data = true;
+    else if (req.kind === 'keepalive') dated(req.time);
   };
   framer.pushRanges(bytes, (buf, start, end) => {
     const frame = buf.subarray(start, end);

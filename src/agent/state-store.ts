@@ -13,8 +13,8 @@
  *   state.json  a line of JSON (which segment follows it, the answers to send again) then the states as a snapshot;
  *               replaced atomically (write a temporary file, fsync, rename, fsync the directory)
  *   log.<n>     records [type:1][length:4 LE][payload]: 'B' input bytes starting at a frame boundary, 'D' "the next
- *               Restore of this segment was not applied", 'T' the time of the records after it. A torn last record (a
- *               crash in mid-write) is ignored.
+ *               Restore of this segment was not applied"; now and then a Keepalive that dates the records after it.
+ *               A torn last record (a crash in mid-write) is ignored.
  *
  * Segments after the base are read in order, each with a fresh framer (a segment starts at a frame boundary and a
  * connection's last partial frame never completes). A segment grows until it passes `compactBytes` at a chunk end
@@ -245,7 +245,7 @@ export class ConnectionState implements SessionPersistence {
     const skipped = this.restoreSkipped;
     this.restoreSkipped = false;
     try {
-      t.append(chunk, from, skipped);
+      t.append(chunk, from, skipped, betweenFrames);
       const s = this.session as Session;
       if (betweenFrames && !s.inBatch && t.wantsCompaction) t.cut(s.stateEntries());
     } catch (err) {
