@@ -21,8 +21,8 @@
  * that is between frames and batches; the session's states are then encoded (as for a Kapacitor snapshot), a new
  * segment begins, and the base is written in the background. When a connection closes its final states are kept in
  * memory and compacted, so the next Init of the task reads JSON, not the log. Its last answers go with them, to be
- * sent again by the next connection (answers-again.ts); after a crash the log's last seconds make them again. Open segments are fsynced at most every
- * `fsyncIntervalMs`, against a machine crash.
+ * sent again by the next connection (answers-again.ts); after a crash the log's last seconds make them again. Open
+ * segments are fsynced at most every `fsyncIntervalMs`, against a machine crash.
  *
  * Replaying a log is what an Init after a crash costs: the input since the last compaction (at most `compactBytes`,
  * 64 MiB by default) through the function again, on the event loop.
