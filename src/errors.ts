@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   ROUTER_TIMEOUT: { exit: 1, meaning: 'a router did not answer within the timeout' },
   KAFKA_REFUSED: { exit: 1, meaning: 'Kafka refused the feeder: its certificate was not verified (kafka.ssl.ca) or the SASL login failed' },
   KAFKA_CONSUMER_CRASHED: { exit: 1, meaning: 'kafkajs gave up on the consumer; the supervisor should restart the feeder' },
+  KAFKA_TOPIC_NOT_READY: { exit: 1, meaning: 'a topic was created, but its partitions had no leader in time' },
   INFLUX_API: { exit: 1, meaning: 'an InfluxDB API call failed' },
   INFLUX_UNREACHABLE: { exit: 1, meaning: 'nothing that answers as InfluxDB 2 at influxdb.url (down, InfluxDB 1.x, or another server)' },
   INFLUX_NOT_INFLUXDB: { exit: 1, meaning: 'influxdb.url answers, but not as InfluxDB (another server, e.g. Kapacitor)' },

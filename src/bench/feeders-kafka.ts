@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { BENCH_TENANT, benchMessage, type expectedKafkaCounts } from './feeder-workload.js';
 import { brokers, check, countPoints, dropDatabase, freshDatabase, influxUrl, type Proc, ROOT, start, stop, usageOf } from './feeders-stack.js';
+import { createTopics } from '../feeders/kafka/client.js';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const BARE = path.join(ROOT, 'dist', 'bench', 'bare-consumer.js');
@@ -14,7 +15,7 @@ export const PARTITIONS = 6;
 const RUN_TIMEOUT_MS = 15 * 60_000;
 
 export async function produceTopic(admin: Admin, kafka: Kafka, topic: string, total: number): Promise<void> {
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: PARTITIONS }]);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   // ~400 messages of ~1.2 KB per partition and request: under the broker's 1 MB message.max.bytes per record batch.

@@ -21,6 +21,7 @@ import {
   startService,
   stopService,
 } from './stack.js';
+import { createTopics } from '../../src/feeders/kafka/client.js';
 
 describe('stack: InfluxDB 1.8', () => {
   it('round-trips a point with a ns timestamp above 2^53 exactly, and keeps data across stop/start', async () => {
@@ -111,7 +112,7 @@ describe('stack: Kafka', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true })).toBe(true);
+      expect(await createTopics(admin, [{ topic, numPartitions: 1, replicationFactor: 1 }])).toBe(true);
     } finally {
       await admin.disconnect();
     }

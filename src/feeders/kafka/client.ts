@@ -1,5 +1,6 @@
-import { type Admin, type KafkaMessage, logLevel, type logCreator, type Message } from 'kafkajs';
+import { type Admin, type ITopicConfig, type KafkaMessage, logLevel, type logCreator, type Message } from 'kafkajs';
 import { SidecarError } from '../../errors.js';
+import { retry } from '../../retry.js';
 import type { Logger } from '../../log.js';
 import { errorText } from '../feeder.js';
 
@@ -33,12 +34,31 @@ export function kafkaStartError(err: unknown, brokers: string[]): SidecarError |
   return new SidecarError('SERVER_UNREACHABLE', `${where}: ${network.message}; check kafka.brokers (env KAFKA_BROKERS)`, { cause: err, retriable: true });
 }
 
+/**
+ * Creates topics and waits until each of their partitions has a leader. kafkajs's own wait (`waitForLeaders`) retries
+ * only LEADER_NOT_AVAILABLE, but a KRaft broker may answer UNKNOWN_TOPIC_OR_PARTITION for a moment after it created
+ * the topic, and kafkajs then throws; both are retriable, so both are waited out here. True when a topic was created.
+ */
+export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<boolean> {
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  await retry(
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: names });
+      const leaderless = meta.topics.flatMap((t) => t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}/${p.partitionId}`));
+      if (leaderless.length > 0) throw new SidecarError('KAFKA_TOPIC_NOT_READY', `no leader yet for ${leaderless.join(', ')}`, { retriable: true });
+    },
+    { retries: 40, minDelayMs: 100, maxDelayMs: 1000 },
+  );
+  return created;
+}
+
 /** Creates the dead-letter topic if it is missing; without the right to, the topic may still exist: say so, go on. */
 export async function ensureDeadLetterTopic(admin: Admin, topic: string, log: Logger): Promise<void> {
   try {
     const topics = await admin.listTopics();
     if (!topics.includes(topic)) {
-      await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+      await createTopics(admin, [{ topic }]);
       log.info('created dead-letter topic', { topic });
     }
   } catch (err) {

@@ -4,6 +4,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureKafka, influxQuery } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 // Write order with several chunks in flight, against real Kafka and InfluxDB: a relay in front of InfluxDB holds the
 // first write back. A partition's chunks are written in offset order, each after the one before it was answered (a
@@ -78,7 +79,7 @@ describe('kafka feeder: chunks in flight', () => {
     const db = uniqueName('feed_order');
     await createDatabase(db);
     databases.push(db);
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     const producer = kafka.producer();
     await producer.connect();
     const body = (i: number) =>

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKafkaSecure, influxdb2Setup, type InfluxDB2Setup, type KafkaSecure } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, writeConfig, type FeederProcess } from './helpers.js';
 import { createBucket, deleteBucket, fluxPoints, tokenFile } from './influxdb2.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 const TENANT = 'hybrid:4958307';
 const T0 = 1523317852949;
@@ -32,7 +33,7 @@ function notification(i: number): string {
 
 async function newTopicWith(n: number): Promise<string> {
   const topic = uniqueName('maas_secure');
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: 2 }]);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, (_, i) => ({ key: `e${i}`, value: notification(i) })) });

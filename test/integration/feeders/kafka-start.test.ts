@@ -6,6 +6,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureKafka, influxQuery, startService, stopService } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 let brokers: string[];
 let influxUrl: string;
@@ -39,7 +40,7 @@ describe('kafka feeder started before Kafka', () => {
     const kafka = new Kafka({ clientId: 'feeder-start-test', brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     await admin.disconnect();
     await stopService('kafka');
 

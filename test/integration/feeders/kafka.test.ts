@@ -2,6 +2,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type Message } from 'kafkajs
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureKafka, influxQuery, startService, stopService } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 const TENANT = 'hybrid:4958307';
 const T0 = 1523317852949;
@@ -79,7 +80,7 @@ ${opts.extra ?? ''}`);
 
 async function newTopic(partitions: number): Promise<string> {
   const topic = uniqueName('maas_notifications');
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: partitions }]);
   return topic;
 }
 

@@ -12,6 +12,7 @@ import { startSidecar, tickscriptDir, type Sidecar } from '../sidecar.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureKafka, ensureRedis, freePort, influxQuery, startKapacitord, type Kapacitord } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig } from './helpers.js';
 import { ensureRouterSim, setRouterMode, type RouterSim } from './sshd.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 const REDIS_DB = 12;
 const input = uniqueName('feeders_in');
@@ -117,7 +118,7 @@ ${influxSection()}routers:
     const kafka = new Kafka({ clientId: 'e2e', brokers, logLevel: logLevel.ERROR });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     await admin.disconnect();
     const t0 = Date.now() - 60_000;
     const states = ['OK', 'OK', 'CRITICAL', 'CRITICAL', 'WARNING', 'OK', 'OK', 'CRITICAL'];

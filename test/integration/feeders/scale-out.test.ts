@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyToRedis, generateMoc } from '../../../src/feeders/redis/generator.js';
 import { createDatabase, dropDatabase, ensureInfluxDB, ensureKafka, ensureRedis, influxQuery } from '../stack.js';
 import { buildOnce, spawnFeeder, uniqueName, waitFor, writeConfig, type FeederProcess } from './helpers.js';
+import { createTopics } from '../../../src/feeders/kafka/client.js';
 
 const PARTITIONS = 6;
 const T0 = 1700000000000;
@@ -81,7 +82,7 @@ describe('kafka: several feeders in one consumer group', () => {
     const topic = uniqueName('maas_scale');
     const group = uniqueName('feeders');
     const db = await newDatabase('feed_scale');
-    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: PARTITIONS }]);
     const config = writeConfig(`kafka:
   brokers: [${brokers.join(', ')}]
   topic: ${topic}
