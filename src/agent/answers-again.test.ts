@@ -1,13 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { findFunction } from '../udf/registry.js';
-import { initOptions, streamPoint } from '../udf/testing.js';
+import { connectInMemory, initOptions, streamPoint } from '../udf/testing.js';
 import { AGAIN_MAX_BYTES, AGAIN_WINDOW_MS, RecentAnswers } from './answers-again.js';
-import { decodeResponse, encodeRequest, RequestDecoder, ResponseWriter } from './codec.js';
-import { UdfConnection } from './connection.js';
+import { decodeResponse, RequestDecoder, ResponseWriter } from './codec.js';
 import { FrameDecoder } from './framer.js';
 import type { Point, Request, Response } from './messages.js';
 import { REC_HEAD, TIME_MARK_MS } from './state-files.js';
@@ -30,24 +28,10 @@ function newStore(dir: string) {
 
 /** A connection of one task node over in-memory streams; what it answers, decoded, per send. */
 function connect(store: StateStore, name: string, log?: object) {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const conn = new UdfConnection(findFunction(name), input, output, { stateStore: store, log: log as never });
-  const out: Response[] = [];
-  const framer = new FrameDecoder();
-  output.on('data', (c: Buffer) => framer.push(c, (f) => out.push(decodeResponse(f))));
-  const send = async (...reqs: Request[]) => {
-    input.write(Buffer.concat(reqs.map((r) => encodeRequest(r))));
-    await new Promise((r) => setImmediate(r));
-    return out.splice(0);
-  };
+  const c = connectInMemory(name, { stateStore: store, log: log as never });
   return {
-    send,
-    init: () => send({ kind: 'init', options: initOptions(findFunction(name), { field: 'value' }), taskId: 'task1', nodeId: `${name}2` }),
-    close: async () => {
-      input.end();
-      await conn.closed();
-    },
+    ...c,
+    init: () => c.send({ kind: 'init', options: initOptions(findFunction(name), { field: 'value' }), taskId: 'task1', nodeId: `${name}2` }),
   };
 }
 

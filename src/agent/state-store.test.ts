@@ -1,13 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findFunction } from '../udf/registry.js';
-import { initOptions, streamPoint, type OptionInput } from '../udf/testing.js';
-import { decodeResponse, encodeRequest } from './codec.js';
-import { FrameDecoder } from './framer.js';
-import { UdfConnection } from './connection.js';
+import { connectInMemory, initOptions, streamPoint, type OptionInput } from '../udf/testing.js';
+import { encodeRequest } from './codec.js';
 import type { Request, Response } from './messages.js';
 import { StateStore } from './state-store.js';
 
@@ -32,26 +29,11 @@ function newStore(dir: string, compactBytes?: number) {
 
 /** A connection over in-memory streams, the way the server makes one. */
 function connect(store: StateStore, name = 'edgeDetect') {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const conn = new UdfConnection(findFunction(name), input, output, { stateStore: store });
-  const out: Response[] = [];
-  const framer = new FrameDecoder();
-  output.on('data', (c: Buffer) => framer.push(c, (f) => out.push(decodeResponse(f))));
-  const send = async (...reqs: Request[]) => {
-    input.write(Buffer.concat(reqs.map((r) => encodeRequest(r))));
-    await new Promise((r) => setImmediate(r));
-    return out.splice(0);
-  };
+  const c = connectInMemory(name, { stateStore: store });
   return {
-    conn,
-    send,
+    ...c,
     init: (values: Record<string, OptionInput | OptionInput[]>, taskId = 'task1', nodeId = 'edgeDetect2') =>
-      send({ kind: 'init', options: initOptions(findFunction(name), values), taskId, nodeId }),
-    close: async () => {
-      input.end();
-      await conn.closed();
-    },
+      c.send({ kind: 'init', options: initOptions(findFunction(name), values), taskId, nodeId }),
   };
 }
 

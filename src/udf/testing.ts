@@ -1,15 +1,18 @@
 /**
  * Runs a function without a socket: the same Session the sidecar uses, with responses collected in memory. Backs the
- * unit tests, the demo and `udf-sidecar replay`.
+ * unit tests, the demo and `udf-sidecar replay`. `connectInMemory` is the whole connection instead (framing, pacing,
+ * the state dir), over in-memory streams.
  *
  * By default every request goes through the wire codec as the sidecar's would — encoded, then decoded into a view of
  * its frame — and every response is encoded and decoded again, so a test of a function tests what Kapacitor sees.
  * `{ wire: false }` hands the session plain objects instead (the path of frames only protobufjs can decode).
  */
-import { decodeResponse, encodeRequestBody, RequestDecoder, ResponseWriter } from '../agent/codec.js';
+import { PassThrough } from 'node:stream';
+import { decodeResponse, encodeRequest, encodeRequestBody, RequestDecoder, ResponseWriter } from '../agent/codec.js';
+import { type ConnectionOptions, UdfConnection } from '../agent/connection.js';
 import { FrameDecoder } from '../agent/framer.js';
 import type { ServedFunction } from '../agent/handler.js';
-import type { BeginBatch, EndBatch, InitOption, OptionValue, Point, Response } from '../agent/messages.js';
+import type { BeginBatch, EndBatch, InitOption, OptionValue, Point, Request, Response } from '../agent/messages.js';
 import { Session, type SessionOptions } from '../agent/session.js';
 import { parseDuration } from '../duration.js';
 import { findFunction } from './registry.js';
@@ -134,5 +137,30 @@ export function streamPoint(
     fieldsInt: fields.fieldsInt ?? {},
     fieldsString: fields.fieldsString ?? {},
     fieldsBool: fields.fieldsBool ?? {},
+  };
+}
+
+/**
+ * A connection of function `name` over in-memory streams, as the server makes one: `send` writes its requests as one
+ * chunk and returns what was answered by the next turn of the event loop, decoded; `close` ends the input and waits.
+ */
+export function connectInMemory(name: string, options: ConnectionOptions) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const conn = new UdfConnection(findFunction(name), input, output, options);
+  const out: Response[] = [];
+  const framer = new FrameDecoder();
+  output.on('data', (c: Buffer) => framer.push(c, (f) => out.push(decodeResponse(f))));
+  return {
+    conn,
+    send: async (...reqs: Request[]): Promise<Response[]> => {
+      input.write(Buffer.concat(reqs.map((r) => encodeRequest(r))));
+      await new Promise((r) => setImmediate(r));
+      return out.splice(0);
+    },
+    close: async (): Promise<void> => {
+      input.end();
+      await conn.closed();
+    },
   };
 }
