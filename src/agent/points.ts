@@ -112,6 +112,14 @@ export function pointLike(like: Point, time: Time | bigint, fields: Partial<Fiel
  * `time` is given. In the sidecar no map is built and no BigInt made: the value goes straight to the encoder.
  */
 export function pointLikeDouble(like: Point, name: string, value: number, time?: Time | bigint): Point {
+  // The common case first and alone: V8 inlines a function's per-point helpers within a budget of bytecode, and with
+  // every case in one body the point's construction no longer fit in it (a call per answer; rate at 10,000 groups
+  // measured 0.94 of this).
+  if (like instanceof FramePoint && time === undefined) return new DerivedPoint(like, null, null, name, value);
+  return pointLikeDoubleOther(like, name, value, time);
+}
+
+function pointLikeDoubleOther(like: Point, name: string, value: number, time: Time | bigint | undefined): Point {
   const own = time === undefined ? null : nanosOf(time);
   const kind = kindOf(like);
   if (kind === FRAME) return new DerivedPoint(like as FramePoint, own, null, name, value);
