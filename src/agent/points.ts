@@ -113,8 +113,8 @@ export function pointLike(like: Point, time: Time | bigint, fields: Partial<Fiel
  */
 export function pointLikeDouble(like: Point, name: string, value: number, time?: Time | bigint): Point {
   // The common case first and alone: V8 inlines a function's per-point helpers within a budget of bytecode, and with
-  // every case in one body the point's construction no longer fit in it (a call per answer; rate at 10,000 groups
-  // measured 0.94 of this).
+  // every case in one body the point's construction did not fit in rate's (a generic construct per answer; see
+  // docs/benchmarks.md).
   if (like instanceof FramePoint && time === undefined) return new DerivedPoint(like, null, null, name, value);
   return pointLikeDoubleOther(like, name, value, time);
 }
