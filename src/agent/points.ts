@@ -1,7 +1,8 @@
 /**
  * What a function does with points: read a field, read the time, make an output point that keeps the input's
  * envelope. These work on every Point, and on the sidecar's views of received frames (wire/frame-point.ts) without
- * decoding what the function does not look at: `kindOf` is the one place that tells them apart.
+ * decoding what the function does not look at: `kindOf` tells them apart (pointLikeDouble's common case tests for a
+ * view itself, to stay small enough to inline).
  */
 import { HELD_POINT_OVERHEAD_BYTES } from './memory.js';
 import type { EndBatch, Fields, Point } from './messages.js';
