@@ -10,7 +10,7 @@
  * last take (no copy; the socket may hold it as long as it likes) and later writes continue after it. A full slab is
  * left to the views that still use it and a new one is started.
  */
-import { HI, LITTLE_ENDIAN, LO, Scratch } from './scratch.js';
+import { HI, LO, Scratch } from './scratch.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -19,6 +19,8 @@ const MAX_SLAB = 256 * 1024;
 
 export class ByteSink {
   buf: Buffer = Buffer.allocUnsafe(1024);
+  /** Over buf, for doubles: one store, where bytes through a scratch array cost a load and a store each. */
+  private view = viewOf(this.buf);
   /** First byte not yet taken. */
   start = 0;
   pos = 0;
@@ -44,6 +46,7 @@ export class ByteSink {
     const next = Buffer.allocUnsafe(Math.max(Math.min(2 * this.buf.length, MAX_SLAB), 2 * (pending + n)));
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
+    this.view = viewOf(next);
     this.start = 0;
     this.pos = pending;
   }
@@ -167,14 +170,8 @@ export class ByteSink {
 
   double(tag: number, v: number): void {
     this.ensure(9);
-    const buf = this.buf;
-    let p = this.pos;
-    buf[p++] = tag;
-    const { f64, f64Bytes } = this.scratch;
-    f64[0] = v;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[i];
-    else for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
-    this.pos = p + 8;
+    this.buf[this.pos++] = tag;
+    this.float64(v);
   }
 
   /** A few bytes (room already ensured): a loop, cheaper than a native copy for a dozen bytes or so. */
@@ -187,13 +184,8 @@ export class ByteSink {
 
   /** A double's 8 bytes, little-endian (room already ensured). */
   float64(v: number): void {
-    const { f64, f64Bytes } = this.scratch;
-    f64[0] = v;
-    const buf = this.buf;
-    const p = this.pos;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[i];
-    else for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
-    this.pos = p + 8;
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
   }
 
   /** One byte (room already ensured). */
@@ -240,6 +232,8 @@ export class ByteSink {
     this.pos = end;
   }
 }
+
+const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
 
 export function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
