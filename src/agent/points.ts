@@ -91,7 +91,7 @@ const nanosOf = (t: Time | bigint): bigint => (typeof t === 'bigint' ? t : t.ns)
 export function pointLike(like: Point, time: Time | bigint, fields: Partial<Fields>): Point {
   const kind = kindOf(like);
   const ns = nanosOf(time);
-  if (kind !== PLAIN) return new DerivedPoint(kind === FRAME ? (like as FramePoint) : (like as DerivedPoint).source, ns, fields);
+  if (kind !== PLAIN) return DerivedPoint.withFields(kind === FRAME ? (like as FramePoint) : (like as DerivedPoint).source, ns, fields);
   return {
     time: ns,
     name: like.name,
@@ -116,15 +116,15 @@ export function pointLikeDouble(like: Point, name: string, value: number, time?:
   // The common case first and alone: V8 inlines a function's per-point helpers within a budget of bytecode, and with
   // every case in one body the point's construction did not fit in rate's (a generic construct per answer; see
   // docs/benchmarks.md).
-  if (like instanceof FramePoint && time === undefined) return new DerivedPoint(like, null, null, name, value);
+  if (like instanceof FramePoint && time === undefined) return new DerivedPoint(like, null, name, value);
   return pointLikeDoubleOther(like, name, value, time);
 }
 
 function pointLikeDoubleOther(like: Point, name: string, value: number, time: Time | bigint | undefined): Point {
   const own = time === undefined ? null : nanosOf(time);
   const kind = kindOf(like);
-  if (kind === FRAME) return new DerivedPoint(like as FramePoint, own, null, name, value);
-  if (kind === DERIVED) return new DerivedPoint((like as DerivedPoint).source, own ?? (like as DerivedPoint).ownTime, null, name, value);
+  if (kind === FRAME) return new DerivedPoint(like as FramePoint, own, name, value);
+  if (kind === DERIVED) return new DerivedPoint((like as DerivedPoint).source, own ?? (like as DerivedPoint).ownTime, name, value);
   return pointLike(like, own ?? like.time, { double: { [name]: value } });
 }
 
@@ -186,7 +186,7 @@ export function detachedCopy(x: unknown, copies: WeakSet<object>): Point | undef
   const copy =
     kind === FRAME
       ? (x as FramePoint).kept()
-      : new DerivedPoint((x as DerivedPoint).source.kept(), (x as DerivedPoint).time, {
+      : DerivedPoint.withFields((x as DerivedPoint).source.kept(), (x as DerivedPoint).time, {
           double: (x as DerivedPoint).fieldsDouble,
           int: (x as DerivedPoint).fieldsInt,
           string: (x as DerivedPoint).fieldsString,
