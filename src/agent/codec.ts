@@ -76,9 +76,10 @@ export class RequestDecoder {
     return this.points.strings;
   }
 
-  /** The Request whose body is buf[start, end); a DecodeError when it is not one. */
+  /** The Request whose body is buf[start, end) (a view is its own point Request); a DecodeError when it is not one. */
   decode(buf: Uint8Array, start = 0, end = buf.length): Request {
-    const point = this.views ? this.points.view(buf, start, end) : this.points.plain(buf, start, end);
+    if (this.views) return this.points.view(buf, start, end) ?? decodeRequestSlow(buf.subarray(start, end));
+    const point = this.points.plain(buf, start, end);
     return point !== null ? { kind: 'point', point } : decodeRequestSlow(buf.subarray(start, end));
   }
 }
