@@ -59,7 +59,7 @@ export function targetLines(rows: Row[]): string {
   return lines.join('\n');
 }
 
-export function report(rows: Row[], o: { points: number; reps: number; loadavg: string }): string {
+export function report(rows: Row[], o: { points: number; reps: number; rounds: number; loadavg: string }): string {
   return `## Fed directly (\`npm run bench\`)
 
 Generated on ${new Date().toISOString()}. Machine: ${machine()}; load average at the start ${o.loadavg}${
@@ -91,8 +91,9 @@ ${targetLines(rows)}
 - **paired ratios**: each repetition's function run ÷ the echo run measured just before it, less exposed to the
   machine drifting between runs; the middle half of them lies in the range shown.
 - Functions: edgeDetect on the string state (it alternates, so every point is emitted), movingAverage with size 10 on
-  the double, rate on the int counter. ${o.reps} repetitions each after one warm-up run; medians, because the machine
-  is shared and noisy. The min–max column shows how noisy.
+  the double, rate on the int counter. ${o.reps} repetitions, shared among ${o.rounds} lifetimes of the sidecar (started
+  afresh for each, one warm-up run first); medians, because the machine is shared and noisy. The min–max column shows
+  how noisy.
 
 ### Where the time goes in the bulk runs (CPU profiles, 2026-11-23)
 
@@ -175,7 +176,7 @@ export function compareTable(rows: Row[], label: string): string {
   return lines.join('\n');
 }
 
-export function compareReport(rows: Row[], o: { points: number; reps: number; loadavg: string; label: string; cli: string }): string {
+export function compareReport(rows: Row[], o: { points: number; reps: number; rounds: number; loadavg: string; label: string; cli: string }): string {
   return `## A/B: this build against ${o.label} (\`npm run bench -- --compare-cli\`)
 
 Generated on ${new Date().toISOString()}. Machine: ${machine()}; load average at the start ${o.loadavg}. ${o.label}:
@@ -188,6 +189,9 @@ points the same way; in each of the ${o.reps} repetitions the echo runs first, t
 right after the other (${o.label} first in odd repetitions, this build first in even ones, so neither always runs on a
 machine warmed by the other). A paired ratio is this build's run ÷ ${o.label}'s run of the same repetition; the
 machine drifts between repetitions far more than within one, so their median says more than the ratio of the
-medians. A row whose paired median is below ${(1 - MAX_LOSS).toFixed(2)} is flagged.
+medians. Both sidecars are started afresh ${o.rounds} times and the repetitions shared among those lifetimes: what V8
+compiled in one process (which helpers it inlined into which) can hold a row 10% up or down for as long as that
+process lives, so a single lifetime of each build is one sample, however many repetitions it serves. A row whose
+paired median is below ${(1 - MAX_LOSS).toFixed(2)} is flagged.
 `;
 }

@@ -22,6 +22,9 @@
  *                            right before or after it in every repetition; reports both medians and the median of
  *                            the paired ratios (this build ÷ that one), and an A/B section in --out
  *   --compare-label NAME     what to call that build (default "baseline")
+ *   --rounds N               the sidecars are started afresh N times (default 3), and the repetitions shared out
+ *                            among their lifetimes: what V8 compiled in one process (which helpers it inlined) can
+ *                            move a row by 10% for that process's whole life, so one lifetime per build is one sample
  *
  * One timed run is drive.ts; what is printed and written, run-report.ts.
  */
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
       'sidecar-arg': { type: 'string', multiple: true, default: [] },
       'compare-cli': { type: 'string' },
       'compare-label': { type: 'string', default: 'baseline' },
+      rounds: { type: 'string', default: '3' },
       functions: { type: 'string', default: BENCH_FUNCTIONS.map((f) => f.name).join(',') },
     },
   });
@@ -62,6 +66,8 @@ async function main(): Promise<void> {
   const groupCounts = String(values.groups).split(',').map(Number);
   if (!Number.isSafeInteger(points) || points <= 0) throw new Error(`--points ${values.points} is not a positive integer`);
   if (!Number.isSafeInteger(reps) || reps <= 0) throw new Error(`--reps ${values.reps} is not a positive integer`);
+  const rounds = Number(values.rounds);
+  if (!Number.isSafeInteger(rounds) || rounds <= 0 || rounds > reps) throw new Error(`--rounds ${values.rounds} is not a positive integer of at most --reps`);
   if (groupCounts.some((g) => !Number.isSafeInteger(g) || g <= 0)) throw new Error(`--groups ${values.groups} is not a list of positive integers`);
   const feeds = String(values.feed).split(',') as Feed[];
   if (feeds.some((f) => !FEEDS.includes(f))) throw new Error(`--feed ${values.feed}: each must be one of ${FEEDS.join(', ')}`);
@@ -89,10 +95,14 @@ async function main(): Promise<void> {
     children.push(await startChild('Go agent', goAgent, ['-socket', goPath], (l) => l === 'ready'));
     const nodeArgs = values['sidecar-node-arg'] ?? [];
     const serveArgs = values['sidecar-arg'] ?? [];
-    children.push(await startSidecar('sidecar', fileURLToPath(new URL('../cli.js', import.meta.url)), dir, nodeArgs, serveArgs));
     // The other build's sockets (and its default state dir, `<socket dir>-state`) live inside the run's directory.
     const baseDir = path.join(dir, 'compare');
-    if (compareCli !== null) children.push(await startSidecar(`sidecar (${label})`, compareCli, baseDir, nodeArgs, serveArgs));
+    let sidecars: ChildProcess[] = [];
+    const startSidecars = async (): Promise<void> => {
+      sidecars = [await startSidecar('sidecar', fileURLToPath(new URL('../cli.js', import.meta.url)), dir, nodeArgs, serveArgs)];
+      if (compareCli !== null) sidecars.push(await startSidecar(`sidecar (${label})`, compareCli, baseDir, nodeArgs, serveArgs));
+      children.push(...sidecars);
+    };
 
     const movingAverage = BENCH_FUNCTIONS.find((f) => f.name === 'movingAverage') as BenchFunction;
     const variants = [
@@ -108,67 +118,94 @@ async function main(): Promise<void> {
         ? [{ name: GO_AGENT, socket: goPath, baseSocket: null, fn: { ...movingAverage, outputs: (n: number) => n }, unordered: true }]
         : []),
     ];
-    const rows: Row[] = [];
+    interface Series {
+      echo: number[];
+      byFn: Map<string, number[]>;
+      byFnBase: Map<string, number[]>;
+    }
+    const series = new Map<string, Series>();
+    const workloads = new Map(groupCounts.map((g) => [g, buildWorkload(points, g)]));
     let runs = 0;
-    for (const groups of groupCounts) {
-      const w = buildWorkload(points, groups);
-      const pieces = feeds.includes('kapacitor') ? kapacitorPieces(w.frames) : [];
-      for (const feed of feeds) {
-        const runEcho = () => drive(echoPath, w, null, points, feed, pieces);
-        const runFn = (v: (typeof variants)[number], socket: string) =>
-          drive(socket, w, initFrame(v.fn, `bench-${++runs}`), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
-        const echo: number[] = [];
-        const byFn = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-        const byFnBase = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-        // Warm-up: lets every process's JIT settle before anything is recorded.
-        await runEcho();
-        for (const v of variants) {
-          await runFn(v, v.socket);
-          if (v.baseSocket !== null) await runFn(v, v.baseSocket);
-        }
-        for (let r = 0; r < reps; r++) {
-          const e = await runEcho();
-          echo.push(e.pointsPerSec);
-          const line = [`groups=${groups} ${feed} rep ${r + 1}/${reps}: echo ${fmt(e.pointsPerSec)}`];
-          for (const v of variants) {
-            const own = async () => {
-              const m = await runFn(v, v.socket);
-              byFn.get(v.name)?.push(m.pointsPerSec);
-              line.push(`${v.name} ${fmt(m.pointsPerSec)}`);
-            };
-            const base = v.baseSocket;
-            if (base === null) {
-              await own();
-              continue;
-            }
-            const other = async () => {
-              const m = await runFn(v, base);
-              byFnBase.get(v.name)?.push(m.pointsPerSec);
-              line.push(`${v.name} (${label}) ${fmt(m.pointsPerSec)}`);
-            };
-            // Alternating which build goes first keeps the order out of the paired ratio.
-            if (r % 2 === 0) {
-              await other();
-              await own();
-            } else {
-              await own();
-              await other();
-            }
+    let done = 0;
+    for (let round = 0; round < rounds; round++) {
+      await startSidecars();
+      // Each round's share of the repetitions; the first rounds take one more when they do not divide evenly.
+      const share = Math.floor(reps / rounds) + (round < reps % rounds ? 1 : 0);
+      for (const groups of groupCounts) {
+        const w = workloads.get(groups) as ReturnType<typeof buildWorkload>;
+        const pieces = feeds.includes('kapacitor') ? kapacitorPieces(w.frames) : [];
+        for (const feed of feeds) {
+          const runEcho = () => drive(echoPath, w, null, points, feed, pieces);
+          const runFn = (v: (typeof variants)[number], socket: string) =>
+            drive(socket, w, initFrame(v.fn, `bench-${++runs}`), expectedOutputs(v.fn, w), feed, pieces, v.unordered);
+          const key = `${groups} ${feed}`;
+          let s = series.get(key);
+          if (s === undefined) {
+            s = { echo: [], byFn: new Map(variants.map((v) => [v.name, []])), byFnBase: new Map(variants.map((v) => [v.name, []])) };
+            series.set(key, s);
           }
-          process.stderr.write(line.join(', ') + ' points/s\n');
+          const { echo, byFn, byFnBase } = s;
+          // Warm-up: lets every process's JIT settle before anything is recorded.
+          await runEcho();
+          for (const v of variants) {
+            await runFn(v, v.socket);
+            if (v.baseSocket !== null) await runFn(v, v.baseSocket);
+          }
+          for (let i = 0; i < share; i++) {
+            const r = done + i;
+            const e = await runEcho();
+            echo.push(e.pointsPerSec);
+            const line = [`groups=${groups} ${feed} rep ${r + 1}/${reps} (sidecars' lifetime ${round + 1}/${rounds}): echo ${fmt(e.pointsPerSec)}`];
+            for (const v of variants) {
+              const own = async () => {
+                const m = await runFn(v, v.socket);
+                byFn.get(v.name)?.push(m.pointsPerSec);
+                line.push(`${v.name} ${fmt(m.pointsPerSec)}`);
+              };
+              const base = v.baseSocket;
+              if (base === null) {
+                await own();
+                continue;
+              }
+              const other = async () => {
+                const m = await runFn(v, base);
+                byFnBase.get(v.name)?.push(m.pointsPerSec);
+                line.push(`${v.name} (${label}) ${fmt(m.pointsPerSec)}`);
+              };
+              // Alternating which build goes first keeps the order out of the paired ratio.
+              if (r % 2 === 0) {
+                await other();
+                await own();
+              } else {
+                await own();
+                await other();
+              }
+            }
+            process.stderr.write(line.join(', ') + ' points/s\n');
+          }
         }
+      }
+      done += share;
+      await stopChildren(sidecars);
+    }
+    const rows: Row[] = [];
+    for (const groups of groupCounts) {
+      for (const feed of feeds) {
+        const { echo, byFn, byFnBase } = series.get(`${groups} ${feed}`) as Series;
         for (const v of variants) {
           rows.push({ fn: v.name, groups, feed, runs: byFn.get(v.name) ?? [], echo, baseline: v.baseSocket === null ? undefined : byFnBase.get(v.name) });
         }
       }
     }
 
-    process.stdout.write(`\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions, medians\n\n${table(rows)}\n\n${targetLines(rows)}\n`);
+    process.stdout.write(
+      `\n${machine()}\n${points.toLocaleString('en-US')} points, ${reps} repetitions over ${rounds} lifetimes of the sidecars, medians\n\n${table(rows)}\n\n${targetLines(rows)}\n`,
+    );
     if (compareCli !== null) process.stdout.write(`\nA/B, ${label}: ${compareCli}\n\n${compareTable(rows, label)}\n`);
     if (values.out !== '-') {
       const out = String(values.out);
-      await writeSection(out, 'bulk', report(rows, { points, reps, loadavg }));
-      if (compareCli !== null) await writeSection(out, 'compare', compareReport(rows, { points, reps, loadavg, label, cli: compareCli }));
+      await writeSection(out, 'bulk', report(rows, { points, reps, rounds, loadavg }));
+      if (compareCli !== null) await writeSection(out, 'compare', compareReport(rows, { points, reps, rounds, loadavg, label, cli: compareCli }));
       process.stdout.write(`\nwrote ${out}\n`);
     }
   } finally {
