@@ -19,8 +19,8 @@ export class DerivedPoint implements Point {
   private strings: Record<string, string> = NO_FIELDS;
   private bools: Record<string, boolean> = NO_FIELDS;
 
-  // Kept to a few stores: this is built once per answer of an average or a rate, and V8 inlines it into the function
-  // that emits only while the bytecode inlined there stays within a budget (a bigger constructor fell out of rate's).
+  // Kept to a few stores: it is built once per answer of an average or a rate, and V8 inlines it there only while the
+  // bytecode inlined into that function stays within a budget.
   constructor(
     readonly source: FramePoint,
     /** The point's own time, or null for the source's (no BigInt is made for it unless asked for). */

@@ -66,7 +66,7 @@ export class FramePoint implements Point, GroupBytes {
 
   /**
    * A view is also its own point Request, { kind: 'point', point }: the decoder hands it out as it is. A wrapper per
-   * point was a tenth of the bytes allocated per point, and as much more work for the young generation's collector.
+   * point would be a tenth of the bytes allocated per point, and as much more work for the young generation's collector.
    */
   get kind(): 'point' {
     return 'point';
