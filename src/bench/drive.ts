@@ -12,8 +12,8 @@ import { sentinelFrame, type Workload } from './workload.js';
 
 // First byte of a frame body is the tag of the oneof field: Keepalive is field 3 in Request and Response alike (so the
 // echo's copy of our sentinel ends an echo run too); ErrorResponse is field 6. Both length-delimited (wire type 2).
-const TAG_KEEPALIVE = (3 << 3) | 2;
-const TAG_ERROR = (6 << 3) | 2;
+export const TAG_KEEPALIVE = (3 << 3) | 2;
+export const TAG_ERROR = (6 << 3) | 2;
 export const WRITE_SLICE = 256 * 1024;
 const RUN_TIMEOUT_MS = 300_000;
 

@@ -13,8 +13,9 @@
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { WRITE_SLICE } from './drive.js';
-import { BENCH_FUNCTIONS, buildWorkload, initFrame, sentinelFrame } from './workload.js';
+import { FrameDecoder } from '../agent/framer.js';
+import { TAG_ERROR, TAG_KEEPALIVE, WRITE_SLICE } from './drive.js';
+import { BENCH_FUNCTIONS, buildWorkload, expectedOutputs, initFrame, sentinelFrame } from './workload.js';
 
 interface Connection {
   done: Promise<unknown>;
@@ -35,7 +36,17 @@ async function main(): Promise<void> {
     if (fn === undefined) throw new Error(`${name} is not a bench function`);
     const input = new PassThrough();
     const output = new PassThrough();
-    output.resume();
+    // The answers are counted (framed, not decoded: the same few instructions for either build), so that a run that
+    // failed or lost points is an error, not a cheap count.
+    const framer = new FrameDecoder();
+    let answers = 0;
+    let failed = false;
+    output.on('data', (chunk: Buffer) =>
+      framer.pushRanges(chunk, (buf, at) => {
+        if (buf[at] === TAG_ERROR) failed = true;
+        else if (buf[at] !== TAG_KEEPALIVE) answers++;
+      }),
+    );
     const connection = new UdfConnection(findFunction(name), input, output, {});
     input.write(initFrame(fn));
     for (let at = 0; at < w.frames.length; at += WRITE_SLICE) {
@@ -43,6 +54,10 @@ async function main(): Promise<void> {
     }
     input.end(sentinelFrame());
     await connection.done;
+    // One answer more than the function emits: the Init's.
+    const expected = expectedOutputs(fn, w) + 1;
+    if (failed || answers !== expected)
+      throw new Error(`${name} in ${dist}: ${failed ? 'answered an ErrorResponse' : `${answers} answers, expected ${expected}`}`);
   };
 
   for (let r = 0; r < Number(reps); r++) for (const name of functions.split(',')) await serve(name);

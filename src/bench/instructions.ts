@@ -1,8 +1,8 @@
 /**
  * `npm run bench:instructions`: instructions per point of each function, counted by valgrind, for this build and,
  * with --compare-dist, another one. Wall-clock A/Bs on a shared machine move a row by several percent from run to run;
- * a count moves by about 1% (timers and the garbage collector's schedule still vary a little), so a change of a few
- * percent shows in one run. It counts instructions, not time: memory stalls do not show, and `npm run bench` stays
+ * two counts of the same code agree to about 0.1% (timers still vary a little), so a change of a percent shows in
+ * one run. It counts instructions, not time: memory stalls do not show, and `npm run bench` stays
  * what decides.
  *
  *   npm run bench:instructions [-- --compare-dist ../old/dist --groups 1,10000 --points 50000 --extra 8 --out -]
