@@ -704,6 +704,75 @@ describe('point views (what the sidecar decodes)', () => {
     expect(() => view(badGroup).group).toThrow(DecodeError);
   });
 
+  it('check UTF-8 in the envelope wherever the byte lies, in a read of one point and in a long read', () => {
+    // A long read's strings are checked four bytes at a time (a DataView of it), a short read's byte by byte: each
+    // must decide as the whole decode does, with the odd byte at every offset of every envelope string.
+    // Kapacitor writes the envelope (fields 2–7) as one run; `split` puts the field map in the middle of it.
+    const envelope = (at: number, text: Uint8Array, split: boolean) => {
+      const parts = ['m', 'db', 'autogen', 'host=a', 'host', 'host', 'a'].map((x) => new TextEncoder().encode(x));
+      parts[at] = text;
+      const [n, db, rp, group, dimension, key, value] = parts;
+      const w = protobuf.Writer.create();
+      w.uint32((1 << 3) | 0).int64(toLong(BIG_TIME));
+      w.uint32((2 << 3) | 2).bytes(n);
+      w.uint32((3 << 3) | 2).bytes(db);
+      w.uint32((4 << 3) | 2).bytes(rp);
+      if (split) fieldMap(w);
+      w.uint32((5 << 3) | 2).bytes(group);
+      w.uint32((6 << 3) | 2).bytes(dimension);
+      w.uint32((7 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .bytes(key)
+        .uint32((2 << 3) | 2)
+        .bytes(value)
+        .ldelim();
+      if (!split) fieldMap(w);
+      return pointRequest(w.finish());
+    };
+    const fieldMap = (w: protobuf.Writer) =>
+      w
+        .uint32((8 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('x')
+        .uint32((2 << 3) | 1)
+        .double(1.5)
+        .ldelim();
+    // Refused when it arrives (a point passed through unread must be one Kapacitor can decode), or read as it is.
+    const outcome = (decode: () => Request) => {
+      let r: Request;
+      try {
+        r = decode();
+      } catch (err) {
+        return (err as Error).constructor.name;
+      }
+      return r.kind === 'point' ? plainPoint(r.point) : r;
+    };
+    const plainDecoder = new RequestDecoder({ views: false });
+    const odd = [[0xff], [0xc3], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0x80]];
+    let refused = 0;
+    for (let at = 0; at < 7; at++) {
+      for (let len = 1; len <= 13; len++) {
+        for (let i = 0; i < len; i++) {
+          for (const bytes of odd) {
+            const text = new Uint8Array(len + bytes.length - 1).fill(0x61);
+            text.set(bytes, i);
+            const frame = envelope(at, text, (i + len) % 2 === 0);
+            const long = new Uint8Array(2048 + frame.length);
+            const start = 1024 + (i % 4);
+            long.set(frame, start);
+            const expected = outcome(() => plainDecoder.decode(frame));
+            expect(outcome(() => new RequestDecoder().decode(frame))).toEqual(expected);
+            expect(outcome(() => new RequestDecoder().decode(long, start, start + frame.length))).toEqual(expected);
+            if (typeof expected === 'string') refused++;
+          }
+        }
+      }
+    }
+    expect(refused).toBeGreaterThan(0); // invalid bytes were refused, valid UTF-8 read (the same count either way)
+  });
+
   it('kept, own their bytes; as JSON, are plain points', () => {
     const f = frames(encodeRequest({ kind: 'point', point }))[0];
     const v = view(f);

@@ -82,6 +82,11 @@ export class RequestDecoder {
     const point = this.points.plain(buf, start, end);
     return point !== null ? { kind: 'point', point } : decodeRequestSlow(buf.subarray(start, end));
   }
+
+  /** Call when done with the bytes given so far: a view still reads them, the decoder no longer keeps them. */
+  release(): void {
+    this.points.release();
+  }
 }
 
 /** One complete Request body, points as plain objects (tools and tests; a connection keeps a RequestDecoder). */

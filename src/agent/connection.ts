@@ -141,6 +141,7 @@ export class UdfConnection {
     } catch (err) {
       this.session.fail(`${this.fn.name}: ${(err as Error).message}`);
     }
+    this.decoder.release();
     if (this.session.failed) {
       this.end();
       return;

@@ -20,9 +20,19 @@ import { Reader } from './reader.js';
 import { StringTable } from './strings.js';
 import { Tag } from './tags.js';
 
+/**
+ * The bytes from which a buffer's strings are checked four bytes at a time through a DataView of it. Making one costs
+ * about as many instructions as the check then saves on seven points' worth of envelope, so a read of one or two
+ * points (Kapacitor writing point by point to a sidecar that keeps up) is checked byte by byte.
+ */
+const WIDE_READ = 1024;
+
 export class PointDecoder implements ViewReader {
   private readonly reader: Reader;
   private readonly entries = new EntryTable();
+  /** A DataView of the buffer read last (null when it is short), until release(). */
+  private words: DataView | null = null;
+  private wordsOf: Uint8Array | null = null;
 
   constructor(
     /** protobufjs's decoding of a whole point Request (it throws the codec's DecodeError for a corrupt one). */
@@ -37,12 +47,22 @@ export class PointDecoder implements ViewReader {
     const r = this.reader;
     r.at(buf, start);
     try {
-      return scanPoint(r, this.entries, this, buf, start, end);
+      if (buf !== this.wordsOf) {
+        this.words = buf.byteLength >= WIDE_READ ? new DataView(buf.buffer, buf.byteOffset, buf.byteLength) : null;
+        this.wordsOf = buf;
+      }
+      return scanPoint(r, this.entries, this, buf, this.words, start, end);
     } catch {
       return null;
     } finally {
       r.release();
     }
+  }
+
+  /** Forgets the buffer read last (its DataView), so that a connection waiting for more does not keep it alive. */
+  release(): void {
+    this.words = null;
+    this.wordsOf = null;
   }
 
   /** The whole point of the Request buf[start, end) as plain objects, or null. */

@@ -13,7 +13,8 @@
  * ASCII, a corrupt body — returns null or throws (the reader's GIVE_UP), and the frame is left to protobufjs.
  *
  * This runs for every point, so it keeps its position in a local and reads one-byte tags and lengths inline; the
- * reader takes the rest, from the position it is given.
+ * reader takes the rest, from the position it is given. Checking strings is most of its work: the envelope's, one run
+ * as Kapacitor writes it, are checked together after the loop, a word at a time when the read is long.
  */
 import { isUtf8 } from 'node:buffer';
 import type { EntryTable } from './entries.js';
@@ -22,8 +23,11 @@ import { FramePoint, type ViewReader } from './frame-point.js';
 import type { Reader } from './reader.js';
 import { EntryTag, Tag } from './tags.js';
 
-/** A view of the Request buf[start, end) when it is exactly one Point (see above); the reader is at buf. */
-export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: Uint8Array, start: number, end: number): FramePoint | null {
+/**
+ * A view of the Request buf[start, end) when it is exactly one Point (see above); the reader is at buf, and `words` is
+ * a DataView of buf, or null (see isAscii).
+ */
+export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: Uint8Array, words: DataView | null, start: number, end: number): FramePoint | null {
   if (end - start < 3 || buf[start] !== Tag.PointFrame0 || buf[start + 1] !== Tag.PointFrame1) return null;
   let p = start + 2;
   let n = buf[p++];
@@ -79,17 +83,19 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
     }
     const stop = p + len;
     if (stop > end) return null;
-    // Bytes passed through unread must be what Kapacitor can decode: strings valid UTF-8. ASCII (the usual case) is
-    // seen by or-ing the bytes; anything else is checked exactly, or left to the codec, which refuses invalid UTF-8.
-    if (t !== Tag.FieldsDouble && t !== Tag.FieldsInt && t !== Tag.FieldsBool) {
-      let bits = 0;
-      for (let i = p; i < stop; i++) bits |= buf[i];
-      if (bits >= 0x80 && !(t === Tag.Tags || t === Tag.FieldsString ? entryStringsUtf8(r, buf, p, stop) : isUtf8(buf.subarray(p, stop)))) return null;
-    } else if (buf[p] === EntryTag.Key && buf[p + 1] < 0x80) {
+    // Bytes passed through unread must be what Kapacitor can decode: strings valid UTF-8. The envelope's are checked
+    // after the loop, as one run (see envelopeUtf8); ASCII, the usual case, is seen by or-ing the bytes; anything else
+    // is checked exactly, or left to the codec, which refuses invalid UTF-8.
+    if (t === Tag.FieldsDouble || t === Tag.FieldsInt || t === Tag.FieldsBool) {
+      if (buf[p] !== EntryTag.Key || buf[p + 1] >= 0x80) return null;
       let bits = 0;
       for (let i = p + 2, keyEnd = p + 2 + buf[p + 1]; i < keyEnd; i++) bits |= buf[i];
       if (bits >= 0x80) return null;
-    } else return null;
+    } else if (t < Tag.Name || t > Tag.Tags) {
+      let bits = 0;
+      for (let i = p; i < stop; i++) bits |= buf[i];
+      if (bits >= 0x80 && !(t === Tag.FieldsString ? entryStringsUtf8(r, buf, p, stop) : isUtf8(buf.subarray(p, stop)))) return null;
+    }
     switch (t) {
       case Tag.Group:
         groupAt = p;
@@ -125,6 +131,7 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
     envEnd = p;
   }
   if (envAt < 0) envAt = envEnd = bodyAt; // no envelope: an empty run
+  else if ((envSplit || !isAscii(words, buf, envAt, envEnd)) && !envelopeUtf8(r, buf, bodyAt, end)) return null;
   const point = new FramePoint(
     views,
     buf,
@@ -145,6 +152,45 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
   table.count = entries;
   if (entries <= MAX_ENTRIES) table.of = point;
   return point;
+}
+
+/**
+ * Whether buf[at, end) is ASCII. Loops of one byte a turn spend most of their time on checks, so: four bytes a turn
+ * through `words` (a DataView of buf, or null), or else eight single bytes a turn.
+ */
+function isAscii(words: DataView | null, buf: Uint8Array, at: number, end: number): boolean {
+  let bits = 0;
+  let i = at;
+  if (words !== null && end - i >= 4) {
+    for (const last = end - 4; i < last; i += 4) bits |= words.getInt32(i, true);
+    bits |= words.getInt32(end - 4, true); // overlapping the word before: or-ing a byte twice does no harm
+  } else {
+    for (const last = end - 8; i <= last; i += 8) bits |= buf[i] | buf[i + 1] | buf[i + 2] | buf[i + 3] | buf[i + 4] | buf[i + 5] | buf[i + 6] | buf[i + 7];
+    for (; i < end; i++) bits |= buf[i];
+  }
+  return (bits & 0x80808080) === 0;
+}
+
+/**
+ * Whether the strings of the envelope (fields 2–7) of the body buf[at, end), which the scan found well formed, are
+ * UTF-8. Read field by field: for an envelope that is not one run, or not ASCII throughout. (Its tags are one byte
+ * below 0x80 and its lengths too when under 128, so a run that is ASCII throughout holds only ASCII strings.)
+ */
+function envelopeUtf8(r: Reader, buf: Uint8Array, at: number, end: number): boolean {
+  r.pos = at;
+  while (r.pos < end) {
+    const t = r.varint32(end);
+    if ((t & 7) !== 2 || t < Tag.Name || t > Tag.Tags) {
+      r.skip(t, end);
+      continue;
+    }
+    const len = r.varint32(end);
+    const p = r.pos;
+    const stop = p + len;
+    if (!(t === Tag.Tags ? entryStringsUtf8(r, buf, p, stop) : isUtf8(buf.subarray(p, stop)))) return false;
+    r.pos = stop;
+  }
+  return true;
 }
 
 /** Whether every length-delimited part (key, string value) of the map entry buf[p, e) is UTF-8; false if corrupt. */
