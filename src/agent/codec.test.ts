@@ -773,6 +773,62 @@ describe('point views (what the sidecar decodes)', () => {
     expect(refused).toBeGreaterThan(0); // invalid bytes were refused, valid UTF-8 read (the same count either way)
   });
 
+  it('decide on a corrupt map entry as the whole decode does, whatever byte of it is changed', () => {
+    // The scan checks the shape encoders write inline and leaves any other to a loop: each must refuse what the
+    // whole decode refuses, take what it takes, and find the values it finds.
+    const entry = (value: (w: protobuf.Writer) => protobuf.Writer) => value(protobuf.Writer.create().uint32((1 << 3) | 2).string('k')).finish();
+    const entries: [number, Uint8Array][] = [
+      [7, entry((w) => w.uint32((2 << 3) | 2).string('v'))],
+      [8, entry((w) => w.uint32((2 << 3) | 1).double(2.5))],
+      [9, entry((w) => w.uint32((2 << 3) | 0).int64(toLong(-3n)))],
+      [10, entry((w) => w.uint32((2 << 3) | 2).string('v'))],
+      [12, entry((w) => w.uint32((2 << 3) | 0).bool(true))],
+    ];
+    const request = (map: number, bytes: Uint8Array) => {
+      const w = protobuf.Writer.create();
+      w.uint32((2 << 3) | 2).string('m');
+      w.uint32((map << 3) | 2).bytes(bytes);
+      w.uint32((8 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('x')
+        .uint32((2 << 3) | 1)
+        .double(1)
+        .ldelim();
+      return pointRequest(w.finish());
+    };
+    const outcome = (decoder: RequestDecoder, frame: Uint8Array) => {
+      let r: Request;
+      try {
+        r = decoder.decode(frame);
+      } catch (err) {
+        return (err as Error).constructor.name;
+      }
+      if (r.kind !== 'point') return r.kind;
+      const fields = [fieldValue(r.point, 'k'), fieldValue(r.point, 'x')]; // looked up while it is the point scanned last
+      return { point: plainPoint(r.point), fields };
+    };
+    const plainDecoder = new RequestDecoder({ views: false });
+    const seen = new Set<string>();
+    for (const [map, good] of entries) {
+      const changed: Uint8Array[] = [good, good.subarray(0, good.length - 1), new Uint8Array([...good, 0x00])];
+      for (let i = 0; i < good.length; i++) {
+        for (const b of [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, good[i] + 1, good[i] - 1]) {
+          const bytes = new Uint8Array(good);
+          bytes[i] = b & 0xff;
+          changed.push(bytes);
+        }
+      }
+      for (const bytes of changed) {
+        const frame = request(map, bytes);
+        const expected = outcome(plainDecoder, frame);
+        expect(outcome(viewDecoder, frame), `map ${map}, entry ${Buffer.from(bytes).toString('hex')}`).toEqual(expected);
+        seen.add(typeof expected === 'string' ? expected : 'point');
+      }
+    }
+    expect([...seen].sort()).toEqual(['DecodeError', 'point']); // both outcomes were met
+  });
+
   it('kept, own their bytes; as JSON, are plain points', () => {
     const f = frames(encodeRequest({ kind: 'point', point }))[0];
     const v = view(f);

@@ -112,24 +112,25 @@ export class GroupStates<State> {
 
   /** The state of the group (a new one made for a group not seen, or evicted, before). */
   get(key: GroupKey): State {
-    if (typeof key !== 'string') return this.slotOf(key.buf, key.groupAt, key.groupEnd, undefined, key).state;
+    if (typeof key !== 'string') return this.slotOf(key.buf, key.words, key.groupAt, key.groupEnd, undefined, key).state;
     let r = encoder.encodeInto(key, this.scratch);
     if (r.read < key.length) {
       this.scratch = Buffer.alloc(key.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
       r = encoder.encodeInto(key, this.scratch);
     }
-    return this.slotOf(this.scratch, 0, r.written, key, null).state;
+    return this.slotOf(this.scratch, null, 0, r.written, key, null).state;
   }
 
-  private slotOf(buf: Uint8Array, start: number, end: number, name: string | undefined, named: GroupBytes | null): Slot<State> {
+  /** `words`: a DataView of buf, or null (the bytes are then read one at a time). */
+  private slotOf(buf: Uint8Array, words: DataView | null, start: number, end: number, name: string | undefined, named: GroupBytes | null): Slot<State> {
     const n = end - start;
     // Points of one group often come in a row: the group found last is compared first, before any hashing.
     const last = this.last;
-    if (last !== undefined && last.keyLen === n && this.sameAs(last, buf, start, end)) {
+    if (last !== undefined && last.keyLen === n && this.sameAs(last, buf, words, start, end)) {
       last.seen = true;
       return last;
     }
-    const h = this.hashProbe(buf, start, end);
+    const h = this.hashProbe(buf, words, start, end);
     const table = this.table;
     const mask = table.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -169,15 +170,15 @@ export class GroupStates<State> {
    * table uses the low bits, so every byte must reach them. 30 bits: a small integer in V8, so a slot's hash field
    * never changes representation.
    */
-  private hashProbe(buf: Uint8Array, start: number, end: number): number {
-    const words = (end - start + 3) >> 2;
-    if (words > this.probe.length) this.probe = new Int32Array(words * 2);
+  private hashProbe(buf: Uint8Array, words: DataView | null, start: number, end: number): number {
+    const count = (end - start + 3) >> 2;
+    if (count > this.probe.length) this.probe = new Int32Array(count * 2);
     const probe = this.probe;
     let h = end - start;
     let i = start;
     let w = 0;
     for (; i + 4 <= end; i += 4) {
-      let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      let k = words !== null ? words.getInt32(i, true) : buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
       probe[w++] = k;
       k = Math.imul(k, 0xcc9e2d51);
       k = (k << 15) | (k >>> 17);
@@ -200,12 +201,13 @@ export class GroupStates<State> {
   }
 
   /** Whether the slot's key is buf[start, end) (of its length), compared a word at a time as it is stored. */
-  private sameAs(slot: Slot<State>, buf: Uint8Array, start: number, end: number): boolean {
+  private sameAs(slot: Slot<State>, buf: Uint8Array, words: DataView | null, start: number, end: number): boolean {
     const arena = this.arena;
     let at = slot.keyAt;
     let i = start;
     for (; i + 4 <= end; i += 4) {
-      if (arena[at++] !== (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24))) return false;
+      const k = words !== null ? words.getInt32(i, true) : buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      if (arena[at++] !== k) return false;
     }
     if (i === end) return true;
     let k = 0;
@@ -338,7 +340,7 @@ export class GroupStates<State> {
     this.last = undefined;
     for (const [group, state] of entries) {
       const bytes = Buffer.from(group, 'utf8');
-      const slot = this.slotOf(bytes, 0, bytes.length, group, null);
+      const slot = this.slotOf(bytes, null, 0, bytes.length, group, null);
       slot.state = state;
       this.measureLast();
     }

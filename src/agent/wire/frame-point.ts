@@ -32,6 +32,8 @@ export interface ViewReader {
   whole(p: FramePoint): Point;
   /** The group's string (strict UTF-8: a DecodeError otherwise). */
   group(p: FramePoint): string;
+  /** The DataView of buf it holds while buf is the read being decoded, or null. */
+  words(buf: Uint8Array): DataView | null;
   /** The int64 whose halves are lo and hi. */
   int64(lo: number, hi: number): bigint;
 }
@@ -86,6 +88,10 @@ export class FramePoint implements Point, GroupBytes {
     let g = this.groupValue;
     if (g === undefined) g = this.groupValue = this.views.group(this);
     return g;
+  }
+
+  get words(): DataView | null {
+    return this.views.words(this.buf);
   }
 
   get name(): string {

@@ -12,6 +12,8 @@ export interface GroupBytes {
   readonly buf: Uint8Array;
   readonly groupAt: number;
   readonly groupEnd: number;
+  /** A DataView of buf while the decoder holds one (a long read), to read the bytes four at a time; else null. */
+  readonly words: DataView | null;
   /** Read only for a new group whose bytes are not ASCII: it checks they are UTF-8. */
   readonly group: string;
 }

@@ -31,8 +31,8 @@ export class PointDecoder implements ViewReader {
   private readonly reader: Reader;
   private readonly entries = new EntryTable();
   /** A DataView of the buffer read last (null when it is short), until release(). */
-  private words: DataView | null = null;
-  private wordsOf: Uint8Array | null = null;
+  private lastWords: DataView | null = null;
+  private lastBuf: Uint8Array | null = null;
 
   constructor(
     /** protobufjs's decoding of a whole point Request (it throws the codec's DecodeError for a corrupt one). */
@@ -47,11 +47,11 @@ export class PointDecoder implements ViewReader {
     const r = this.reader;
     r.at(buf, start);
     try {
-      if (buf !== this.wordsOf) {
-        this.words = buf.byteLength >= WIDE_READ ? new DataView(buf.buffer, buf.byteOffset, buf.byteLength) : null;
-        this.wordsOf = buf;
+      if (buf !== this.lastBuf) {
+        this.lastWords = buf.byteLength >= WIDE_READ ? new DataView(buf.buffer, buf.byteOffset, buf.byteLength) : null;
+        this.lastBuf = buf;
       }
-      return scanPoint(r, this.entries, this, buf, this.words, start, end);
+      return scanPoint(r, this.entries, this, buf, this.lastWords, start, end);
     } catch {
       return null;
     } finally {
@@ -61,8 +61,8 @@ export class PointDecoder implements ViewReader {
 
   /** Forgets the buffer read last (its DataView), so that a connection waiting for more does not keep it alive. */
   release(): void {
-    this.words = null;
-    this.wordsOf = null;
+    this.lastWords = null;
+    this.lastBuf = null;
   }
 
   /** The whole point of the Request buf[start, end) as plain objects, or null. */
@@ -108,6 +108,10 @@ export class PointDecoder implements ViewReader {
     } catch {
       return this.whole(p).group; // not valid UTF-8: protobufjs refuses it with a DecodeError
     }
+  }
+
+  words(buf: Uint8Array): DataView | null {
+    return buf === this.lastBuf ? this.lastWords : null;
   }
 
   int64(lo: number, hi: number): bigint {

@@ -106,18 +106,29 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
       case Tag.RetentionPolicy:
       case Tag.Dimensions:
         break;
-      case Tag.Tags:
-        if (!entryAt(r, table, buf, p, stop, t, -1)) return null;
+      case Tag.Tags: {
+        // A tag as every encoder writes it (key, then value, short lengths) is checked here; any other, by entryAt.
+        const keyLen = buf[p + 1];
+        const valueLen = buf[p + 3 + keyLen];
+        const usual = buf[p] === EntryTag.Key && keyLen < 0x80 && buf[p + 2 + keyLen] === EntryTag.String && valueLen < 0x80 && p + 4 + keyLen + valueLen === stop;
+        if (!usual && !entryAt(r, table, buf, p, stop, t, -1)) return null;
         break;
+      }
       case Tag.FieldsDouble:
       case Tag.FieldsInt:
       case Tag.FieldsString:
-      case Tag.FieldsBool:
+      case Tag.FieldsBool: {
         if (fieldsAt === end) fieldsAt = at;
-        if (!entryAt(r, table, buf, p, stop, t, entries < MAX_ENTRIES ? entries : -1)) return null;
+        const k = entries < MAX_ENTRIES ? entries : -1;
+        // A double as every encoder writes it (key, then value; the key's tag and length were checked above) is noted
+        // here; any other entry by entryAt.
+        const keyLen = buf[p + 1];
+        if (t === Tag.FieldsDouble && buf[p + 2 + keyLen] === EntryTag.Double && p + 11 + keyLen === stop) table.set(k, t, p + 2, keyLen, p + 3 + keyLen);
+        else if (!entryAt(r, table, buf, p, stop, t, k)) return null;
         entries++;
         p = stop;
         continue;
+      }
       case Tag.FieldZero:
         return null;
       default:
