@@ -776,7 +776,12 @@ describe('point views (what the sidecar decodes)', () => {
   it('decide on a corrupt map entry as the whole decode does, whatever byte of it is changed', () => {
     // The scan checks the shape encoders write inline and leaves any other to a loop: each must refuse what the
     // whole decode refuses, take what it takes, and find the values it finds.
-    const entry = (value: (w: protobuf.Writer) => protobuf.Writer) => value(protobuf.Writer.create().uint32((1 << 3) | 2).string('k')).finish();
+    const entry = (value: (w: protobuf.Writer) => protobuf.Writer) =>
+      value(
+        protobuf.Writer.create()
+          .uint32((1 << 3) | 2)
+          .string('k'),
+      ).finish();
     const entries: [number, Uint8Array][] = [
       [7, entry((w) => w.uint32((2 << 3) | 2).string('v'))],
       [8, entry((w) => w.uint32((2 << 3) | 1).double(2.5))],

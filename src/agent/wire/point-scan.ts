@@ -27,7 +27,15 @@ import { EntryTag, Tag } from './tags.js';
  * A view of the Request buf[start, end) when it is exactly one Point (see above); the reader is at buf, and `words` is
  * a DataView of buf, or null (see isAscii).
  */
-export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: Uint8Array, words: DataView | null, start: number, end: number): FramePoint | null {
+export function scanPoint(
+  r: Reader,
+  table: EntryTable,
+  views: ViewReader,
+  buf: Uint8Array,
+  words: DataView | null,
+  start: number,
+  end: number,
+): FramePoint | null {
   if (end - start < 3 || buf[start] !== Tag.PointFrame0 || buf[start + 1] !== Tag.PointFrame1) return null;
   let p = start + 2;
   let n = buf[p++];
@@ -110,7 +118,8 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
         // A tag as every encoder writes it (key, then value, short lengths) is checked here; any other, by entryAt.
         const keyLen = buf[p + 1];
         const valueLen = buf[p + 3 + keyLen];
-        const usual = buf[p] === EntryTag.Key && keyLen < 0x80 && buf[p + 2 + keyLen] === EntryTag.String && valueLen < 0x80 && p + 4 + keyLen + valueLen === stop;
+        const usual =
+          buf[p] === EntryTag.Key && keyLen < 0x80 && buf[p + 2 + keyLen] === EntryTag.String && valueLen < 0x80 && p + 4 + keyLen + valueLen === stop;
         if (!usual && !entryAt(r, table, buf, p, stop, t, -1)) return null;
         break;
       }
@@ -141,7 +150,8 @@ export function scanPoint(r: Reader, table: EntryTable, views: ViewReader, buf: 
     else if (envEnd !== at) envSplit = true;
     envEnd = p;
   }
-  if (envAt < 0) envAt = envEnd = bodyAt; // no envelope: an empty run
+  if (envAt < 0)
+    envAt = envEnd = bodyAt; // no envelope: an empty run
   else if ((envSplit || !isAscii(words, buf, envAt, envEnd)) && !envelopeUtf8(r, buf, bodyAt, end)) return null;
   const point = new FramePoint(
     views,
