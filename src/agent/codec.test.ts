@@ -709,7 +709,7 @@ describe('point views (what the sidecar decodes)', () => {
     // must decide as the whole decode does, with the odd byte at every offset of every envelope string.
     // Kapacitor writes the envelope (fields 2–7) as one run; `split` puts the field map in the middle of it.
     const envelope = (at: number, text: Uint8Array, split: boolean) => {
-      const parts = ['m', 'db', 'autogen', 'host=a', 'host', 'host', 'a'].map((x) => new TextEncoder().encode(x));
+      const parts: Uint8Array[] = ['m', 'db', 'autogen', 'host=a', 'host', 'host', 'a'].map((x) => new TextEncoder().encode(x));
       parts[at] = text;
       const [n, db, rp, group, dimension, key, value] = parts;
       const w = protobuf.Writer.create();
