@@ -393,6 +393,34 @@ const pointRequest = (body: Uint8Array) =>
     .bytes(body)
     .finish();
 
+/** Writes the fieldsDouble entry x = value. */
+const fieldX = (w: protobuf.Writer, value: number) =>
+  w
+    .uint32((8 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string('x')
+    .uint32((2 << 3) | 1)
+    .double(value)
+    .ldelim();
+
+/**
+ * What decoding a frame comes to on arrival: the error's class when it is refused (a point passed through unread must
+ * be one Kapacitor can decode), else the point as plain objects and the values of `names` looked up at once (while
+ * it is the point scanned last).
+ */
+function onArrival(decode: () => Request, names: string[] = []) {
+  let r: Request;
+  try {
+    r = decode();
+  } catch (err) {
+    return (err as Error).constructor.name;
+  }
+  if (r.kind !== 'point') return r.kind;
+  const fields = names.map((name) => fieldValue(r.point, name));
+  return { point: plainPoint(r.point), fields };
+}
+
 function encodeResponses(...ps: Point[]): Uint8Array[] {
   const w = new ResponseWriter();
   for (const p of ps) w.push({ kind: 'point', point: p });
@@ -717,7 +745,7 @@ describe('point views (what the sidecar decodes)', () => {
       w.uint32((2 << 3) | 2).bytes(n);
       w.uint32((3 << 3) | 2).bytes(db);
       w.uint32((4 << 3) | 2).bytes(rp);
-      if (split) fieldMap(w);
+      if (split) fieldX(w, 1.5);
       w.uint32((5 << 3) | 2).bytes(group);
       w.uint32((6 << 3) | 2).bytes(dimension);
       w.uint32((7 << 3) | 2)
@@ -727,27 +755,8 @@ describe('point views (what the sidecar decodes)', () => {
         .uint32((2 << 3) | 2)
         .bytes(value)
         .ldelim();
-      if (!split) fieldMap(w);
+      if (!split) fieldX(w, 1.5);
       return pointRequest(w.finish());
-    };
-    const fieldMap = (w: protobuf.Writer) =>
-      w
-        .uint32((8 << 3) | 2)
-        .fork()
-        .uint32((1 << 3) | 2)
-        .string('x')
-        .uint32((2 << 3) | 1)
-        .double(1.5)
-        .ldelim();
-    // Refused when it arrives (a point passed through unread must be one Kapacitor can decode), or read as it is.
-    const outcome = (decode: () => Request) => {
-      let r: Request;
-      try {
-        r = decode();
-      } catch (err) {
-        return (err as Error).constructor.name;
-      }
-      return r.kind === 'point' ? plainPoint(r.point) : r;
     };
     const plainDecoder = new RequestDecoder({ views: false });
     const odd = [[0xff], [0xc3], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0x80]];
@@ -762,9 +771,9 @@ describe('point views (what the sidecar decodes)', () => {
             const long = new Uint8Array(2048 + frame.length);
             const start = 1024 + (i % 4);
             long.set(frame, start);
-            const expected = outcome(() => plainDecoder.decode(frame));
-            expect(outcome(() => new RequestDecoder().decode(frame))).toEqual(expected);
-            expect(outcome(() => new RequestDecoder().decode(long, start, start + frame.length))).toEqual(expected);
+            const expected = onArrival(() => plainDecoder.decode(frame));
+            expect(onArrival(() => new RequestDecoder().decode(frame))).toEqual(expected);
+            expect(onArrival(() => new RequestDecoder().decode(long, start, start + frame.length))).toEqual(expected);
             if (typeof expected === 'string') refused++;
           }
         }
@@ -793,26 +802,10 @@ describe('point views (what the sidecar decodes)', () => {
       const w = protobuf.Writer.create();
       w.uint32((2 << 3) | 2).string('m');
       w.uint32((map << 3) | 2).bytes(bytes);
-      w.uint32((8 << 3) | 2)
-        .fork()
-        .uint32((1 << 3) | 2)
-        .string('x')
-        .uint32((2 << 3) | 1)
-        .double(1)
-        .ldelim();
+      fieldX(w, 1);
       return pointRequest(w.finish());
     };
-    const outcome = (decoder: RequestDecoder, frame: Uint8Array) => {
-      let r: Request;
-      try {
-        r = decoder.decode(frame);
-      } catch (err) {
-        return (err as Error).constructor.name;
-      }
-      if (r.kind !== 'point') return r.kind;
-      const fields = [fieldValue(r.point, 'k'), fieldValue(r.point, 'x')]; // looked up while it is the point scanned last
-      return { point: plainPoint(r.point), fields };
-    };
+    const outcome = (decoder: RequestDecoder, frame: Uint8Array) => onArrival(() => decoder.decode(frame), ['k', 'x']);
     const plainDecoder = new RequestDecoder({ views: false });
     const seen = new Set<string>();
     for (const [map, good] of entries) {

@@ -36,6 +36,10 @@ interface Slot<State> {
 
 const encoder = new TextEncoder();
 
+/** The four bytes at buf[i] as a little-endian word: through `words`, a DataView of buf, when there is one. */
+const wordAt = (buf: Uint8Array, words: DataView | null, i: number): number =>
+  words !== null ? words.getInt32(i, true) : buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+
 export class GroupStates<State> {
   private table: (Slot<State> | undefined)[] = new Array(64).fill(undefined);
   private count = 0;
@@ -178,7 +182,7 @@ export class GroupStates<State> {
     let i = start;
     let w = 0;
     for (; i + 4 <= end; i += 4) {
-      let k = words !== null ? words.getInt32(i, true) : buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      let k = wordAt(buf, words, i);
       probe[w++] = k;
       k = Math.imul(k, 0xcc9e2d51);
       k = (k << 15) | (k >>> 17);
@@ -206,8 +210,7 @@ export class GroupStates<State> {
     let at = slot.keyAt;
     let i = start;
     for (; i + 4 <= end; i += 4) {
-      const k = words !== null ? words.getInt32(i, true) : buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
-      if (arena[at++] !== k) return false;
+      if (arena[at++] !== wordAt(buf, words, i)) return false;
     }
     if (i === end) return true;
     let k = 0;

@@ -150,8 +150,8 @@ export function scanPoint(
     else if (envEnd !== at) envSplit = true;
     envEnd = p;
   }
-  if (envAt < 0)
-    envAt = envEnd = bodyAt; // no envelope: an empty run
+  // No envelope: an empty run. Else its strings, as one run when they are.
+  if (envAt < 0) envAt = envEnd = bodyAt;
   else if ((envSplit || !isAscii(words, buf, envAt, envEnd)) && !envelopeUtf8(r, buf, bodyAt, end)) return null;
   const point = new FramePoint(
     views,
