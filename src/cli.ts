@@ -3,6 +3,11 @@
  * udf-sidecar: the one command. `serve` hosts every function on Unix sockets; `run` serves one on stdin/stdout;
  * `replay` runs a recording through a function; `kapacitor-conf` prints the matching kapacitor.conf section; feeders,
  * InfluxDB provisioning and Kapacitor task sync register their own subcommands below.
+ *
+ * What only one command needs (replay, the feeders, the InfluxDB, Kafka, Redis and SSH clients) is imported by that
+ * command's action: Kapacitor starts a `run` process per task and a `serve` process lives for months, and neither
+ * should pay for the rest in start-up time or heap. A bigger resident heap also makes each of V8's full collections
+ * longer, and those follow a bulk feed's socket reads (docs/benchmarks.md).
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +19,9 @@ import { DRAIN_SIGNAL } from './upgrade.js';
 import type { ServedFunction } from './agent/handler.js';
 import { serve, type RunningSidecar } from './serve.js';
 import { runStdio } from './agent/stdio.js';
-import { classify, SidecarError, UsageError } from './errors.js';
+import { classify, UsageError } from './errors.js';
 import { checkKapacitorTimeout, kapacitorUdfSection } from './kapacitor-conf.js';
 import { checkLogEnv, createLogger } from './log.js';
-import { replay, StreamLineSink } from './replay.js';
 import { registerFeedCommands } from './feeders/cli.js';
 import { registerInfluxCommands } from './influx/command.js';
 import { registerKapacitorCommands } from './kapacitor/command.js';
@@ -225,6 +229,7 @@ export function buildProgram(): Command {
         if (eq <= 0) throw new UsageError(`--option ${kv} is not name=value (like -o field=value)`);
         (options[kv.slice(0, eq)] ??= []).push(kv.slice(eq + 1));
       }
+      const { replay, StreamLineSink } = await import('./replay.js');
       const sink = new StreamLineSink(process.stdout);
       const summary = await replay(
         name,

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfigFile, parseConfigText } from '../config.js';
 import { exitCodeOf } from '../errors.js';
 import { createLogger } from '../log.js';
-import { runSetup, setupOptionsFromConfig, TOKEN_VARIABLES } from './setup.js';
+import { TOKEN_VARIABLES } from './plan.js';
 
 export function registerInfluxCommands(program: Command): void {
   const influx = program.command('influx').description('InfluxDB 2 provisioning');
@@ -30,6 +30,8 @@ export function registerInfluxCommands(program: Command): void {
       const logger = createLogger('influx-setup');
       process.exitCode = await exitCodeOf(logger, async () => {
         const { root, source } = opts.config ? loadConfigFile(opts.config) : parseConfigText('', 'env');
+        // Loaded here: the InfluxDB client is needed by this command alone, not by every process of the program.
+        const { runSetup, setupOptionsFromConfig } = await import('./setup.js');
         const options = setupOptionsFromConfig(root, opts);
         root.checkKnownKeys();
         return runSetup(options, { stdout: process.stdout, stderr: process.stderr, logger }, source);

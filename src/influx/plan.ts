@@ -10,6 +10,12 @@
 import { formatRetention } from './duration.js';
 
 export type TokenRole = 'feeders' | 'kapacitor';
+
+/** The variable each role reads its token from: the feeders' INFLUXDB_TOKEN under a prefix, Kapacitor's own env name. */
+export const TOKEN_VARIABLES: Readonly<Record<TokenRole, string>> = {
+  feeders: 'FEEDERS_INFLUXDB_TOKEN',
+  kapacitor: 'KAPACITOR_INFLUXDB_0_TOKEN',
+};
 export type Action = 'read' | 'write';
 
 export interface BucketInfo {

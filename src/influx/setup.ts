@@ -9,13 +9,7 @@ import type { ConfigSection } from '../config.js';
 import { ConfigError, SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { InfluxAdmin, type CreatedToken } from './client.js';
-import { formatPlan, isNoop, planSetup, PlanError, type TokenRole } from './plan.js';
-
-/** The variable each role reads its token from: the feeders' INFLUXDB_TOKEN under a prefix, Kapacitor's own env name. */
-export const TOKEN_VARIABLES: Readonly<Record<TokenRole, string>> = {
-  feeders: 'FEEDERS_INFLUXDB_TOKEN',
-  kapacitor: 'KAPACITOR_INFLUXDB_0_TOKEN',
-};
+import { formatPlan, isNoop, planSetup, PlanError, TOKEN_VARIABLES } from './plan.js';
 
 export interface SetupOptions {
   url: string;

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { loadConfigFile, parseConfigText } from '../config.js';
 import { exitCodeOf } from '../errors.js';
 import { createLogger } from '../log.js';
-import { runSync, syncOptionsFromConfig } from './sync.js';
 
 export function registerKapacitorCommands(program: Command): void {
   const kapacitor = program.command('kapacitor').description('Kapacitor task management');
@@ -26,6 +25,7 @@ export function registerKapacitorCommands(program: Command): void {
       const logger = createLogger('kapacitor-sync');
       process.exitCode = await exitCodeOf(logger, async () => {
         const { root } = opts.config ? loadConfigFile(opts.config) : parseConfigText('', 'env');
+        const { runSync, syncOptionsFromConfig } = await import('./sync.js');
         const options = syncOptionsFromConfig(root, opts);
         root.checkKnownKeys();
         return runSync(options, { stdout: process.stdout, stderr: process.stderr, logger });

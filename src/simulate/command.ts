@@ -1,13 +1,12 @@
 /**
  * `udf-sidecar simulate redis|kafka|router`: the demo's sources, so `docker compose up` has data flowing without a
- * building-management system, a monitoring service or real modems. Not for production.
+ * building-management system, a monitoring service or real modems. Not for production. Each action imports its source
+ * (the Redis, Kafka and SSH clients) when it runs, not when the program starts.
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../duration.js';
 import { createLogger } from '../log.js';
-import { startRouterSim } from './router.js';
-import { simulateKafka, simulateRedis } from './sources.js';
 
 const everyArg = (v: string) => {
   try {
@@ -41,6 +40,7 @@ export function registerSimulateCommands(program: Command): void {
     .requiredOption('--url <url>', 'Redis URL, e.g. redis://redis:6379/0')
     .option('--every <duration>', 'time between passes', everyArg, 10_000)
     .action(async (o: { url: string; every: number }) => {
+      const { simulateRedis } = await import('./sources.js');
       await simulateRedis({ url: o.url, everyMs: o.every, signal: untilSignal(), log: createLogger('simulate-redis') });
     });
   simulate
@@ -50,6 +50,7 @@ export function registerSimulateCommands(program: Command): void {
     .requiredOption('--topic <topic>', 'the topic the Kafka feeder consumes')
     .option('--every <duration>', 'time between notifications', everyArg, 2000)
     .action(async (o: { brokers: string; topic: string; every: number }) => {
+      const { simulateKafka } = await import('./sources.js');
       await simulateKafka({ brokers: o.brokers.split(','), topic: o.topic, everyMs: o.every, signal: untilSignal(), log: createLogger('simulate-kafka') });
     });
   simulate
@@ -63,6 +64,7 @@ export function registerSimulateCommands(program: Command): void {
       const password = readFileSync(o.passwordFile, 'utf8').split('\n')[0];
       if (!password) throw new InvalidArgumentError(`${o.passwordFile} is empty: put the routers' password on its first line`);
       const log = createLogger('simulate-router');
+      const { startRouterSim } = await import('./router.js');
       const sim = await startRouterSim({ host: o.host, port: o.port, routers: o.routers, password, log });
       const signal = untilSignal();
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));

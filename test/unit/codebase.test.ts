@@ -1,6 +1,7 @@
 /**
  * The shape of the codebase, held by tests: small files, an import graph without cycles, no module-level mutable
- * state in the agent, and the wire's field tags named in one place. Each check takes a root directory and is first
+ * state in the agent, the wire's field tags named in one place, and a program whose start loads what `serve` and `run`
+ * need and no more. Each check takes a root directory and is first
  * shown to catch what it guards against in a small fixture tree, so a check that can no longer fail is noticed.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +75,36 @@ function importCycles(root: string): string[][] {
   return cycles;
 }
 
+/**
+ * What loading `entry` loads before any of its code runs: the files and the npm packages reached through static
+ * imports and re-exports (side-effect ones too), type-only and dynamic ones aside.
+ */
+function loadedAtStart(root: string, entry: string): { files: string[]; packages: string[] } {
+  const patterns = [
+    /^import\s+(?!type\s)[^;]*?\sfrom\s*['"]([^'"]+)['"]/gm,
+    /^import\s*['"]([^'"]+)['"]/gm,
+    /^export\s+(?!type\s)[^;]*?\sfrom\s*['"]([^'"]+)['"]/gm,
+  ];
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const todo = [entry];
+  for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const [, spec] of patterns.flatMap((p) => [...read(root, file).matchAll(p)])) {
+      if (spec.startsWith('.')) todo.push(relative(root, resolve(root, dirname(file), spec.replace(/\.js$/, '.ts'))));
+      else if (!spec.startsWith('node:'))
+        packages.add(
+          spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
+    }
+  }
+  return { files: [...files].sort(), packages: [...packages].sort() };
+}
+
 /** `let` or `var` at the top level of a module (biome formats top-level statements at column 0), as file:line. */
 function moduleLets(root: string): string[] {
   return sources(root).flatMap((file) =>
@@ -114,6 +145,14 @@ describe('the checks catch what they guard against', () => {
   write('tags.test.ts', 'expect(bytes[0]).toBe(0x52);\n');
   write('units.ts', 'const UNITS = { h: 3_600_000_000_000n };\n');
   write('dir/units.ts', 'const hour = 3600000000000n;\n');
+  write(
+    'start/entry.ts',
+    "import { x } from 'pkg-a';\nimport type { Y } from 'pkg-b';\nimport './side.js';\nexport { z } from './re.js';\n" +
+      "export async function later() {\n  return import('./lazy.js');\n}\n",
+  );
+  write('start/side.ts', "import { readFileSync } from 'node:fs';\nimport { c } from '@scope/pkg-c/sub';\n");
+  write('start/re.ts', 'export const z = 1;\n');
+  write('start/lazy.ts', "import { d } from 'pkg-d';\n");
 
   it('finds files over the limit, tests aside', () => {
     expect(longFiles(fixture)).toEqual([`long.ts (${MAX_LINES + 1} lines)`]);
@@ -136,6 +175,13 @@ describe('the checks catch what they guard against', () => {
 
   it('finds every file with a table of duration units, tests aside', () => {
     expect(filesWithDurationUnits(fixture)).toEqual(['dir/units.ts', 'units.ts']);
+  });
+
+  it('follows static imports, re-exports and side-effect imports from an entry, not type-only or dynamic ones', () => {
+    expect(loadedAtStart(fixture, 'start/entry.ts')).toEqual({
+      files: ['start/entry.ts', 'start/re.ts', 'start/side.ts'],
+      packages: ['@scope/pkg-c', 'pkg-a'],
+    });
   });
 
   it('finds nothing in a tree that keeps the rules', () => {
@@ -171,6 +217,17 @@ describe('the codebase keeps its shape', () => {
 
   it('has one duration module (src/duration.ts)', () => {
     expect(filesWithDurationUnits(SRC)).toEqual(['duration.ts']);
+  });
+
+  it('starts the program (every `serve` and `run` process) without the feeders, replay or their clients', () => {
+    const { files, packages } = loadedAtStart(SRC, 'cli.ts');
+    // Adding a package here adds it to every process Kapacitor starts: import it where its command runs instead.
+    expect(packages).toEqual(['commander', 'prom-client', 'protobufjs', 'winston', 'yaml']);
+    expect(files.filter((f) => f === 'replay.ts' || f.startsWith('simulate/') || f.startsWith('feeders/'))).toEqual([
+      'feeders/cli.ts',
+      'feeders/redis/shard.ts',
+      'simulate/command.ts',
+    ]);
   });
 
   it('spells the field tags as bytes in one file of src/agent at most', () => {

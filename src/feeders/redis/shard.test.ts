@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateMoc } from './generator.js';
-import { parseShard, shardOf } from './feeder.js';
+import { parseShard, shardOf } from './shard.js';
 
 describe('--shard i/n', () => {
   it('parses i/n (1-based) and refuses anything else with the expected form', () => {
